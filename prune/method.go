@@ -1,0 +1,33 @@
+package prune
+
+import (
+	"time"
+
+	"github.com/prunebench/prunebench/model"
+)
+
+// Stats are the statistics of one distinct linear input, accumulated over
+// the calibration tokens: the unnormalised float64 Gram matrix Σ xᵀx.
+// Wanda's statistic is its diagonal; SparseGPT's Hessian is 2·Gram/Seqs.
+type Stats struct {
+	In     int
+	Gram   []float64 // In×In, row-major, symmetric
+	Tokens int       // rows accumulated
+	Seqs   int       // sequences accumulated (the references' running-mean N)
+}
+
+// Method is one pruning algorithm.
+type Method interface {
+	Name() string
+	// Prune sparsifies w in place to pattern p given its input statistics
+	// (st may be nil for data-free methods) and returns the mask it applied.
+	Prune(w *model.Linear, st *Stats, p Pattern) (Mask, Report, error)
+}
+
+// Report is what a method says about one linear.
+type Report struct {
+	Sparsity float64       // zeros / numel after pruning
+	RelError float64       // ‖XWᵀ−XŴᵀ‖²/‖XWᵀ‖² on the calibration inputs
+	Elapsed  time.Duration // time in Prune
+	Notes    []string      // recoveries, e.g. extra damping after a failed Cholesky
+}
