@@ -1,0 +1,647 @@
+package model
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+
+	"github.com/prunebench/prunebench/linalg"
+	"github.com/prunebench/prunebench/safetensors"
+	"github.com/prunebench/prunebench/tokenizer"
+)
+
+const ggufMagic = "GGUF"
+
+const ggufDefaultAlignment = 32
+
+// ggmlTypeNames is ggml's type enum (ggml.h), so that refusals name the type.
+// Ids marked removed no longer occur in GGUF files but are named anyway.
+var ggmlTypeNames = map[uint32]string{
+	0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 4: "Q4_2 (removed)", 5: "Q4_3 (removed)",
+	6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K", 11: "Q3_K", 12: "Q4_K",
+	13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
+	19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8",
+	25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16",
+	31: "Q4_0_4_4 (removed)", 32: "Q4_0_4_8 (removed)", 33: "Q4_0_8_8 (removed)",
+	34: "TQ1_0", 35: "TQ2_0", 36: "IQ4_NL_4_4 (removed)", 37: "IQ4_NL_4_8 (removed)",
+	38: "IQ4_NL_8_8 (removed)", 39: "MXFP4", 40: "NVFP4", 41: "Q1_0",
+}
+
+// The float types prunebench reads, with their element sizes.
+const (
+	ggmlF32  = 0
+	ggmlF16  = 1
+	ggmlBF16 = 30
+)
+
+var ggmlFloatSizes = map[uint32]int64{ggmlF32: 4, ggmlF16: 2, ggmlBF16: 2}
+
+// GGUF metadata value types.
+const (
+	ggufU8 = iota
+	ggufI8
+	ggufU16
+	ggufI16
+	ggufU32
+	ggufI32
+	ggufF32
+	ggufBool
+	ggufString
+	ggufArray
+	ggufU64
+	ggufI64
+	ggufF64
+)
+
+// ggufMinSize is the smallest encoding of each value type, used to bound
+// array counts by the bytes left before allocating.
+var ggufMinSize = [...]int64{1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8}
+
+type ggufTensor struct {
+	name   string
+	dims   []int64 // innermost first
+	typ    uint32
+	offset int64 // relative to the data section
+	bytes  int64
+}
+
+type ggufFile struct {
+	name      string
+	r         io.ReaderAt
+	kv        map[string]any
+	tensors   map[string]*ggufTensor
+	dataStart int64
+}
+
+// LoadGGUF reads a GGUF v2/v3 LLaMA checkpoint with F32, F16 or BF16
+// tensors and its embedded SentencePiece vocabulary (FORMATS.md §5). GGUF
+// Q/K rows are already in adjacent-pair order.
+func LoadGGUF(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("gguf: %w", err)
+	}
+	m, err := readGGUFModel(f, st.Size(), path)
+	if err != nil {
+		return nil, err
+	}
+	m.Path = path
+	return m, nil
+}
+
+func readGGUFModel(r io.ReaderAt, size int64, name string) (*Model, error) {
+	g, err := parseGGUF(r, size, name)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	want := expectedNames(&cfg, ggufTensorName)
+	for _, n := range sortedKeys(g.tensors) {
+		if !want[n] {
+			return nil, fmt.Errorf("%s: unexpected tensor %q for a %d-layer LLaMA", name, n, cfg.Layers)
+		}
+	}
+	w, err := buildWeights(&cfg, g.fetch, ggufTensorName)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := g.tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Config: cfg, Weights: w, Format: "gguf"}
+	if err := attachTokenizer(m, tok, name); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func ggufTensorName(role string, layer int) string {
+	switch role {
+	case roleEmbed:
+		return "token_embd.weight"
+	case roleFinalNorm:
+		return "output_norm.weight"
+	case roleClassifier:
+		return "output.weight"
+	}
+	suffix := map[string]string{
+		roleAttnNorm: "attn_norm", roleFFNNorm: "ffn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v",
+		"o": "attn_output", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down",
+	}[role]
+	return fmt.Sprintf("blk.%d.%s.weight", layer, suffix)
+}
+
+// ggufReader reads the header sequentially, tracking the offset for errors
+// and the bytes left for bounding counts.
+type ggufReader struct {
+	br        *bufio.Reader
+	pos, size int64
+	name      string
+	buf       [8]byte
+}
+
+func (g *ggufReader) errf(format string, args ...any) error {
+	return fmt.Errorf("%s: gguf at byte %d: "+format, append([]any{g.name, g.pos}, args...)...)
+}
+
+func (g *ggufReader) fill(b []byte, what string) error {
+	if int64(len(b)) > g.size-g.pos {
+		return g.errf("truncated %s (%d bytes needed, %d left)", what, len(b), g.size-g.pos)
+	}
+	if _, err := io.ReadFull(g.br, b); err != nil {
+		return g.errf("reading %s: %w", what, err)
+	}
+	g.pos += int64(len(b))
+	return nil
+}
+
+func (g *ggufReader) u32(what string) (uint32, error) {
+	err := g.fill(g.buf[:4], what)
+	return binary.LittleEndian.Uint32(g.buf[:4]), err
+}
+
+func (g *ggufReader) u64(what string) (uint64, error) {
+	err := g.fill(g.buf[:8], what)
+	return binary.LittleEndian.Uint64(g.buf[:8]), err
+}
+
+func (g *ggufReader) str(what string) (string, error) {
+	n, err := g.u64(what + " length")
+	if err != nil {
+		return "", err
+	}
+	if n > uint64(g.size-g.pos) {
+		return "", g.errf("%s length %d exceeds the %d bytes left", what, n, g.size-g.pos)
+	}
+	b := make([]byte, n)
+	if err := g.fill(b, what); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// value reads one metadata value; arrays become typed slices.
+func (g *ggufReader) value(typ uint32, key string) (any, error) {
+	switch typ {
+	case ggufU8, ggufI8, ggufBool:
+		if err := g.fill(g.buf[:1], key); err != nil {
+			return nil, err
+		}
+		switch typ {
+		case ggufU8:
+			return g.buf[0], nil
+		case ggufI8:
+			return int8(g.buf[0]), nil
+		}
+		if g.buf[0] > 1 {
+			return nil, g.errf("%s: bool byte %d is neither 0 nor 1", key, g.buf[0])
+		}
+		return g.buf[0] == 1, nil
+	case ggufU16, ggufI16:
+		if err := g.fill(g.buf[:2], key); err != nil {
+			return nil, err
+		}
+		v := binary.LittleEndian.Uint16(g.buf[:2])
+		if typ == ggufI16 {
+			return int16(v), nil
+		}
+		return v, nil
+	case ggufU32, ggufI32, ggufF32:
+		v, err := g.u32(key)
+		switch typ {
+		case ggufI32:
+			return int32(v), err
+		case ggufF32:
+			return math.Float32frombits(v), err
+		}
+		return v, err
+	case ggufU64, ggufI64, ggufF64:
+		v, err := g.u64(key)
+		switch typ {
+		case ggufI64:
+			return int64(v), err
+		case ggufF64:
+			return math.Float64frombits(v), err
+		}
+		return v, err
+	case ggufString:
+		return g.str(key)
+	case ggufArray:
+		return g.array(key)
+	}
+	return nil, g.errf("%s: unknown value type %d", key, typ)
+}
+
+func (g *ggufReader) array(key string) (any, error) {
+	elem, err := g.u32(key + " array type")
+	if err != nil {
+		return nil, err
+	}
+	n, err := g.u64(key + " array count")
+	if err != nil {
+		return nil, err
+	}
+	if elem == ggufArray {
+		return nil, g.errf("%s: arrays of arrays are not supported", key)
+	}
+	if elem >= uint32(len(ggufMinSize)) {
+		return nil, g.errf("%s: unknown array element type %d", key, elem)
+	}
+	if need, ok := mulChecked(int64(min(n, math.MaxInt64)), ggufMinSize[elem]); !ok || need > g.size-g.pos {
+		return nil, g.errf("%s: array of %d elements cannot fit in the %d bytes left", key, n, g.size-g.pos)
+	}
+	switch elem {
+	case ggufString:
+		return readArray[string](g, elem, n, key)
+	case ggufF32:
+		return readArray[float32](g, elem, n, key)
+	case ggufI32:
+		return readArray[int32](g, elem, n, key)
+	case ggufU32:
+		return readArray[uint32](g, elem, n, key)
+	}
+	return readArray[any](g, elem, n, key)
+}
+
+func readArray[T any](g *ggufReader, elem uint32, n uint64, key string) ([]T, error) {
+	out := make([]T, n)
+	for i := range out {
+		v, err := g.value(elem, key)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v.(T)
+	}
+	return out, nil
+}
+
+func parseGGUF(r io.ReaderAt, size int64, name string) (*ggufFile, error) {
+	g := &ggufReader{br: bufio.NewReaderSize(io.NewSectionReader(r, 0, size), 1<<16), size: size, name: name}
+	var magic [4]byte
+	if err := g.fill(magic[:], "magic"); err != nil {
+		return nil, err
+	}
+	if string(magic[:]) != ggufMagic {
+		return nil, fmt.Errorf("%s: not a GGUF file (magic %q, want %q)", name, magic[:], ggufMagic)
+	}
+	version, err := g.u32("version")
+	if err != nil {
+		return nil, err
+	}
+	switch version {
+	case 2, 3:
+	case 1:
+		return nil, fmt.Errorf("%s: GGUF version 1 (32-bit counts) is not supported; convert to v3", name)
+	case 0x02000000, 0x03000000:
+		return nil, fmt.Errorf("%s: big-endian GGUF is not supported", name)
+	default:
+		return nil, fmt.Errorf("%s: unsupported GGUF version %d (want 2 or 3)", name, version)
+	}
+	nTensors, err := g.u64("tensor count")
+	if err != nil {
+		return nil, err
+	}
+	nKV, err := g.u64("metadata count")
+	if err != nil {
+		return nil, err
+	}
+	// Each KV takes at least 13 bytes and each tensor info 24.
+	left := uint64(g.size - g.pos)
+	if nKV > left/13 || nTensors > left/24 {
+		return nil, g.errf("%d metadata entries and %d tensors cannot fit in %d bytes", nKV, nTensors, left)
+	}
+	f := &ggufFile{name: name, r: r, kv: map[string]any{}, tensors: map[string]*ggufTensor{}}
+	for i := uint64(0); i < nKV; i++ {
+		key, err := g.str(fmt.Sprintf("metadata key %d", i))
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := f.kv[key]; dup {
+			return nil, g.errf("metadata key %q appears twice", key)
+		}
+		typ, err := g.u32(key + " type")
+		if err != nil {
+			return nil, err
+		}
+		if f.kv[key], err = g.value(typ, key); err != nil {
+			return nil, err
+		}
+	}
+	var order []*ggufTensor
+	for i := uint64(0); i < nTensors; i++ {
+		t, err := g.tensorInfo(i)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := f.tensors[t.name]; dup {
+			return nil, g.errf("tensor %q listed twice", t.name)
+		}
+		f.tensors[t.name] = t
+		order = append(order, t)
+	}
+	align := int64(ggufDefaultAlignment)
+	if v, ok := f.kv["general.alignment"]; ok {
+		a, isU32 := v.(uint32)
+		if !isU32 || a == 0 || a&(a-1) != 0 {
+			return nil, fmt.Errorf("%s: general.alignment %v must be a uint32 power of two", name, v)
+		}
+		align = int64(a)
+	}
+	f.dataStart = (g.pos + align - 1) / align * align
+	return f, f.checkData(order, align, size)
+}
+
+func (g *ggufReader) tensorInfo(i uint64) (*ggufTensor, error) {
+	name, err := g.str(fmt.Sprintf("tensor %d name", i))
+	if err != nil {
+		return nil, err
+	}
+	nd, err := g.u32(name + " n_dims")
+	if err != nil {
+		return nil, err
+	}
+	if nd == 0 || nd > 4 {
+		return nil, g.errf("tensor %q has %d dimensions, want 1 to 4", name, nd)
+	}
+	t := &ggufTensor{name: name}
+	numel := int64(1)
+	for d := uint32(0); d < nd; d++ {
+		v, err := g.u64(name + " dimension")
+		if err != nil {
+			return nil, err
+		}
+		var ok bool
+		if numel, ok = mulChecked(numel, int64(min(v, math.MaxInt64))); !ok || v > math.MaxInt64 {
+			return nil, g.errf("tensor %q: dimensions overflow", name)
+		}
+		t.dims = append(t.dims, int64(v))
+	}
+	if t.typ, err = g.u32(name + " type"); err != nil {
+		return nil, err
+	}
+	off, err := g.u64(name + " offset")
+	if err != nil {
+		return nil, err
+	}
+	tn, known := ggmlTypeNames[t.typ]
+	es, isFloat := ggmlFloatSizes[t.typ]
+	switch {
+	case !known:
+		return nil, fmt.Errorf("%s: tensor %q has unknown ggml type %d", g.name, name, t.typ)
+	case !isFloat:
+		return nil, fmt.Errorf("%s: tensor %q has type %s; prunebench reads only F32, F16 and BF16 tensors "+
+			"(quantised checkpoints cannot be pruned meaningfully: use an F16 GGUF or the HF original)", g.name, name, tn)
+	}
+	var ok bool
+	if t.bytes, ok = mulChecked(numel, es); !ok || off > math.MaxInt64 {
+		return nil, g.errf("tensor %q: size or offset overflows", name)
+	}
+	t.offset = int64(off)
+	return t, nil
+}
+
+// checkData verifies every tensor is aligned, inside the file and disjoint
+// from the others.
+func (f *ggufFile) checkData(order []*ggufTensor, align, size int64) error {
+	ts := append([]*ggufTensor(nil), order...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].offset < ts[j].offset })
+	end := int64(0)
+	for i, t := range ts {
+		if t.offset%align != 0 {
+			return fmt.Errorf("%s: tensor %q offset %d is not a multiple of the alignment %d", f.name, t.name, t.offset, align)
+		}
+		if t.offset > size || t.bytes > size-f.dataStart-t.offset {
+			return fmt.Errorf("%s: tensor %q (%d bytes at data offset %d) runs past the end of the %d-byte file (data starts at %d)",
+				f.name, t.name, t.bytes, t.offset, size, f.dataStart)
+		}
+		if t.offset < end {
+			return fmt.Errorf("%s: tensor %q overlaps tensor %q", f.name, t.name, ts[i-1].name)
+		}
+		end = t.offset + t.bytes
+	}
+	return nil
+}
+
+// fetch reads a tensor as float32, checking its shape against want (out×in;
+// GGUF lists dims innermost first).
+func (f *ggufFile) fetch(name string, want []int) ([]float32, error) {
+	t, ok := f.tensors[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: missing tensor %q", f.name, name)
+	}
+	match := len(t.dims) == len(want)
+	for i := 0; match && i < len(want); i++ {
+		match = t.dims[len(want)-1-i] == int64(want[i])
+	}
+	if !match {
+		rev := make([]int, len(want))
+		for i := range want {
+			rev[i] = want[len(want)-1-i]
+		}
+		return nil, fmt.Errorf("%s: tensor %q has GGUF shape %v, want %v", f.name, name, t.dims, rev)
+	}
+	raw := make([]byte, t.bytes)
+	if _, err := f.r.ReadAt(raw, f.dataStart+t.offset); err != nil {
+		return nil, fmt.Errorf("%s: reading tensor %q: %w", f.name, name, err)
+	}
+	es := int(ggmlFloatSizes[t.typ])
+	out := make([]float32, len(raw)/es)
+	linalg.ParallelFor(len(out), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			switch t.typ {
+			case ggmlF32:
+				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			case ggmlF16:
+				out[i] = safetensors.HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
+			default:
+				out[i] = safetensors.BF16ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
+			}
+		}
+	})
+	return out, nil
+}
+
+// uintKey reads an integer metadata value of any integer type; it returns
+// def when the key is absent and def >= 0, else fails.
+func (f *ggufFile) uintKey(key string, def int) (int, error) {
+	v, ok := f.kv[key]
+	if !ok {
+		if def < 0 {
+			return 0, fmt.Errorf("%s: missing metadata key %s", f.name, key)
+		}
+		return def, nil
+	}
+	var n int64
+	switch x := v.(type) {
+	case uint8:
+		n = int64(x)
+	case int8:
+		n = int64(x)
+	case uint16:
+		n = int64(x)
+	case int16:
+		n = int64(x)
+	case uint32:
+		n = int64(x)
+	case int32:
+		n = int64(x)
+	case int64:
+		n = x
+	case uint64:
+		if x > math.MaxInt32 {
+			return 0, fmt.Errorf("%s: %s = %d is too large", f.name, key, x)
+		}
+		n = int64(x)
+	default:
+		return 0, fmt.Errorf("%s: %s has type %T, want an integer", f.name, key, v)
+	}
+	if n < 0 || n > math.MaxInt32 {
+		return 0, fmt.Errorf("%s: %s = %d is out of range", f.name, key, n)
+	}
+	return int(n), nil
+}
+
+// floatKey reads a float metadata value. A float32 is widened through its
+// shortest decimal form, so 1e-5 stays 1e-5 as in the HF and llama2.c copies
+// of the same model.
+func (f *ggufFile) floatKey(key string, def float64, required bool) (float64, error) {
+	switch x := f.kv[key].(type) {
+	case nil:
+		if required {
+			return 0, fmt.Errorf("%s: missing metadata key %s", f.name, key)
+		}
+		return def, nil
+	case float32:
+		return strconv.ParseFloat(strconv.FormatFloat(float64(x), 'g', -1, 32), 64)
+	case float64:
+		return x, nil
+	default:
+		return 0, fmt.Errorf("%s: %s has type %T, want a float", f.name, key, x)
+	}
+}
+
+func (f *ggufFile) config() (Config, error) {
+	if arch, _ := f.kv["general.architecture"].(string); arch != "llama" {
+		return Config{}, fmt.Errorf("%s: general.architecture is %q, want \"llama\"", f.name, f.kv["general.architecture"])
+	}
+	var c Config
+	var err error
+	ints := []struct {
+		dst *int
+		key string
+	}{
+		{&c.SeqLen, "llama.context_length"}, {&c.Dim, "llama.embedding_length"},
+		{&c.Layers, "llama.block_count"}, {&c.HiddenDim, "llama.feed_forward_length"},
+		{&c.Heads, "llama.attention.head_count"},
+	}
+	for _, k := range ints {
+		if *k.dst, err = f.uintKey(k.key, -1); err != nil {
+			return c, err
+		}
+	}
+	if c.KVHeads, err = f.uintKey("llama.attention.head_count_kv", c.Heads); err != nil {
+		return c, err
+	}
+	if c.Heads == 0 || c.Dim%c.Heads != 0 {
+		return c, fmt.Errorf("%s: embedding_length %d is not a multiple of head_count %d", f.name, c.Dim, c.Heads)
+	}
+	if c.HeadDim, err = f.uintKey("llama.attention.key_length", c.Dim/c.Heads); err != nil {
+		return c, err
+	}
+	for _, k := range []string{"llama.attention.value_length", "llama.rope.dimension_count"} {
+		// Partial rotary embeddings and k/v widths that differ are not LLaMA.
+		if v, err := f.uintKey(k, c.HeadDim); err != nil || v != c.HeadDim {
+			return c, fmt.Errorf("%s: %s = %d, want the head dim %d (%v)", f.name, k, v, c.HeadDim, err)
+		}
+	}
+	if c.NormEps, err = f.floatKey("llama.attention.layer_norm_rms_epsilon", 0, true); err != nil {
+		return c, err
+	}
+	if c.RopeBase, err = f.floatKey("llama.rope.freq_base", 10000, false); err != nil {
+		return c, err
+	}
+	if st, ok := f.kv["llama.rope.scaling.type"]; ok && st != "none" {
+		return c, fmt.Errorf("%s: llama.rope.scaling.type %v is not supported", f.name, st)
+	}
+	if s, err := f.floatKey("llama.rope.scale_linear", 1, false); err != nil || s != 1 {
+		return c, fmt.Errorf("%s: llama.rope.scale_linear %v is not supported (%v)", f.name, s, err)
+	}
+	emb, ok := f.tensors["token_embd.weight"]
+	if !ok || len(emb.dims) != 2 || emb.dims[1] > math.MaxInt32 {
+		return c, fmt.Errorf("%s: token_embd.weight is missing or not a 2-D tensor", f.name)
+	}
+	c.Vocab = int(emb.dims[1])
+	if v, err := f.uintKey("llama.vocab_size", c.Vocab); err != nil || v != c.Vocab {
+		return c, fmt.Errorf("%s: llama.vocab_size %d disagrees with token_embd.weight's %d rows (%v)", f.name, v, c.Vocab, err)
+	}
+	_, hasOutput := f.tensors["output.weight"]
+	c.TiedClassifier = !hasOutput
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", f.name, err)
+	}
+	return c, nil
+}
+
+// tokenizer builds the embedded SentencePiece vocabulary.
+func (f *ggufFile) tokenizer() (*tokenizer.SentencePiece, error) {
+	if m, _ := f.kv["tokenizer.ggml.model"].(string); m != "llama" {
+		return nil, fmt.Errorf("%s: tokenizer.ggml.model is %v, want \"llama\" (SentencePiece BPE)", f.name, f.kv["tokenizer.ggml.model"])
+	}
+	pieces, ok := f.kv["tokenizer.ggml.tokens"].([]string)
+	if !ok {
+		return nil, fmt.Errorf("%s: tokenizer.ggml.tokens is missing or not a string array", f.name)
+	}
+	scores := make([]float32, len(pieces))
+	if v, present := f.kv["tokenizer.ggml.scores"]; present {
+		if scores, ok = v.([]float32); !ok || len(scores) != len(pieces) {
+			return nil, fmt.Errorf("%s: tokenizer.ggml.scores must be a float32 array with one score per token (%d)", f.name, len(pieces))
+		}
+	}
+	types := make([]int32, len(pieces))
+	if v, present := f.kv["tokenizer.ggml.token_type"]; present {
+		if types, ok = v.([]int32); !ok || len(types) != len(pieces) {
+			return nil, fmt.Errorf("%s: tokenizer.ggml.token_type must be an int32 array with one type per token (%d)", f.name, len(pieces))
+		}
+	} else {
+		for i := range types {
+			types[i] = 1 // NORMAL
+		}
+	}
+	bos, err := f.uintKey("tokenizer.ggml.bos_token_id", 1)
+	if err != nil {
+		return nil, err
+	}
+	eos, err := f.uintKey("tokenizer.ggml.eos_token_id", 2)
+	if err != nil {
+		return nil, err
+	}
+	unk, err := f.uintKey("tokenizer.ggml.unknown_token_id", 0)
+	if err != nil {
+		return nil, err
+	}
+	prefix := true
+	if v, present := f.kv["tokenizer.ggml.add_space_prefix"]; present {
+		if prefix, ok = v.(bool); !ok {
+			return nil, fmt.Errorf("%s: tokenizer.ggml.add_space_prefix has type %T, want bool", f.name, v)
+		}
+	}
+	tok, err := tokenizer.NewSentencePiece(pieces, scores, types, bos, eos, unk, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("%s: embedded vocabulary: %w", f.name, err)
+	}
+	return tok, nil
+}

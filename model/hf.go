@@ -1,0 +1,470 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+
+	"github.com/prunebench/prunebench/safetensors"
+	"github.com/prunebench/prunebench/tokenizer"
+)
+
+// hfConfig is the part of config.json prunebench reads. Pointers tell an
+// absent field from a zero one.
+type hfConfig struct {
+	ModelType             *string         `json:"model_type"`
+	HiddenSize            *int            `json:"hidden_size"`
+	IntermediateSize      *int            `json:"intermediate_size"`
+	NumHiddenLayers       *int            `json:"num_hidden_layers"`
+	NumAttentionHeads     *int            `json:"num_attention_heads"`
+	NumKeyValueHeads      *int            `json:"num_key_value_heads"`
+	HeadDim               *int            `json:"head_dim"`
+	MaxPositionEmbeddings *int            `json:"max_position_embeddings"`
+	VocabSize             *int            `json:"vocab_size"`
+	RMSNormEps            *float64        `json:"rms_norm_eps"`
+	RopeTheta             *float64        `json:"rope_theta"`
+	RopeScaling           json.RawMessage `json:"rope_scaling"`
+	TieWordEmbeddings     *bool           `json:"tie_word_embeddings"`
+	HiddenAct             *string         `json:"hidden_act"`
+	AttentionBias         *bool           `json:"attention_bias"`
+	MLPBias               *bool           `json:"mlp_bias"`
+}
+
+func readHFConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("hf checkpoint: %w", err)
+	}
+	var h hfConfig
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	fail := func(format string, args ...any) (Config, error) {
+		return Config{}, fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
+	}
+	if h.ModelType != nil && *h.ModelType != "llama" {
+		return fail("model_type %q, want \"llama\"", *h.ModelType)
+	}
+	if h.HiddenAct != nil && *h.HiddenAct != "silu" {
+		return fail("hidden_act %q, want \"silu\"", *h.HiddenAct)
+	}
+	if r := bytes.TrimSpace(h.RopeScaling); len(r) != 0 && string(r) != "null" {
+		return fail("rope_scaling %s is not supported (must be null)", r)
+	}
+	if h.AttentionBias != nil && *h.AttentionBias || h.MLPBias != nil && *h.MLPBias {
+		return fail("attention_bias/mlp_bias are not supported")
+	}
+	required := []struct {
+		v    *int
+		name string
+	}{
+		{h.HiddenSize, "hidden_size"}, {h.IntermediateSize, "intermediate_size"},
+		{h.NumHiddenLayers, "num_hidden_layers"}, {h.NumAttentionHeads, "num_attention_heads"},
+		{h.MaxPositionEmbeddings, "max_position_embeddings"}, {h.VocabSize, "vocab_size"},
+	}
+	for _, r := range required {
+		if r.v == nil {
+			return fail("missing %s", r.name)
+		}
+	}
+	if h.RMSNormEps == nil {
+		return fail("missing rms_norm_eps")
+	}
+	c := Config{
+		Dim: *h.HiddenSize, HiddenDim: *h.IntermediateSize, Layers: *h.NumHiddenLayers,
+		Heads: *h.NumAttentionHeads, KVHeads: *h.NumAttentionHeads, Vocab: *h.VocabSize,
+		SeqLen: *h.MaxPositionEmbeddings, NormEps: *h.RMSNormEps, RopeBase: 10000,
+	}
+	if h.NumKeyValueHeads != nil {
+		c.KVHeads = *h.NumKeyValueHeads
+	}
+	if h.RopeTheta != nil {
+		c.RopeBase = *h.RopeTheta
+	}
+	if h.TieWordEmbeddings != nil {
+		c.TiedClassifier = *h.TieWordEmbeddings
+	}
+	switch {
+	case h.HeadDim != nil:
+		c.HeadDim = *h.HeadDim
+	case c.Heads > 0 && c.Dim%c.Heads == 0:
+		c.HeadDim = c.Dim / c.Heads
+	default:
+		return fail("hidden_size %d is not a multiple of num_attention_heads %d and head_dim is absent", c.Dim, c.Heads)
+	}
+	if err := c.Validate(); err != nil {
+		return fail("%w", err)
+	}
+	return c, nil
+}
+
+func hfTensorName(role string, layer int) string {
+	switch role {
+	case roleEmbed:
+		return "model.embed_tokens.weight"
+	case roleFinalNorm:
+		return "model.norm.weight"
+	case roleClassifier:
+		return "lm_head.weight"
+	}
+	suffix := map[string]string{
+		roleAttnNorm: "input_layernorm", roleFFNNorm: "post_attention_layernorm",
+		"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
+		"gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj",
+	}[role]
+	return fmt.Sprintf("model.layers.%d.%s.weight", layer, suffix)
+}
+
+var invFreqRE = regexp.MustCompile(`^model\.layers\.[0-9]+\.self_attn\.rotary_emb\.inv_freq$`)
+
+// tensorSource is a single safetensors file or a sharded set.
+type tensorSource interface {
+	Names() []string
+	Info(name string) (safetensors.TensorInfo, bool)
+	Float32(name string) ([]float32, []int, error)
+	Close() error
+}
+
+func openHFTensors(dir string) (tensorSource, error) {
+	single := filepath.Join(dir, safetensors.SingleName)
+	index := filepath.Join(dir, safetensors.IndexName)
+	_, errS := os.Stat(single)
+	_, errI := os.Stat(index)
+	switch {
+	case errS == nil && errI == nil:
+		return nil, fmt.Errorf("%s: both %s and %s exist; keep one", dir, safetensors.SingleName, safetensors.IndexName)
+	case errS == nil:
+		return safetensors.Open(single)
+	case errI == nil:
+		return safetensors.OpenIndex(index)
+	}
+	return nil, fmt.Errorf("%s: no %s or %s (pickled pytorch_model.bin is not supported)", dir, safetensors.SingleName, safetensors.IndexName)
+}
+
+// hfTokenizerFile finds the vocabulary of an HF directory: a SentencePiece
+// tokenizer.model, or a llama2.c tokenizer.bin as SaveHF writes for models
+// that came with a llama2.c vocabulary (tokenizer.json is never read).
+func hfTokenizerFile(dir string) (string, error) {
+	cands := []string{filepath.Join(dir, "tokenizer.model"), filepath.Join(dir, "tokenizer.bin")}
+	for _, c := range cands {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	return "", fmt.Errorf("%s: no tokenizer; looked for %s and %s", dir, cands[0], cands[1])
+}
+
+// LoadHF reads a Hugging Face LLaMA directory (FORMATS.md §7): config.json,
+// model.safetensors or shards with an index, and tokenizer.model (or a
+// llama2.c tokenizer.bin). Q/K rows are un-permuted to adjacent-pair order.
+func LoadHF(dir string) (*Model, error) {
+	cfg, err := readHFConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	tokPath, err := hfTokenizerFile(dir)
+	if err != nil {
+		return nil, err
+	}
+	src, err := openHFTensors(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	want := expectedNames(&cfg, hfTensorName)
+	tiedHead := false
+	for _, n := range src.Names() {
+		switch {
+		case want[n], invFreqRE.MatchString(n):
+		case n == "lm_head.weight" && cfg.TiedClassifier:
+			tiedHead = true
+		default:
+			return nil, fmt.Errorf("%s: unexpected tensor %q for a %d-layer LLaMA", dir, n, cfg.Layers)
+		}
+	}
+	fetch := func(name string, shape []int) ([]float32, error) {
+		info, ok := src.Info(name)
+		if !ok {
+			return nil, fmt.Errorf("%s: missing tensor %q", dir, name)
+		}
+		if !slices.Equal(info.Shape, shape) {
+			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", dir, name, info.Shape, shape)
+		}
+		v, _, err := src.Float32(name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		return v, nil
+	}
+	w, err := buildWeights(&cfg, fetch, hfTensorName)
+	if err != nil {
+		return nil, err
+	}
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		b.Q.W = permuteQK(b.Q.W, cfg.Heads, cfg.HeadDim, cfg.Dim, false)
+		b.K.W = permuteQK(b.K.W, cfg.KVHeads, cfg.HeadDim, cfg.Dim, false)
+	}
+	if tiedHead {
+		// A tied checkpoint may still store lm_head; ignoring a differing one
+		// would silently change the logits.
+		head, err := fetch("lm_head.weight", []int{cfg.Vocab, cfg.Dim})
+		if err != nil {
+			return nil, err
+		}
+		for i := range head {
+			if math.Float32bits(head[i]) != math.Float32bits(w.Embed[i]) {
+				return nil, fmt.Errorf("%s: tie_word_embeddings is true but lm_head.weight differs from the embedding", dir)
+			}
+		}
+	}
+	var tok tokenizer.Tokenizer
+	if filepath.Base(tokPath) == "tokenizer.model" {
+		tok, err = tokenizer.LoadSentencePiece(tokPath)
+	} else {
+		tok, err = tokenizer.LoadLlama2C(tokPath, cfg.Vocab)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	m := &Model{Config: cfg, Weights: w, Path: dir, Format: "hf"}
+	if err := attachTokenizer(m, tok, tokPath); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// DefaultShardBytes is SaveHF's shard limit, transformers' "5GB".
+const DefaultShardBytes = 5_000_000_000
+
+type saveOptions struct {
+	shardBytes    int64
+	tokenizerFile string
+	overwrite     bool
+}
+
+// SaveOption configures SaveHF.
+type SaveOption func(*saveOptions)
+
+// WithShardSize sets the byte limit above which weights are sharded.
+func WithShardSize(n int64) SaveOption { return func(o *saveOptions) { o.shardBytes = n } }
+
+// WithTokenizerFile names the vocabulary to store: a file ending in .model is
+// copied as tokenizer.model, anything else as a llama2.c tokenizer.bin.
+func WithTokenizerFile(path string) SaveOption {
+	return func(o *saveOptions) { o.tokenizerFile = path }
+}
+
+// WithOverwrite lets SaveHF replace an existing non-empty directory.
+func WithOverwrite() SaveOption { return func(o *saveOptions) { o.overwrite = true } }
+
+// hfConfigOut is the config.json SaveHF writes.
+type hfConfigOut struct {
+	Architectures         []string  `json:"architectures"`
+	ModelType             string    `json:"model_type"`
+	HiddenSize            int       `json:"hidden_size"`
+	IntermediateSize      int       `json:"intermediate_size"`
+	NumHiddenLayers       int       `json:"num_hidden_layers"`
+	NumAttentionHeads     int       `json:"num_attention_heads"`
+	NumKeyValueHeads      int       `json:"num_key_value_heads"`
+	HeadDim               int       `json:"head_dim"`
+	MaxPositionEmbeddings int       `json:"max_position_embeddings"`
+	RMSNormEps            float64   `json:"rms_norm_eps"`
+	RopeTheta             float64   `json:"rope_theta"`
+	RopeScaling           *struct{} `json:"rope_scaling"`
+	VocabSize             int       `json:"vocab_size"`
+	BOSTokenID            int       `json:"bos_token_id"`
+	EOSTokenID            int       `json:"eos_token_id"`
+	TieWordEmbeddings     bool      `json:"tie_word_embeddings"`
+	HiddenAct             string    `json:"hidden_act"`
+	AttentionBias         bool      `json:"attention_bias"`
+	MLPBias               bool      `json:"mlp_bias"`
+	TorchDType            string    `json:"torch_dtype"`
+}
+
+// SaveHF writes m as a Hugging Face directory: config.json, F32
+// model.safetensors (or shards plus index above the shard limit) with Q/K
+// rows in HF order, and the vocabulary. The source tokenizer file is copied:
+// an HF model's tokenizer.model or tokenizer.bin, or a llama2.c model's
+// vocabulary (found as LoadLlama2C finds it) as tokenizer.bin, which LoadHF
+// also accepts. GGUF vocabularies have no file form: pass WithTokenizerFile.
+//
+// Everything is written into a temporary sibling directory that is renamed
+// to dir only when complete, so an interrupted save never leaves a directory
+// LoadHF would accept.
+func SaveHF(m *Model, dir string, opts ...SaveOption) (err error) {
+	o := saveOptions{shardBytes: DefaultShardBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := checkWeights(&m.Config, &m.Weights); err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	if m.Tokenizer == nil {
+		return fmt.Errorf("save %s: model has no tokenizer", dir)
+	}
+	tokSrc := o.tokenizerFile
+	if tokSrc == "" {
+		switch m.Format {
+		case "hf":
+			tokSrc, err = hfTokenizerFile(m.Path)
+		case "llama2c":
+			tokSrc, err = findLlama2CVocab(m.Path, m.Config.Vocab)
+		default:
+			err = fmt.Errorf("a %q model's vocabulary has no file to copy; pass WithTokenizerFile", m.Format)
+		}
+		if err != nil {
+			return fmt.Errorf("save %s: %w", dir, err)
+		}
+	}
+	tokDst := "tokenizer.bin"
+	if filepath.Ext(tokSrc) == ".model" {
+		tokDst = "tokenizer.model"
+	}
+	dir = filepath.Clean(dir)
+	if err := checkTarget(dir, o.overwrite); err != nil {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := writeHFTensors(m, tmp, o.shardBytes); err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	if err := copyFile(tokSrc, filepath.Join(tmp, tokDst)); err != nil {
+		return fmt.Errorf("save %s: tokenizer: %w", dir, err)
+	}
+	c := &m.Config
+	js, err := json.MarshalIndent(hfConfigOut{
+		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
+		HiddenSize: c.Dim, IntermediateSize: c.HiddenDim, NumHiddenLayers: c.Layers,
+		NumAttentionHeads: c.Heads, NumKeyValueHeads: c.KVHeads, HeadDim: c.HeadDim,
+		MaxPositionEmbeddings: c.SeqLen, RMSNormEps: c.NormEps, RopeTheta: c.RopeBase,
+		VocabSize: c.Vocab, BOSTokenID: m.Tokenizer.BOS(), EOSTokenID: m.Tokenizer.EOS(),
+		TieWordEmbeddings: c.TiedClassifier, HiddenAct: "silu", TorchDType: "float32",
+	}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	// config.json last: even the temporary directory is never loadable early.
+	if err := os.WriteFile(filepath.Join(tmp, "config.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	return replaceDir(tmp, dir, o.overwrite)
+}
+
+func writeHFTensors(m *Model, dir string, shardBytes int64) error {
+	c, w := &m.Config, &m.Weights
+	sw := safetensors.NewWriter()
+	sw.SetMetadata("format", "pt") // transformers refuses files without it
+	var errs []error
+	add := func(role string, layer int, shape []int, data []float32) {
+		errs = append(errs, sw.AddFloat32(hfTensorName(role, layer), shape, data, safetensors.F32))
+	}
+	add(roleEmbed, -1, []int{c.Vocab, c.Dim}, w.Embed)
+	add(roleFinalNorm, -1, []int{c.Dim}, w.FinalNorm)
+	if !c.TiedClassifier {
+		add(roleClassifier, -1, []int{c.Vocab, c.Dim}, w.Classifier)
+	}
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		add(roleAttnNorm, l, []int{c.Dim}, b.AttnNorm)
+		add(roleFFNNorm, l, []int{c.Dim}, b.FFNNorm)
+		for i, lin := range b.Linears() {
+			data := lin.W
+			switch i {
+			case 0:
+				data = permuteQK(data, c.Heads, c.HeadDim, c.Dim, true)
+			case 1:
+				data = permuteQK(data, c.KVHeads, c.HeadDim, c.Dim, true)
+			}
+			add(blockMatrixRoles[i], l, []int{lin.Out, lin.In}, data)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	_, err := sw.WriteSharded(dir, shardBytes)
+	return err
+}
+
+// checkTarget refuses to replace a non-empty directory (or a file) unless
+// overwrite is set, before any work is done.
+func checkTarget(dir string, overwrite bool) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("save %s: exists and is not a directory", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	if len(entries) > 0 && !overwrite {
+		return fmt.Errorf("save %s: directory exists and is not empty (use overwrite)", dir)
+	}
+	return nil
+}
+
+// replaceDir moves the finished tmp into place. An existing directory is
+// first renamed aside, so dir is at every moment either the old or the new
+// complete checkpoint.
+func replaceDir(tmp, dir string, overwrite bool) error {
+	if err := checkTarget(dir, overwrite); err != nil {
+		return err
+	}
+	old := tmp + ".old"
+	if _, err := os.Stat(dir); err == nil {
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("save %s: %w", dir, err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.Rename(old, dir)
+		return fmt.Errorf("save %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(old); err != nil {
+		return fmt.Errorf("save %s: removing the previous copy %s: %w", dir, old, err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

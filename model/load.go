@@ -1,0 +1,263 @@
+package model
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/prunebench/prunebench/tokenizer"
+)
+
+// Load reads a checkpoint: a .gguf file, a llama2.c .bin file, or a
+// directory. A directory with config.json is a Hugging Face checkpoint;
+// otherwise it must hold exactly one .gguf or .bin checkpoint (vocabulary
+// files such as tok512.bin and tokenizer.bin do not count), so that
+// models/stories260K/ works.
+func Load(path string) (*Model, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	if !st.IsDir() {
+		return loadFile(path)
+	}
+	if _, err := os.Stat(filepath.Join(path, "config.json")); err == nil {
+		return LoadHF(path)
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	var cands []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || isVocabFile(n) {
+			continue
+		}
+		if strings.HasSuffix(n, ".gguf") || strings.HasSuffix(n, ".bin") {
+			cands = append(cands, filepath.Join(path, n))
+		}
+	}
+	switch len(cands) {
+	case 0:
+		return nil, fmt.Errorf("%s: no config.json and no .gguf or .bin checkpoint in the directory", path)
+	case 1:
+		return loadFile(cands[0])
+	}
+	return nil, fmt.Errorf("%s: several checkpoints %q; name one file", path, cands)
+}
+
+var vocabFileRE = regexp.MustCompile(`^(tok[0-9]+|tokenizer)\.bin$`)
+
+func isVocabFile(name string) bool { return vocabFileRE.MatchString(name) }
+
+func loadFile(path string) (*Model, error) {
+	switch filepath.Ext(path) {
+	case ".safetensors", ".json":
+		return nil, fmt.Errorf("%s is part of a Hugging Face checkpoint: load its directory", path)
+	case ".gguf":
+		return LoadGGUF(path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load model: %w", err)
+	}
+	var magic [4]byte
+	_, err = io.ReadFull(f, magic[:])
+	f.Close()
+	if err == nil && string(magic[:]) == ggufMagic {
+		return LoadGGUF(path)
+	}
+	return LoadLlama2C(path, "")
+}
+
+// Tensor roles, the format-independent names used to build Weights.
+const (
+	roleEmbed      = "embed"
+	roleFinalNorm  = "final_norm"
+	roleClassifier = "classifier"
+	roleAttnNorm   = "attn_norm"
+	roleFFNNorm    = "ffn_norm"
+)
+
+// blockMatrixRoles are the 7 linears, in Block.Linears order.
+var blockMatrixRoles = [7]string{"q", "k", "v", "o", "gate", "up", "down"}
+
+// fetchFunc returns the tensor called name as float32, failing unless its
+// shape is shape ([out, in] for a matrix, [n] for a vector).
+type fetchFunc func(name string, shape []int) ([]float32, error)
+
+// namer maps a role (and layer, for block tensors) to a tensor name.
+type namer func(role string, layer int) string
+
+// matrixShape is the [out, in] shape of each block linear.
+func matrixShape(c *Config, role string) []int {
+	switch role {
+	case "q":
+		return []int{c.QDim(), c.Dim}
+	case "k", "v":
+		return []int{c.KVDim(), c.Dim}
+	case "o":
+		return []int{c.Dim, c.QDim()}
+	case "gate", "up":
+		return []int{c.HiddenDim, c.Dim}
+	}
+	return []int{c.Dim, c.HiddenDim} // down
+}
+
+// expectedNames lists every tensor a checkpoint with this config holds.
+func expectedNames(c *Config, name namer) map[string]bool {
+	want := map[string]bool{name(roleEmbed, -1): true, name(roleFinalNorm, -1): true}
+	if !c.TiedClassifier {
+		want[name(roleClassifier, -1)] = true
+	}
+	for l := 0; l < c.Layers; l++ {
+		want[name(roleAttnNorm, l)] = true
+		want[name(roleFFNNorm, l)] = true
+		for _, r := range blockMatrixRoles {
+			want[name(r, l)] = true
+		}
+	}
+	return want
+}
+
+// buildWeights fetches every tensor of the config through fetch.
+func buildWeights(c *Config, fetch fetchFunc, name namer) (Weights, error) {
+	var w Weights
+	var err error
+	if w.Embed, err = fetch(name(roleEmbed, -1), []int{c.Vocab, c.Dim}); err != nil {
+		return w, err
+	}
+	w.Blocks = make([]Block, c.Layers)
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		if b.AttnNorm, err = fetch(name(roleAttnNorm, l), []int{c.Dim}); err != nil {
+			return w, err
+		}
+		if b.FFNNorm, err = fetch(name(roleFFNNorm, l), []int{c.Dim}); err != nil {
+			return w, err
+		}
+		for i, lin := range b.Linears() {
+			r := blockMatrixRoles[i]
+			shape := matrixShape(c, r)
+			if lin.W, err = fetch(name(r, l), shape); err != nil {
+				return w, err
+			}
+			lin.Out, lin.In = shape[0], shape[1]
+		}
+	}
+	if w.FinalNorm, err = fetch(name(roleFinalNorm, -1), []int{c.Dim}); err != nil {
+		return w, err
+	}
+	if c.TiedClassifier {
+		w.Classifier = w.Embed
+	} else if w.Classifier, err = fetch(name(roleClassifier, -1), []int{c.Vocab, c.Dim}); err != nil {
+		return w, err
+	}
+	return w, nil
+}
+
+// checkWeights verifies that every weight has the size the config implies,
+// so that a hand-built or pruned Model cannot be saved inconsistently.
+func checkWeights(c *Config, w *Weights) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	vec := func(what string, v []float32, n int) error {
+		if len(v) != n {
+			return fmt.Errorf("%s has %d values, want %d", what, len(v), n)
+		}
+		return nil
+	}
+	if err := vec("embedding", w.Embed, c.Vocab*c.Dim); err != nil {
+		return err
+	}
+	if err := vec("classifier", w.Classifier, c.Vocab*c.Dim); err != nil {
+		return err
+	}
+	if err := vec("final norm", w.FinalNorm, c.Dim); err != nil {
+		return err
+	}
+	if len(w.Blocks) != c.Layers {
+		return fmt.Errorf("%d blocks, want %d", len(w.Blocks), c.Layers)
+	}
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		if err := vec(fmt.Sprintf("block %d attention norm", l), b.AttnNorm, c.Dim); err != nil {
+			return err
+		}
+		if err := vec(fmt.Sprintf("block %d FFN norm", l), b.FFNNorm, c.Dim); err != nil {
+			return err
+		}
+		for i, lin := range b.Linears() {
+			s := matrixShape(c, blockMatrixRoles[i])
+			if lin.Out != s[0] || lin.In != s[1] || len(lin.W) != s[0]*s[1] {
+				return fmt.Errorf("block %d %s is %d×%d with %d values, want %d×%d",
+					l, LinearNames[i], lin.Out, lin.In, len(lin.W), s[0], s[1])
+			}
+		}
+	}
+	return nil
+}
+
+// attachTokenizer checks that every token id indexes the embedding.
+func attachTokenizer(m *Model, tok tokenizer.Tokenizer, src string) error {
+	if tok.VocabSize() > m.Config.Vocab {
+		return fmt.Errorf("%s: tokenizer has %d tokens but the model's vocabulary is %d", src, tok.VocabSize(), m.Config.Vocab)
+	}
+	m.Tokenizer = tok
+	return nil
+}
+
+// permuteQK converts the rows of a q or k matrix between Meta's
+// adjacent-pair RoPE order and Hugging Face's rotate-half order
+// (FORMATS.md §8): HF row (h, j·hd/2+i) = Meta row (h, 2i+j).
+func permuteQK(w []float32, heads, hd, in int, toHF bool) []float32 {
+	out := make([]float32, len(w))
+	half := hd / 2
+	for h := 0; h < heads; h++ {
+		for i := 0; i < half; i++ {
+			for j := 0; j < 2; j++ {
+				meta := (h*hd + 2*i + j) * in
+				hf := (h*hd + j*half + i) * in
+				if toHF {
+					copy(out[hf:hf+in], w[meta:meta+in])
+				} else {
+					copy(out[meta:meta+in], w[hf:hf+in])
+				}
+			}
+		}
+	}
+	return out
+}
+
+// mulChecked multiplies non-negative factors, reporting overflow of int64,
+// so sizes from hostile headers are checked before anything is allocated.
+func mulChecked(fs ...int64) (int64, bool) {
+	p := int64(1)
+	for _, f := range fs {
+		if f < 0 {
+			return 0, false
+		}
+		if f != 0 && p > math.MaxInt64/f {
+			return 0, false
+		}
+		p *= f
+	}
+	return p, true
+}
+
+// sortedKeys returns a map's keys in order, for deterministic errors.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
