@@ -4,4 +4,12 @@
 //
 // Both are exposed through Tokenizer so that model loading, perplexity and
 // zero-shot scoring never care which file a vocabulary came from.
+//
+// Both encoders are the same greedy BPE (merge the highest-scoring adjacent
+// pair, leftmost on ties, until none is left) and share one merge engine that
+// differs only in which entries may be merge results. The engine gives the
+// quadratic reference loop's result exactly but encodes the 1.3 MB WikiText-2
+// test split in one call: pairs wait in a priority queue, and the text is cut
+// where no vocabulary entry could ever span the cut, so that the stretches
+// merge independently on all cores.
 package tokenizer
