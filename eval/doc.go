@@ -1,0 +1,53 @@
+// Package eval scores a language model the way the pruning papers do:
+// perplexity on WikiText-2 and zero-shot accuracy on the lm-evaluation-harness
+// tasks. docs/EVALUATION.md is the specification; this comment only maps it
+// onto the code.
+//
+// # Perplexity
+//
+// Two protocols, kept apart because their numbers are not comparable:
+//
+//   - wanda (Wanda, SparseGPT, ADMM): the joined WikiText-2 test text is
+//     tokenised once with a single BOS, cut into non-overlapping windows of the
+//     model's context length (the tail is dropped), and ppl is exp of the mean
+//     over windows of each window's mean cross-entropy.
+//   - llamacpp: windows of n_ctx (512) whose first token is replaced by BOS,
+//     scoring only the second half of each window.
+//
+// # Zero-shot tasks
+//
+// The tasks follow lm-evaluation-harness at commit df3da98 with the papers'
+// settings: no few-shot examples, no description and no BOS. The task names
+// are TaskNames; the papers' mean uses the first seven (PaperTaskNames).
+//
+// LoadTask reads a task's documents from the file under the data directory
+// (tasks/boolq/dev.jsonl, …) or from an explicit path, detecting the layout
+// from the content: the shared files (Google BoolQ JSON Lines, GLUE RTE TSV
+// with CSV quoting, the six-line HellaSwag text in bzip2, nutcracker JSON
+// Lines) and the upstream layouts users download (super_glue and HF JSON
+// Lines, rowanz HellaSwag, winogrande_xl, ai2_arc, openbookqa, piqa with its
+// separate labels file). Every document becomes a list of requests (context,
+// continuation) built with the harness's prompt for the task, the gold index,
+// and the choice strings that acc_norm divides by.
+//
+// Evaluate turns each request into tokens exactly as the harness does: when
+// the context ends in whitespace that whitespace moves to the front of the
+// continuation; context+continuation is encoded as a whole and the context on
+// its own, and the continuation is whatever follows the context's length in
+// the whole encoding, even when a merge straddles the boundary; the input is
+// left-truncated to the model's context length. The score of a request is
+// the summed log-probability of its continuation tokens, from a log-softmax
+// computed in float64 at only those positions.
+//
+// All requests of a document go into one Forward call, right-padded to the
+// longest. Padding after a sequence cannot change that sequence's logits
+// because attention is causal: position t only attends to positions ≤ t.
+// Scores therefore do not depend on how requests are batched, unlike
+// lm-eval's padded batches, and a test holds batched and one-at-a-time
+// scores to 1e-5. Two documents are evaluated at a time.
+//
+// Metrics are lm-eval's: acc is the argmax of the log-likelihoods (ties to
+// the first maximum, except BoolQ where a tie means "no"), acc_norm divides
+// each log-likelihood by the choice's length in Unicode code points, and the
+// standard error is the analytic sqrt(p(1−p)/(n−1)).
+package eval

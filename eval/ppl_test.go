@@ -1,0 +1,172 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+)
+
+// pplLM returns pseudo-random logits that depend on the token at each
+// position and its position, and records the inputs it was given.
+type pplLM struct {
+	vocab  int
+	inputs [][]int
+}
+
+func (h *pplLM) logit(tok, pos, v int) float32 {
+	x := uint32(tok*7919+pos*104729+v*15485863) * 2654435761
+	return float32(x%1000)/100 - 5
+}
+
+func (h *pplLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
+	out := make([]float32, nseq*T*h.vocab)
+	for s := 0; s < nseq; s++ {
+		h.inputs = append(h.inputs, append([]int(nil), tokens[s*T:(s+1)*T]...))
+		for p := 0; p < T; p++ {
+			for v := 0; v < h.vocab; v++ {
+				out[(s*T+p)*h.vocab+v] = h.logit(tokens[s*T+p], p, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// naiveNLL is -log softmax at one position, straight from the definition.
+func (h *pplLM) naiveNLL(tok, pos, target int) float64 {
+	var z float64
+	for v := 0; v < h.vocab; v++ {
+		z += math.Exp(float64(h.logit(tok, pos, v)))
+	}
+	return -math.Log(math.Exp(float64(h.logit(tok, pos, target))) / z)
+}
+
+func seqTokens(n, vocab int) []int {
+	t := make([]int, n)
+	for i := range t {
+		t[i] = (i*31 + i*i) % vocab
+	}
+	return t
+}
+
+func TestPerplexityWanda(t *testing.T) {
+	lm := &pplLM{vocab: 11}
+	toks := seqTokens(103, 11)
+	const T = 16
+	res, err := Perplexity(context.Background(), lm, toks, 32, PPLOptions{SeqLen: T, BatchTokens: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reference: exp of the mean over windows of each window's mean NLL.
+	n := len(toks) / T
+	var sum float64
+	for k := 0; k < n; k++ {
+		var w float64
+		for p := 0; p < T-1; p++ {
+			w += lm.naiveNLL(toks[k*T+p], p, toks[k*T+p+1])
+		}
+		sum += w / (T - 1)
+	}
+	want := math.Exp(sum / float64(n))
+	if math.Abs(res.PPL-want) > 1e-9*want {
+		t.Errorf("ppl %v, want %v", res.PPL, want)
+	}
+	if res.Windows != 6 || res.Dropped != 7 || res.Scored != 6*15 || res.Tokens != 103 {
+		t.Errorf("windows %d dropped %d scored %d tokens %d; want 6, 7, 90, 103", res.Windows, res.Dropped, res.Scored, res.Tokens)
+	}
+	for k, in := range lm.inputs {
+		for p := range in {
+			if in[p] != toks[k*T+p] {
+				t.Fatalf("window %d position %d fed %d, want %d", k, p, in[p], toks[k*T+p])
+			}
+		}
+	}
+}
+
+func TestPerplexityLlamaCpp(t *testing.T) {
+	lm := &pplLM{vocab: 13}
+	toks := seqTokens(70, 13)
+	const T, bos = 20, 1
+	res, err := Perplexity(context.Background(), lm, toks, 20, PPLOptions{Protocol: ProtocolLlamaCpp, SeqLen: T, BOS: bos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reference: the first token of each chunk replaced by BOS, positions
+	// T/2..T-2 predict the original tokens T/2+1..T-1.
+	n := len(toks) / T
+	var sum, sum2 float64
+	cnt := 0
+	for k := 0; k < n; k++ {
+		for p := T / 2; p < T-1; p++ {
+			nll := lm.naiveNLL(toks[k*T+p], p, toks[k*T+p+1])
+			sum += nll
+			sum2 += nll * nll
+			cnt++
+		}
+	}
+	mean := sum / float64(cnt)
+	want := math.Exp(mean)
+	wantSE := want * math.Sqrt((sum2/float64(cnt)-mean*mean)/float64(cnt-1))
+	if math.Abs(res.PPL-want) > 1e-9*want || math.Abs(res.Stderr-wantSE) > 1e-9*wantSE {
+		t.Errorf("ppl %v ± %v, want %v ± %v", res.PPL, res.Stderr, want, wantSE)
+	}
+	if res.Scored != n*(T-1-T/2) {
+		t.Errorf("scored %d, want %d", res.Scored, n*(T-1-T/2))
+	}
+	for k, in := range lm.inputs {
+		if in[0] != bos {
+			t.Errorf("chunk %d starts with %d, want BOS", k, in[0])
+		}
+	}
+}
+
+func TestPerplexityMaxWindowsAndUniform(t *testing.T) {
+	// A model with uniform logits has perplexity exactly the vocabulary size.
+	lm := &flatLM{vocab: 37}
+	res, err := Perplexity(context.Background(), lm, seqTokens(1000, 37), 64, PPLOptions{MaxWindows: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Windows != 3 || res.Scored != 3*63 || math.Abs(res.PPL-37) > 1e-9 {
+		t.Errorf("got %d windows, %d scored, ppl %v; want 3, 189, 37", res.Windows, res.Scored, res.PPL)
+	}
+}
+
+type flatLM struct{ vocab int }
+
+func (c *flatLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
+	return make([]float32, nseq*T*c.vocab), nil
+}
+
+func TestPerplexityErrors(t *testing.T) {
+	lm := &flatLM{vocab: 5}
+	cases := []struct {
+		name string
+		toks int
+		ctx  int
+		o    PPLOptions
+		want string
+	}{
+		{"seqlen above context", 100, 8, PPLOptions{SeqLen: 9}, "exceeds the model's context length 8"},
+		{"text shorter than a window", 5, 8, PPLOptions{}, "fewer than one window"},
+		{"unknown protocol", 100, 8, PPLOptions{Protocol: "lmeval"}, `protocol "lmeval"`},
+		{"llamacpp too short", 15, 8, PPLOptions{Protocol: ProtocolLlamaCpp}, "at least 2·seqlen = 16 tokens"},
+		{"seqlen of one", 100, 8, PPLOptions{SeqLen: 1}, "at least 2 tokens"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Perplexity(context.Background(), lm, seqTokens(c.toks, 5), c.ctx, c.o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %v, want it to mention %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestPerplexityCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Perplexity(ctx, &flatLM{vocab: 5}, seqTokens(100, 5), 10, PPLOptions{}); err == nil {
+		t.Error("cancelled run returned no error")
+	}
+}
