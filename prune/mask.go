@@ -2,7 +2,10 @@ package prune
 
 import (
 	"fmt"
-	"sort"
+	"math"
+	"slices"
+
+	"github.com/prunebench/prunebench/linalg"
 )
 
 // Mask marks pruned weights (true = pruned) of an out×in matrix, row-major.
@@ -19,26 +22,87 @@ func (m Mask) Count() int {
 	return c
 }
 
-// pruneSmallest marks the k smallest scores[idx[i]] as pruned, ties broken
-// by the smaller index (idx must be ascending). It sorts idx in place.
-func pruneSmallest(scores []float64, idx []int, k int, mask Mask) {
+// pruneSmallest marks in mask the k smallest of scores (same length), ties
+// broken by the smaller index: exactly the first k of a stable ascending
+// sort. It runs in O(n) rather than a sort's O(n log n) because SparseGPT
+// selects over every 128-column block of 7B-sized layers: the k-th smallest
+// value t is found by selection, then every score below t is pruned and
+// the earliest of those equal to t fill the remainder. NaN ranks as −Inf.
+// buf is scratch of at least len(scores).
+func pruneSmallest(scores []float64, k int, mask Mask, buf []float64) {
+	k = min(k, len(scores))
 	if k <= 0 {
 		return
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] < scores[idx[b]] })
-	for _, i := range idx[:k] {
-		mask[i] = true
+	v := buf[:len(scores)]
+	for i, s := range scores {
+		v[i] = rank(s)
 	}
+	t := kthSmallest(v, k-1)
+	below := 0
+	for _, s := range scores {
+		if rank(s) < t {
+			below++
+		}
+	}
+	ties := k - below
+	for i, s := range scores {
+		switch r := rank(s); {
+		case r < t:
+			mask[i] = true
+		case r == t && ties > 0:
+			mask[i] = true
+			ties--
+		}
+	}
+}
+
+func rank(s float64) float64 {
+	if math.IsNaN(s) {
+		return math.Inf(-1)
+	}
+	return s
+}
+
+// kthSmallest returns the k-th smallest (0-based) of v, reordering v:
+// quickselect with a median-of-3 pivot and a 3-way partition, so that runs
+// of equal scores (quantised weights, dead inputs) stay linear.
+func kthSmallest(v []float64, k int) float64 {
+	lo, hi := 0, len(v)
+	for hi-lo > 16 {
+		a, b, c := v[lo], v[lo+(hi-lo)/2], v[hi-1]
+		p := max(min(a, b), min(max(a, b), c))
+		lt, i, gt := lo, lo, hi
+		for i < gt {
+			switch {
+			case v[i] < p:
+				v[lt], v[i] = v[i], v[lt]
+				lt++
+				i++
+			case v[i] > p:
+				gt--
+				v[i], v[gt] = v[gt], v[i]
+			default:
+				i++
+			}
+		}
+		switch {
+		case k < lt:
+			hi = lt
+		case k >= gt:
+			lo = gt
+		default:
+			return p
+		}
+	}
+	slices.Sort(v[lo:hi])
+	return v[k]
 }
 
 // SelectPerMatrix prunes the k smallest scores of the whole matrix.
 func SelectPerMatrix(scores []float64, k int) Mask {
 	mask := make(Mask, len(scores))
-	idx := make([]int, len(scores))
-	for i := range idx {
-		idx[i] = i
-	}
-	pruneSmallest(scores, idx, k, mask)
+	pruneSmallest(scores, k, mask, make([]float64, len(scores)))
 	return mask
 }
 
@@ -46,13 +110,12 @@ func SelectPerMatrix(scores []float64, k int) Mask {
 // matrix (Wanda's comparison group).
 func SelectPerRow(scores []float64, rows, cols, k int) Mask {
 	mask := make(Mask, len(scores))
-	idx := make([]int, cols)
-	for r := 0; r < rows; r++ {
-		for j := range idx {
-			idx[j] = r*cols + j
+	linalg.ParallelFor(rows, func(lo, hi int) {
+		buf := make([]float64, cols)
+		for r := lo; r < hi; r++ {
+			pruneSmallest(scores[r*cols:(r+1)*cols], k, mask[r*cols:(r+1)*cols], buf)
 		}
-		pruneSmallest(scores, idx, k, mask)
-	}
+	})
 	return mask
 }
 
@@ -60,15 +123,12 @@ func SelectPerRow(scores []float64, rows, cols, k int) Mask {
 // columns in every row; cols must be a multiple of m.
 func SelectNM(scores []float64, rows, cols, n, m int) Mask {
 	mask := make(Mask, len(scores))
-	idx := make([]int, m)
-	for r := 0; r < rows; r++ {
-		for g := 0; g < cols; g += m {
-			for j := range idx {
-				idx[j] = r*cols + g + j
-			}
-			pruneSmallest(scores, idx, m-n, mask)
+	linalg.ParallelFor(rows, func(lo, hi int) {
+		buf := make([]float64, m)
+		for i := lo * cols; i < hi*cols; i += m {
+			pruneSmallest(scores[i:i+m], m-n, mask[i:i+m], buf)
 		}
-	}
+	})
 	return mask
 }
 
@@ -89,4 +149,25 @@ func Select(scores []float64, rows, cols int, p Pattern, perRow bool) (Mask, err
 	default:
 		return SelectPerMatrix(scores, PruneCount(rows*cols, p.Ratio)), nil
 	}
+}
+
+// Apply zeroes the weights of w (same shape as m) that m prunes.
+func (m Mask) Apply(w []float32) {
+	for i, p := range m {
+		if p {
+			w[i] = 0
+		}
+	}
+}
+
+// Zeros counts the zero entries of w: a layer's achieved sparsity is
+// Zeros/len(w), which can exceed its mask's when weights were zero already.
+func Zeros(w []float32) int {
+	c := 0
+	for _, v := range w {
+		if v == 0 {
+			c++
+		}
+	}
+	return c
 }
