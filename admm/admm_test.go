@@ -1,0 +1,553 @@
+package admm
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"github.com/prunebench/prunebench/model"
+	"github.com/prunebench/prunebench/prune"
+)
+
+// outliers are input channels scaled up as in the golden synthetic layer.
+var outliers = map[int]float64{3: 12, 17: 25, 42: 8, 60: 40}
+
+// synthetic draws a layer like the golden synthetic one: X = Z·(I+0.35·N)
+// with outlier channels (those below in), W = N(0,1)/√in. Columns listed
+// in dead are zero.
+func synthetic(seed uint64, out, in, tokens int, dead ...int) (model.Linear, *prune.Stats, []float32) {
+	r := rand.New(rand.NewPCG(seed, 7))
+	mix := make([]float64, in*in)
+	for i := range mix {
+		mix[i] = 0.35 * r.NormFloat64()
+	}
+	for j := 0; j < in; j++ {
+		mix[j*in+j]++
+	}
+	x := make([]float32, tokens*in)
+	z := make([]float64, in)
+	for t := 0; t < tokens; t++ {
+		for i := range z {
+			z[i] = r.NormFloat64()
+		}
+		for j := 0; j < in; j++ {
+			s := 0.0
+			for i := range z {
+				s += z[i] * mix[i*in+j]
+			}
+			if f, ok := outliers[j]; ok {
+				s *= f
+			}
+			x[t*in+j] = float32(s)
+		}
+		for _, j := range dead {
+			x[t*in+j] = 0
+		}
+	}
+	w := model.NewLinear(out, in)
+	for i := range w.W {
+		w.W[i] = float32(r.NormFloat64() / math.Sqrt(float64(in)))
+	}
+	st := prune.NewStats(in)
+	if err := st.Add(x, tokens, 1); err != nil {
+		panic(err)
+	}
+	return w, st, x
+}
+
+func clone(w model.Linear) model.Linear {
+	return model.Linear{Out: w.Out, In: w.In, W: append([]float32(nil), w.W...)}
+}
+
+// exactRidge solves §6.3's damped least squares on the support of mask
+// directly, one output row at a time: minimise ‖X(ŵ−w)‖² + λΣ d_j²(ŵ_j−w_j)²
+// over ŵ with ŵ_j = 0 where pruned, λ = percdamp·mean(diag G).
+func exactRidge(t *testing.T, w model.Linear, st *prune.Stats, mask prune.Mask, percdamp float64) []float64 {
+	t.Helper()
+	n := w.In
+	g := st.Gram
+	d := make([]float64, n)
+	mean := 0.0
+	for j := range d {
+		d[j] = math.Sqrt(g[j*n+j]) + normEps
+		mean += g[j*n+j] / (d[j] * d[j]) / float64(n)
+	}
+	lambda := percdamp * mean
+	res := make([]float64, len(w.W))
+	for o := 0; o < w.Out; o++ {
+		var keep []int
+		for j := 0; j < n; j++ {
+			if !mask[o*n+j] {
+				keep = append(keep, j)
+			}
+		}
+		k := len(keep)
+		if k == 0 {
+			continue
+		}
+		a := mat.NewSymDense(k, nil)
+		b := mat.NewVecDense(k, nil)
+		for p, i := range keep {
+			rhs := lambda * d[i] * d[i] * float64(w.W[o*n+i])
+			for j := 0; j < n; j++ {
+				rhs += g[i*n+j] * float64(w.W[o*n+j])
+			}
+			b.SetVec(p, rhs)
+			for q := p; q < k; q++ {
+				v := g[i*n+keep[q]]
+				if q == p {
+					v += lambda * d[i] * d[i]
+				}
+				a.SetSym(p, q, v)
+			}
+		}
+		var ch mat.Cholesky
+		if !ch.Factorize(a) {
+			t.Fatalf("row %d: support system is not positive definite", o)
+		}
+		var sol mat.VecDense
+		if err := ch.SolveVecTo(&sol, b); err != nil {
+			t.Fatal(err)
+		}
+		for p, i := range keep {
+			res[o*n+i] = sol.AtVec(p)
+		}
+	}
+	return res
+}
+
+func relDist(got, want []float64) float64 {
+	num, den := 0.0, 0.0
+	for i, v := range want {
+		num += (got[i] - v) * (got[i] - v)
+		den += v * v
+	}
+	return math.Sqrt(num / den)
+}
+
+func toFloat32(v []float64) []float32 {
+	out := make([]float32, len(v))
+	for i, x := range v {
+		out[i] = float32(x)
+	}
+	return out
+}
+
+// TestConvergence checks that the fixed-mask iteration goes to the exact
+// damped masked least-squares solution, and that the errors are of the
+// magnitude of PRUNING.md's table (a different random draw).
+func TestConvergence(t *testing.T) {
+	w, st, _ := synthetic(1, 16, 64, 512)
+	opts := ADMM1Defaults()
+	sys, err := newSystem(&w, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mask := prune.SelectPerMatrix(sys.absB(), prune.PruneCount(len(w.W), 0.6))
+	exact := exactRidge(t, w, st, mask, opts.PercDamp)
+
+	relErr := func(v []float32) float64 { return prune.RelError(w.W, v, w.Out, w.In, st) }
+	masked := clone(w)
+	mask.Apply(masked.W)
+	errMask, errExact := relErr(masked.W), relErr(toFloat32(exact))
+	t.Logf("mask only %.3g (doc 4.26e-3), exact %.3g (doc 1.29e-3)", errMask, errExact)
+	sameMagnitude(t, "mask-only error", errMask, 4.26e-3)
+	sameMagnitude(t, "exact error", errExact, 1.29e-3)
+
+	prev := math.Inf(1)
+	for _, c := range []struct {
+		iters int
+		doc   float64 // PRUNING.md's error at this many iterations
+		dist  float64 // required ‖Z−exact‖/‖exact‖
+	}{{1, 2.11e-3, 1}, {2, 1.56e-3, 1}, {5, 1.31e-3, 1}, {20, 1.29e-3, 1e-1}, {300, 1.29e-3, 1e-8}} {
+		opts.Iters = c.iters
+		sys, err := newSystem(&w, st, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _, err := sys.solve(mask, opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := toFloat32(res)
+		dist, e := relDist(res, exact), relErr(v)
+		t.Logf("%3d iterations: ‖Z−exact‖/‖exact‖ = %.3g, error %.4g (doc %.3g)", c.iters, dist, e, c.doc)
+		if dist > c.dist || dist >= prev {
+			t.Errorf("%d iterations: distance to the exact solution %.3g (previous %.3g, limit %.3g)", c.iters, dist, prev, c.dist)
+		}
+		if e < errExact*(1-1e-6) {
+			t.Errorf("%d iterations: error %.6g below the optimum %.6g on this mask", c.iters, e, errExact)
+		}
+		sameMagnitude(t, "ADMM error", e, c.doc)
+		prev = dist
+		for i, m := range mask {
+			if m && v[i] != 0 {
+				t.Fatalf("pruned weight %d is %g", i, v[i])
+			}
+		}
+	}
+	// Gradual selection finds a better mask than |B₀| (doc 1.17e-3 and 1.13e-3).
+	for _, c := range []struct {
+		schedule string
+		doc      float64
+	}{{ScheduleReferenceFull, 1.17e-3}, {ScheduleCubic, 1.13e-3}} {
+		o := ADMMGradDefaults()
+		o.Schedule = c.schedule
+		m, err := NewADMMGrad(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := clone(w)
+		if _, _, err := m.Prune(&v, st, prune.Pattern{Ratio: 0.6}); err != nil {
+			t.Fatal(err)
+		}
+		e := relErr(v.W)
+		t.Logf("admm-grad %s: error %.4g (doc %.3g)", c.schedule, e, c.doc)
+		sameMagnitude(t, "ADMM-Grad error", e, c.doc)
+		if e >= errExact {
+			t.Errorf("admm-grad %s: error %.4g not below the fixed |B₀| mask's optimum %.4g", c.schedule, e, errExact)
+		}
+	}
+}
+
+// sameMagnitude accepts a factor of 3 either way: the figures come from
+// another random draw of the same construction.
+func sameMagnitude(t *testing.T, what string, got, doc float64) {
+	t.Helper()
+	if got > 3*doc || got < doc/3 {
+		t.Errorf("%s %.3g is not of the magnitude of PRUNING.md's %.3g", what, got, doc)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	wanda := fakeMethod("wanda")
+	cases := []struct {
+		name    string
+		grad    bool
+		opts    Options
+		wantErr string   // substring; "" = valid
+		want    *Options // the filled options, when checked
+	}{
+		{name: "admm1 defaults", opts: ADMM1Defaults(), want: &Options{Rho: 1, Iters: 20, Schedule: ScheduleCubic, PercDamp: 0.1}},
+		{name: "grad defaults", grad: true, opts: ADMMGradDefaults(), want: &Options{Rho: 1, Iters: 20, Steps: 15, Schedule: ScheduleCubic, PercDamp: 0.1}},
+		{name: "grad zero value", grad: true, opts: Options{}, want: &Options{Rho: 1, Iters: 20, Steps: 15, Schedule: ScheduleCubic}},
+		{name: "admm1 mask only", opts: Options{Iters: 0, PerOutput: true}, want: &Options{Rho: 1, Schedule: ScheduleCubic, PerOutput: true}},
+		{name: "admm1 with steps", opts: Options{Iters: 20, Steps: 3}, wantErr: "steps 3"},
+		{name: "negative rho", opts: Options{Rho: -1, Iters: 20}, wantErr: "rho -1"},
+		{name: "NaN rho", opts: Options{Rho: math.NaN(), Iters: 20}, wantErr: "rho NaN"},
+		{name: "negative iters", opts: Options{Iters: -1}, wantErr: "iters -1"},
+		{name: "steps above iters", grad: true, opts: Options{Iters: 10, Steps: 15}, wantErr: "want iters ≥ steps"},
+		{name: "unknown schedule", grad: true, opts: Options{Schedule: "linear"}, wantErr: `schedule "linear"`},
+		{name: "negative percdamp", opts: Options{Iters: 20, PercDamp: -0.1}, wantErr: "percdamp -0.1"},
+		{name: "mask with steps", grad: true, opts: Options{MaskFrom: wanda}, wantErr: "mask from wanda"},
+		{name: "mask with per-output", opts: Options{Iters: 20, MaskFrom: wanda, PerOutput: true}, wantErr: "per-output"},
+		{name: "mask from wanda", opts: Options{Iters: 20, MaskFrom: wanda}},
+		{name: "reference-full", grad: true, opts: Options{Schedule: ScheduleReferenceFull, Rho: 0.5}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			newM, name := NewADMM1, "admm1"
+			if c.grad {
+				newM, name = NewADMMGrad, "admm-grad"
+			}
+			m, err := newM(c.opts)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.HasPrefix(err.Error(), name+": ") {
+					t.Fatalf("error %v, want %s: …%s…", err, name, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Name() != name {
+				t.Errorf("name %q, want %q", m.Name(), name)
+			}
+			if got := m.(*method).opts; c.want != nil && got != *c.want {
+				t.Errorf("options %+v, want %+v", got, *c.want)
+			}
+		})
+	}
+}
+
+// fakeMethod is a mask source that prunes the first int(numel·s) weights.
+type fakeMethod string
+
+func (f fakeMethod) Name() string { return string(f) }
+
+func (f fakeMethod) Prune(w *model.Linear, _ *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+	mask := make(prune.Mask, len(w.W))
+	for i := range prune.PruneCount(len(mask), p.Sparsity()) {
+		mask[i] = true
+	}
+	mask.Apply(w.W)
+	return mask, prune.Report{}, nil
+}
+
+func TestSparsityAt(t *testing.T) {
+	// PRUNING.md §6.5's table of s_t/s for K = 15.
+	doc := []float64{.187, .349, .488, .606, .704, .784, .848, .898, .936, .963, .981, .992, .9976, .9997, 1}
+	for i, want := range doc {
+		got := sparsityAt(0.6, i, 15) / 0.6
+		if math.Abs(got-want) > 6e-4 {
+			t.Errorf("step %d: s_t/s = %.4f, doc %.4f", i, got, want)
+		}
+	}
+	if got := sparsityAt(0.57, 14, 15); got != 0.57 {
+		t.Errorf("last step: %v, want exactly 0.57", got)
+	}
+}
+
+// TestGradualCounts follows the selector through all K steps and checks
+// the number pruned at each: the cubic ramp, the full target
+// (reference-full, layer-global), and the protected top-N rule.
+func TestGradualCounts(t *testing.T) {
+	const out, in, k = 6, 24, 15
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := []struct {
+		p         prune.Pattern
+		perOutput bool
+		full      bool
+	}{
+		{prune.Pattern{Ratio: 0.57}, false, false},
+		{prune.Pattern{Ratio: 0.57}, false, true},
+		{prune.Pattern{Ratio: 0.57}, true, false},
+		{prune.Pattern{Ratio: 0.57}, true, true},
+		{prune.Pattern{N: 2, M: 4}, false, false},
+		{prune.Pattern{N: 3, M: 8}, false, true},
+		{prune.Pattern{N: 1, M: 3}, false, false},
+	}
+	for _, c := range cases {
+		sel := selector{out: out, in: in, p: c.p, perOutput: c.perOutput, steps: k, full: c.full}
+		for step := 0; step < k; step++ {
+			scores := make([]float64, out*in)
+			for i := range scores {
+				scores[i] = r.Float64()
+			}
+			mask, err := sel.step(step, scores)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := sparsityAt(c.p.Sparsity(), step, k)
+			want := prune.PruneCount(out*in, s)
+			switch {
+			case step == k-1 || (c.full && !c.p.Structured() && !c.perOutput):
+				w := model.NewLinear(out, in)
+				if err := prune.Verify(mask, &w, c.p, c.perOutput); err != nil {
+					t.Errorf("%s per-output %v full %v, step %d: %v", c.p, c.perOutput, c.full, step, err)
+				}
+				continue
+			case c.perOutput:
+				want = out * prune.PruneCount(in, s)
+			case c.p.Structured():
+				for g := 0; g < out*in; g += c.p.M {
+					if kept := c.p.M - mask[g:g+c.p.M].Count(); kept < c.p.N {
+						t.Errorf("%s step %d: group at %d keeps %d < N", c.p, step, g, kept)
+					}
+				}
+			}
+			if got := mask.Count(); got != want {
+				t.Errorf("%s per-output %v full %v, step %d: %d pruned, want %d", c.p, c.perOutput, c.full, step, got, want)
+			}
+		}
+	}
+}
+
+// TestDensity checks the exact counts (int(numel·s), per row, or exact
+// N:M) for every method, option and schedule, including float artefacts
+// (numel 100 at s = 0.57 prunes 56) and N:M other than 2:4.
+func TestDensity(t *testing.T) {
+	w, st, _ := synthetic(5, 4, 24, 96, 2)
+	patterns := []prune.Pattern{{Ratio: 0.57}, {Ratio: 0.3}, {N: 2, M: 4}, {N: 3, M: 8}, {N: 1, M: 3}, {N: 5, M: 6}}
+	odd := model.Linear{Out: 4, In: 25, W: make([]float32, 100)}
+	copy(odd.W, w.W)
+	oddSt := prune.NewStats(25)
+	oddSt.Tokens, oddSt.Seqs = 1, 1
+	for j := 0; j < 25; j++ {
+		oddSt.Gram[j*25+j] = float64(j + 1)
+	}
+	for _, grad := range []bool{false, true} {
+		for _, perOutput := range []bool{false, true} {
+			for _, schedule := range []string{ScheduleCubic, ScheduleReferenceFull} {
+				o := ADMM1Defaults()
+				newM := NewADMM1
+				if grad {
+					o, newM = ADMMGradDefaults(), NewADMMGrad
+				}
+				o.PerOutput, o.Schedule = perOutput, schedule
+				m, err := newM(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				run := func(w model.Linear, st *prune.Stats, p prune.Pattern) {
+					v := clone(w)
+					mask, rep, err := m.Prune(&v, st, p)
+					if err != nil {
+						t.Fatalf("%s %s per-output %v: %v", m.Name(), p, perOutput, err)
+					}
+					if err := prune.Verify(mask, &v, p, perOutput); err != nil {
+						t.Errorf("%s %s %s per-output %v: %v", m.Name(), schedule, p, perOutput, err)
+					}
+					if want := float64(prune.Zeros(v.W)) / float64(len(v.W)); rep.Sparsity != want {
+						t.Errorf("%s %s: reported sparsity %g, zeros give %g", m.Name(), p, rep.Sparsity, want)
+					}
+				}
+				for _, p := range patterns {
+					run(w, st, p)
+				}
+				run(odd, oddSt, prune.Pattern{Ratio: 0.57})
+			}
+		}
+	}
+}
+
+// TestDeadInputs runs on a rank-deficient Gram: fewer tokens than inputs
+// and two all-zero inputs. The +1e-8 norm and the damping keep the system
+// well posed, no recovery is needed, and the result is the exact damped
+// least-squares solution.
+func TestDeadInputs(t *testing.T) {
+	w, st, _ := synthetic(9, 8, 48, 20, 5, 30)
+	m, err := NewADMM1(ADMM1Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := clone(w)
+	mask, rep, err := m.Prune(&v, st, prune.Pattern{Ratio: 0.6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 0 {
+		t.Errorf("unexpected recovery: %v", rep.Notes)
+	}
+	for _, j := range []int{5, 30} {
+		for o := 0; o < w.Out; o++ {
+			// A dead input's score is |W|·1e-8: it is pruned first.
+			if !mask[o*w.In+j] {
+				t.Errorf("dead input %d of row %d kept", j, o)
+			}
+		}
+	}
+	opts := ADMM1Defaults()
+	opts.Iters = 300
+	sys, err := newSystem(&w, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := sys.solve(mask, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := relDist(res, exactRidge(t, w, st, mask, opts.PercDamp)); d > 1e-8 {
+		t.Errorf("distance to the exact solution after 300 iterations: %.3g", d)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	w, st, _ := synthetic(11, 4, 8, 32)
+	m, err := NewADMMGrad(ADMMGradDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	withGram := func(f func(g []float64)) *prune.Stats {
+		s := *st
+		s.Gram = append([]float64(nil), st.Gram...)
+		f(s.Gram)
+		return &s
+	}
+	withW := func(i int, v float32) model.Linear {
+		c := clone(w)
+		c.W[i] = v
+		return c
+	}
+	cases := []struct {
+		name    string
+		w       model.Linear
+		st      *prune.Stats
+		p       prune.Pattern
+		wantErr string
+	}{
+		{"NaN weight", withW(9, float32(math.NaN())), st, prune.Pattern{Ratio: 0.5}, "weight [1,1] is NaN"},
+		{"Inf weight", withW(3, float32(math.Inf(-1))), st, prune.Pattern{Ratio: 0.5}, "weight [0,3] is -Inf"},
+		{"NaN gram", w, withGram(func(g []float64) { g[10] = math.NaN() }), prune.Pattern{Ratio: 0.5}, "gram [1,2] is NaN"},
+		{"negative diagonal", w, withGram(func(g []float64) { g[2*8+2] = -1 }), prune.Pattern{Ratio: 0.5}, "gram diagonal [2,2] is -1"},
+		{"no stats", w, nil, prune.Pattern{Ratio: 0.5}, "no input statistics"},
+		{"wrong width", w, prune.NewStats(7), prune.Pattern{Ratio: 0.5}, "width 7"},
+		{"M does not divide", w, st, prune.Pattern{N: 2, M: 3}, "M=3 does not divide"},
+		{"bad ratio", w, st, prune.Pattern{Ratio: 1}, "must be in (0,1)"},
+		// Not a Gram matrix: off-diagonals far beyond Cauchy–Schwarz make
+		// G indefinite by more than 10⁴·(λ+ρ).
+		{"indefinite beyond recovery", w, withGram(func(g []float64) {
+			g[1], g[8] = 1e6*math.Sqrt(g[0]*g[9]), 1e6*math.Sqrt(g[0]*g[9])
+		}), prune.Pattern{Ratio: 0.5}, "cholesky of G+λI+ρI failed 5 times"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := clone(c.w)
+			_, _, err := m.Prune(&v, c.st, c.p)
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) || !strings.HasPrefix(err.Error(), "admm-grad: ") {
+				t.Fatalf("error %v, want admm-grad: …%s…", err, c.wantErr)
+			}
+		})
+	}
+	// Mildly indefinite: the first retry (λ+ρ ten times larger, so λ goes
+	// from ≈0.1 to ≈10) succeeds and the report says so.
+	bad := withGram(func(g []float64) { g[1], g[8] = 5*math.Sqrt(g[0]*g[9]), 5*math.Sqrt(g[0]*g[9]) })
+	v := clone(w)
+	_, rep, err := m.Prune(&v, bad, prune.Pattern{Ratio: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "retried with λ = 9.9999") {
+		t.Errorf("notes %q, want one retry with λ ≈ 10", rep.Notes)
+	}
+}
+
+// TestInvertSPD checks the recursive inverse against A·A⁻¹ = I on sizes
+// around the leaf size and odd splits.
+func TestInvertSPD(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, n := range []int{1, 2, 7, leafSize, leafSize + 1, 2*leafSize + 3, 301} {
+		x := make([]float64, 2*n*n)
+		for i := range x {
+			x[i] = r.NormFloat64()
+		}
+		a := make([]float64, n*n)
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				for k := 0; k < 2*n; k++ {
+					a[i*n+j] += x[k*n+i] * x[k*n+j]
+				}
+			}
+			a[i*n+i] += 1
+		}
+		inv := append([]float64(nil), a...)
+		if !invertSPD(inv, n) {
+			t.Fatalf("n=%d: factorisation failed", n)
+		}
+		worst := 0.0
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				s := 0.0
+				for k := 0; k < n; k++ {
+					s += a[i*n+k] * inv[k*n+j]
+				}
+				if i == j {
+					s--
+				}
+				worst = math.Max(worst, math.Abs(s))
+				if inv[i*n+j] != inv[j*n+i] {
+					t.Fatalf("n=%d: inverse not symmetric at [%d,%d]", n, i, j)
+				}
+			}
+		}
+		if worst > 1e-9 {
+			t.Errorf("n=%d: max |A·A⁻¹ − I| = %.3g", n, worst)
+		}
+	}
+	if invertSPD([]float64{1, 2, 2, 1}, 2) {
+		t.Error("indefinite matrix inverted")
+	}
+}
