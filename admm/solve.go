@@ -89,7 +89,7 @@ func (s *system) factor(gram []float64, percdamp, rho float64) error {
 		for j := 0; j < n; j++ {
 			a[j*n+j] += rho
 		}
-		if invertSPD(a, n) {
+		if linalg.InvertSPD(a, n) {
 			s.ainv = a
 			return nil
 		}

@@ -173,7 +173,7 @@ func (sw *sweep) factor(st *prune.Stats, dead []int, percdamp float64) bool {
 	for j := 0; j < n; j++ {
 		h[j*n+j] += percdamp * mean
 	}
-	if !invUpperCholesky(h, n) {
+	if !linalg.InvCholeskyUpper(h, n) {
 		return false
 	}
 	for j := 0; j < n; j++ {

@@ -1,4 +1,4 @@
-package baselines
+package linalg
 
 import (
 	"math"
@@ -10,9 +10,9 @@ import (
 	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
-// TestInvUpperCholesky compares with the reference's route,
+// TestInvCholeskyUpper compares with the reference's route,
 // chol(chol_inverse(chol(H)), upper), across the recursion's sizes.
-func TestInvUpperCholesky(t *testing.T) {
+func TestInvCholeskyUpper(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 9))
 	for _, n := range []int{1, 2, 63, 64, 65, 130, 257} {
 		// H = AᵀA + n·I/10: well conditioned, dense.
@@ -37,7 +37,7 @@ func TestInvUpperCholesky(t *testing.T) {
 		if !ok {
 			t.Fatalf("n=%d: reference factorisation failed", n)
 		}
-		if !invUpperCholesky(h, n) {
+		if !InvCholeskyUpper(h, n) {
 			t.Fatalf("n=%d: factorisation failed", n)
 		}
 		scale := 0.0
@@ -57,7 +57,54 @@ func TestInvUpperCholesky(t *testing.T) {
 		}
 	}
 	indefinite := []float64{1, 2, 2, 1}
-	if invUpperCholesky(indefinite, 2) {
+	if InvCholeskyUpper(indefinite, 2) {
 		t.Error("indefinite matrix factorised")
+	}
+}
+
+// TestInvertSPD checks the recursive inverse against A·A⁻¹ = I on sizes
+// around the leaf size and odd splits.
+func TestInvertSPD(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 13))
+	for _, n := range []int{1, 2, 7, leafSize, leafSize + 1, 2*leafSize + 3, 301} {
+		x := make([]float64, 2*n*n)
+		for i := range x {
+			x[i] = r.NormFloat64()
+		}
+		a := make([]float64, n*n)
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				for k := 0; k < 2*n; k++ {
+					a[i*n+j] += x[k*n+i] * x[k*n+j]
+				}
+			}
+			a[i*n+i] += 1
+		}
+		inv := append([]float64(nil), a...)
+		if !InvertSPD(inv, n) {
+			t.Fatalf("n=%d: factorisation failed", n)
+		}
+		worst := 0.0
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				s := 0.0
+				for k := 0; k < n; k++ {
+					s += a[i*n+k] * inv[k*n+j]
+				}
+				if i == j {
+					s--
+				}
+				worst = math.Max(worst, math.Abs(s))
+				if inv[i*n+j] != inv[j*n+i] {
+					t.Fatalf("n=%d: inverse not symmetric at [%d,%d]", n, i, j)
+				}
+			}
+		}
+		if worst > 1e-9 {
+			t.Errorf("n=%d: max |A·A⁻¹ − I| = %.3g", n, worst)
+		}
+	}
+	if InvertSPD([]float64{1, 2, 2, 1}, 2) {
+		t.Error("indefinite matrix inverted")
 	}
 }
