@@ -9,6 +9,9 @@ package linalg
 import "C"
 
 import (
+	"math"
+	"runtime"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -17,9 +20,18 @@ import (
 
 // openblas overrides the level-3 routines the hot paths use; everything
 // else falls through to gonum's implementation.
+//
+// OpenBLAS runs single-threaded and large products are split across cores
+// here, with goroutines. OpenBLAS's own pthread pool busy-waits between
+// calls, stealing the cores Go's parallel loops need, and products issued
+// concurrently by several goroutines (attention heads, documents scored in
+// parallel) contend for that one pool: in the forward pass, attention ran
+// 6× slower with concurrent threaded calls than with this scheme, and the
+// whole forward 1.5–2× slower.
 type openblas struct{ gonum.Implementation }
 
 func init() {
+	C.openblas_set_num_threads(1)
 	blas32.Use(openblas{})
 	blas64.Use(openblas{})
 	backendName = "openblas"
@@ -60,9 +72,12 @@ func (o openblas) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []f
 		o.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
-	C.cblas_sgemm(C.CblasRowMajor, cTrans(tA), cTrans(tB), C.blasint(m), C.blasint(n), C.blasint(k),
-		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb),
-		C.float(beta), (*C.float)(&c[0]), C.blasint(ldc))
+	splitGemm(m, n, k, func(i0, i1, j0, j1 int) {
+		C.cblas_sgemm(C.CblasRowMajor, cTrans(tA), cTrans(tB), C.blasint(i1-i0), C.blasint(j1-j0), C.blasint(k),
+			C.float(alpha), (*C.float)(&a[opOffset(tA != blas.NoTrans, i0, lda)]), C.blasint(lda),
+			(*C.float)(&b[opOffset(tB == blas.NoTrans, j0, ldb)]), C.blasint(ldb),
+			C.float(beta), (*C.float)(&c[i0*ldc+j0]), C.blasint(ldc))
+	})
 }
 
 func (o openblas) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
@@ -70,9 +85,42 @@ func (o openblas) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []f
 		o.Implementation.Dgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	splitGemm(m, n, k, func(i0, i1, j0, j1 int) {
+		dgemm(tA, tB, i1-i0, j1-j0, k, alpha, a[opOffset(tA != blas.NoTrans, i0, lda):], lda,
+			b[opOffset(tB == blas.NoTrans, j0, ldb):], ldb, beta, c[i0*ldc+j0:], ldc)
+	})
+}
+
+func dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
 	C.cblas_dgemm(C.CblasRowMajor, cTrans(tA), cTrans(tB), C.blasint(m), C.blasint(n), C.blasint(k),
 		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), (*C.double)(&b[0]), C.blasint(ldb),
 		C.double(beta), (*C.double)(&c[0]), C.blasint(ldc))
+}
+
+// splitMin is the m·n·k below which a product stays on one core: a
+// goroutine costs about a microsecond, 2¹⁸ multiply-adds about ten.
+const splitMin = 1 << 18
+
+// splitGemm runs part over the whole m×n output, or over GOMAXPROCS slabs of
+// its longer side when the product is large enough to share.
+func splitGemm(m, n, k int, part func(i0, i1, j0, j1 int)) {
+	switch {
+	case m*n*k < splitMin || runtime.GOMAXPROCS(0) == 1:
+		part(0, m, 0, n)
+	case m >= n:
+		ParallelFor(m, func(lo, hi int) { part(lo, hi, 0, n) })
+	default:
+		ParallelFor(n, func(lo, hi int) { part(0, m, lo, hi) })
+	}
+}
+
+// opOffset is where row i of op(X) starts in X: a row of X, or a column
+// when X is transposed. Column j of op(X) starts at opOffset(!t, j, ld).
+func opOffset(t bool, i, ld int) int {
+	if t {
+		return i
+	}
+	return i * ld
 }
 
 func (o openblas) Dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
@@ -84,6 +132,47 @@ func (o openblas) Dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64,
 		o.Implementation.Dsyrk(ul, t, n, k, alpha, a, lda, beta, c, ldc)
 		return
 	}
+	workers := runtime.GOMAXPROCS(0)
+	if n*n*k/2 < splitMin || workers == 1 || n < 2*workers {
+		dsyrk(ul, t, n, k, alpha, a, lda, beta, c, ldc)
+		return
+	}
+	// Worker w owns rows [r_w, r_w+1) of C: a triangle on the diagonal
+	// (Dsyrk) and the rectangle beside it (Dgemm). The bounds equalise the
+	// areas: n·sqrt(w/W) for the lower triangle, mirrored for the upper.
+	bounds := make([]int, workers+1)
+	for w := range bounds {
+		f := math.Sqrt(float64(w) / float64(workers))
+		if ul == blas.Upper {
+			f = 1 - math.Sqrt(float64(workers-w)/float64(workers))
+		}
+		bounds[w] = int(math.Round(f * float64(n)))
+	}
+	tr := t != blas.NoTrans
+	opA, opB := blas.NoTrans, blas.Trans
+	if tr {
+		opA, opB = blas.Trans, blas.NoTrans
+	}
+	ParallelFor(workers, func(lo, hi int) {
+		for w := lo; w < hi; w++ {
+			r0, r1 := bounds[w], bounds[w+1]
+			if r0 == r1 {
+				continue
+			}
+			dsyrk(ul, t, r1-r0, k, alpha, a[opOffset(tr, r0, lda):], lda, beta, c[r0*ldc+r0:], ldc)
+			c0, c1 := 0, r0
+			if ul == blas.Upper {
+				c0, c1 = r1, n
+			}
+			if c1 > c0 {
+				dgemm(opA, opB, r1-r0, c1-c0, k, alpha, a[opOffset(tr, r0, lda):], lda,
+					a[opOffset(tr, c0, lda):], lda, beta, c[r0*ldc+c0:], ldc)
+			}
+		}
+	})
+}
+
+func dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
 	C.cblas_dsyrk(C.CblasRowMajor, cUplo(ul), cTrans(t), C.blasint(n), C.blasint(k),
 		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), C.double(beta), (*C.double)(&c[0]), C.blasint(ldc))
 }

@@ -1,0 +1,137 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// kvCache holds every block's keys and values for one sequence decoded
+// incrementally, as run.c's RunState does.
+type kvCache struct {
+	slots []kvSlot
+}
+
+func newKVCache(cfg *Config) *kvCache {
+	c := &kvCache{slots: make([]kvSlot, cfg.Layers)}
+	n := cfg.SeqLen * cfg.KVDim()
+	for l := range c.slots {
+		c.slots[l] = kvSlot{k: make([]float32, n), v: make([]float32, n)}
+	}
+	return c
+}
+
+// step runs tokens through the model at the cache's next positions, caches
+// their keys and values, and returns their logits (len(tokens)×Vocab). The
+// model's shapes must have been checked.
+func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
+	pos := c.slots[0].pos
+	if pos+len(tokens) > m.Config.SeqLen {
+		return nil, fmt.Errorf("decode: position %d exceeds the context length %d", pos+len(tokens), m.Config.SeqLen)
+	}
+	x, err := m.Embed(tokens)
+	if err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
+	for l := range m.Weights.Blocks {
+		blockForward(&m.Config, &m.Weights.Blocks[l], x, 1, len(tokens), &c.slots[l], nil)
+	}
+	return m.Head(x, len(tokens)), nil
+}
+
+// Generate continues prompt for at most steps positions with run.c's loop:
+// the tokens are BOS followed by the encoded prompt; at each position one
+// token goes through the model with a KV cache; while the prompt lasts the
+// next token is the prompt's, afterwards it is the argmax of the logits
+// (temperature 0) or a sample from softmax(logits/temperature). Generation
+// stops early when the next token is BOS. Each new token's text,
+// Tokenizer.Decode(previous, next), goes to emit.
+//
+// Sampling reproduces run.c with top-p disabled: its xorshift64* generator
+// (state seed; random_f32 = (u32 >> 8) / 2²⁴) draws one coin per token, and
+// the token is the first whose cumulative probability exceeds the coin. The
+// seed must be non-zero when sampling because 0 is xorshift's fixed point.
+func Generate(m *Model, prompt string, steps int, temperature float64, seed uint64, emit func(piece string)) error {
+	if m.Tokenizer == nil {
+		return errors.New("generate: model has no tokenizer")
+	}
+	if err := checkWeights(&m.Config, &m.Weights); err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
+	switch {
+	case steps <= 0 || steps > m.Config.SeqLen:
+		return fmt.Errorf("generate: steps %d: want 1..%d (the context length)", steps, m.Config.SeqLen)
+	case !(temperature >= 0) || math.IsInf(temperature, 1):
+		return fmt.Errorf("generate: temperature %g: want a finite value ≥ 0", temperature)
+	case temperature > 0 && seed == 0:
+		return errors.New("generate: seed 0 cannot drive xorshift sampling; pass a non-zero seed")
+	}
+	bos := m.Tokenizer.BOS()
+	tokens := append([]int{bos}, m.Tokenizer.Encode(prompt, false, false)...)
+	cache := newKVCache(&m.Config)
+	rng := xorshift(seed)
+	token := tokens[0]
+	for pos := range steps {
+		logits, err := m.step(cache, []int{token})
+		if err != nil {
+			return fmt.Errorf("generate: position %d: %w", pos, err)
+		}
+		var next int
+		switch {
+		case pos < len(tokens)-1:
+			next = tokens[pos+1]
+		case temperature == 0:
+			next = argmax(logits)
+		default:
+			next = sample(logits, float32(temperature), rng.float32())
+		}
+		if next == bos {
+			break
+		}
+		emit(m.Tokenizer.Decode(token, next))
+		token = next
+	}
+	return nil
+}
+
+// argmax returns the first index of the largest value, as run.c does.
+func argmax(x []float32) int {
+	best := 0
+	for i, e := range x {
+		if e > x[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// sample draws from softmax(logits/temperature) by inverting the cumulative
+// distribution at coin ∈ [0,1); rounding can leave the sum short of coin, in
+// which case the last token is taken (run.c's sample_mult). logits is
+// overwritten.
+func sample(logits []float32, temperature, coin float32) int {
+	for i := range logits {
+		logits[i] /= temperature
+	}
+	softmax(logits)
+	var cdf float32
+	for i, p := range logits {
+		cdf += p
+		if coin < cdf {
+			return i
+		}
+	}
+	return len(logits) - 1
+}
+
+// xorshift is run.c's xorshift64* generator.
+type xorshift uint64
+
+func (s *xorshift) uint32() uint32 {
+	*s ^= *s >> 12
+	*s ^= *s << 25
+	*s ^= *s >> 27
+	return uint32((uint64(*s) * 0x2545F4914F6CDD1D) >> 32)
+}
+
+func (s *xorshift) float32() float32 { return float32(s.uint32()>>8) / 16777216 }
