@@ -1,0 +1,46 @@
+# prunebench — build, run the main job, test, benchmark.
+GO       ?= go
+BIN      := bin/prunebench
+# The shared data folder beside the checkout is the default data directory.
+PRUNEBENCH_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export PRUNEBENCH_DATA
+# OpenBLAS backend when its headers and library link; pure Go otherwise.
+TAGS     ?= $(shell printf '\043include <cblas.h>\nint main(void){cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1,0,1,0,1,0,0,1);return 0;}\n' | $${CC:-cc} -x c - -lopenblas -o /dev/null 2>/dev/null && echo openblas)
+GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
+MODEL    ?= stories260K
+SPARSITY ?= 0.5
+
+.PHONY: build run test bench fuzz vet clean
+
+build:
+	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/prunebench
+	@echo "built $(BIN) (BLAS backend: $(if $(TAGS),openblas,pure Go))" >&2
+
+# The main job: dense perplexity, then prune-and-evaluate with every method.
+run: build
+	$(BIN) ppl --model $(MODEL) --dataset wikitext2
+	@for m in magnitude wanda sparsegpt admm1 admm-grad; do \
+		$(BIN) prune --model $(MODEL) --method $$m --sparsity $(SPARSITY) --eval ppl || exit 1; \
+	done
+
+vet:
+	$(GO) vet ./...
+	$(if $(TAGS),$(GO) vet $(GOFLAGS_TAGS) ./...,)
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting" >&2; exit 1; }
+
+test: vet
+	$(GO) test $(GOFLAGS_TAGS) -count=1 ./...
+	$(if $(TAGS),$(GO) test -count=1 ./linalg/... ./model/...,)
+
+bench:
+	$(GO) test $(GOFLAGS_TAGS) -run='^$$' -bench=. -benchtime=$${BENCHTIME:-3x} ./linalg/... ./model/...
+
+fuzz:
+	@for p in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list='^Fuzz' $$p | grep '^Fuzz'); do \
+			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-15s} $$p || exit 1; \
+		done; \
+	done
+
+clean:
+	rm -rf bin

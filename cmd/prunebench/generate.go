@@ -1,0 +1,39 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+
+	"github.com/prunebench/prunebench/model"
+)
+
+func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlags("generate", stderr, &c)
+	prompt := fs.String("prompt", "", "prompt text (default: start from BOS alone)")
+	steps := fs.Int("steps", 256, "positions to run, BOS and prompt included (run.c semantics)")
+	temp := fs.Float64("temperature", 0, "0 = greedy; > 0 samples from softmax(logits/temperature)")
+	seed := fs.Uint64("seed", 0, "sampling seed (temperature > 0)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *steps <= 0 {
+		return usagef("--steps %d: must be positive", *steps)
+	}
+	if *temp < 0 {
+		return usagef("--temperature %g: must be ≥ 0", *temp)
+	}
+	m, err := c.openModel()
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	err = model.Generate(m, *prompt, *steps, *temp, *seed, func(piece string) { out.WriteString(piece) })
+	if err != nil {
+		return err
+	}
+	out.WriteString("\n")
+	return nil
+}

@@ -1,0 +1,143 @@
+// Command prunebench prunes LLaMA-family models with magnitude, Wanda,
+// SparseGPT and ADMM and evaluates them (WikiText-2 perplexity, zero-shot
+// tasks) with its own Go forward pass. Results go to stdout (tables or
+// --json); progress and logs go to stderr.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/model"
+	"github.com/prunebench/prunebench/results"
+)
+
+// Exit codes (ARCHITECTURE.md conventions).
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+type verb struct {
+	name, summary string
+	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var verbs = []verb{
+	{"generate", "greedy or sampled text from a model", runGenerate},
+	{"ppl", "perplexity on WikiText-2 or any text file", runPPL},
+	{"prune", "prune a model layer by layer, optionally evaluate and save it", runPrune},
+	{"zeroshot", "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", runZeroShot},
+}
+
+// usageError marks errors that are the caller's wording, not a failure.
+type usageError struct{ error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, v := range verbs {
+		if v.name != args[0] {
+			continue
+		}
+		err := v.run(ctx, args[1:], stdout, stderr)
+		var ue usageError
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return exitOK
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, err)
+			return exitUsage
+		default:
+			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, err)
+			return exitFail
+		}
+	}
+	fmt.Fprintf(stderr, "prunebench: unknown verb %q\n", args[0])
+	printUsage(stderr)
+	return exitUsage
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: prunebench <verb> [flags]   (prunebench <verb> -h for the verb's flags)")
+	fmt.Fprintln(w, "verbs:")
+	for _, v := range verbs {
+		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
+	}
+	fmt.Fprintf(w, "The data directory comes from --data-dir, else $%s, else ../shared/data.\n", data.EnvVar)
+}
+
+// common holds the flags every verb shares.
+type common struct {
+	dataDir string
+	model   string
+	json    bool
+}
+
+func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
+	fs := flag.NewFlagSet("prunebench "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.dataDir, "data-dir", "", "data directory (default $"+data.EnvVar+" or ../shared/data)")
+	fs.StringVar(&c.model, "model", "", "model: a checkpoint file or directory, or a short name under <data-dir>/models/ (e.g. stories260K)")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object to stdout instead of a table")
+	return fs
+}
+
+// parse parses flags and refuses stray positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// openModel resolves --model as a path, then as a short name in the data
+// directory, and loads it.
+func (c *common) openModel() (*model.Model, error) {
+	if c.model == "" {
+		return nil, usagef("--model is required")
+	}
+	dir := data.Dir(c.dataDir)
+	path, err := data.Find(dir, c.model)
+	if err != nil && !strings.ContainsAny(c.model, `/\`) {
+		path, err = data.Find(dir, filepath.Join("models", c.model))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("model %s", err)
+	}
+	return model.Load(path)
+}
+
+func printTable(w io.Writer, header []string, rows [][]string) error {
+	return results.Table(w, header, rows)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/eval"
+	"github.com/prunebench/prunebench/model"
+)
+
+// pplFlags are the evaluation flags shared by ppl and prune --eval ppl.
+type pplFlags struct {
+	dataset    string
+	protocol   string
+	seqlen     int
+	maxWindows int
+}
+
+func (p *pplFlags) register(fs *flag.FlagSet, seqlenFlag string) {
+	fs.StringVar(&p.dataset, "dataset", "wikitext2", "text to score: wikitext2 (joined test split), wikitext2-valid, wikitext2-raw, or a text file")
+	fs.StringVar(&p.protocol, "protocol", eval.ProtocolWanda, "perplexity protocol: wanda or llamacpp")
+	fs.IntVar(&p.seqlen, seqlenFlag, 0, "window length (default: the model's context length)")
+	fs.IntVar(&p.maxWindows, "max-windows", 0, "score only the first K windows (0 = all)")
+}
+
+// pplReport is the JSON shape of a perplexity run.
+type pplReport struct {
+	Model   string `json:"model"`
+	Dataset string `json:"dataset"`
+	Path    string `json:"dataset_path"`
+	SHA256  string `json:"dataset_sha256"`
+	eval.PPLResult
+}
+
+// perplexity tokenises the dataset with the model's tokenizer (BOS once,
+// dummy prefix once) and runs the chosen protocol.
+func (p *pplFlags) perplexity(ctx context.Context, dataDir, name string, m *model.Model, progress io.Writer) (pplReport, error) {
+	text, err := data.ReadText(data.Dir(dataDir), p.dataset)
+	if err != nil {
+		return pplReport{}, err
+	}
+	toks := m.Tokenizer.Encode(text.Text, true, false)
+	fmt.Fprintf(progress, "ppl: %s: %d tokens\n", text.Path, len(toks))
+	res, err := eval.Perplexity(ctx, m, toks, m.Config.SeqLen, eval.PPLOptions{
+		Protocol: p.protocol, SeqLen: p.seqlen, MaxWindows: p.maxWindows,
+		BOS: m.Tokenizer.BOS(), Progress: progress,
+	})
+	if err != nil {
+		return pplReport{}, fmt.Errorf("%s on %s: %w", name, text.Path, err)
+	}
+	return pplReport{Model: name, Dataset: p.dataset, Path: text.Path, SHA256: text.SHA256, PPLResult: res}, nil
+}
+
+func runPPL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c common
+	var p pplFlags
+	fs := newFlags("ppl", stderr, &c)
+	p.register(fs, "seqlen")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if p.protocol != eval.ProtocolWanda && p.protocol != eval.ProtocolLlamaCpp {
+		return usagef("--protocol %q: want wanda or llamacpp", p.protocol)
+	}
+	if p.seqlen < 0 || p.maxWindows < 0 {
+		return usagef("--seqlen and --max-windows must be ≥ 0")
+	}
+	m, err := c.openModel()
+	if err != nil {
+		return err
+	}
+	rep, err := p.perplexity(ctx, c.dataDir, c.model, m, stderr)
+	if err != nil {
+		return err
+	}
+	if c.json {
+		return json.NewEncoder(stdout).Encode(rep)
+	}
+	return printTable(stdout, []string{"model", "dataset", "protocol", "seqlen", "windows", "tokens", "ppl", "seconds"},
+		[][]string{{rep.Model, rep.Dataset, rep.Protocol, fmt.Sprint(rep.SeqLen), fmt.Sprint(rep.Windows),
+			fmt.Sprint(rep.Tokens), fmt.Sprintf("%.4f", rep.PPL), fmt.Sprintf("%.1f", rep.Seconds)}})
+}
