@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/tokenizer"
 )
 
@@ -166,21 +167,11 @@ func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy
 					return nil, nil, 0, fmt.Errorf("request %d position %d: non-finite log-likelihood", i, p)
 				}
 				ll[i] += lp
-				greedy[i] = greedy[i] && argmax32(row) == target
+				greedy[i] = greedy[i] && linalg.Argmax(row) == target
 			}
 		}
 	}
 	return ll, greedy, truncated, nil
-}
-
-func argmax32(row []float32) int {
-	best := 0
-	for i, v := range row {
-		if v > row[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // argmax returns the index of the largest score, the first on ties, or the

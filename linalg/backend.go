@@ -42,3 +42,15 @@ func Dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []fl
 func MatMulT(y, x []float32, rows, in int, w []float32, out int) {
 	Sgemm(false, true, rows, out, in, 1, x, in, w, in, 0, y, out)
 }
+
+// Argmax returns the index of the largest value, the first one on ties (as
+// run.c's greedy decoding and lm-eval's is_greedy do).
+func Argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
+}

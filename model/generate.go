@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/prunebench/prunebench/linalg"
 )
 
 // kvCache holds every block's keys and values for one sequence decoded
@@ -81,7 +83,7 @@ func Generate(m *Model, prompt string, steps int, temperature float64, seed uint
 		case pos < len(tokens)-1:
 			next = tokens[pos+1]
 		case temperature == 0:
-			next = argmax(logits)
+			next = linalg.Argmax(logits)
 		default:
 			next = sample(logits, float32(temperature), rng.float32())
 		}
@@ -92,17 +94,6 @@ func Generate(m *Model, prompt string, steps int, temperature float64, seed uint
 		token = next
 	}
 	return nil
-}
-
-// argmax returns the first index of the largest value, as run.c does.
-func argmax(x []float32) int {
-	best := 0
-	for i, e := range x {
-		if e > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // sample draws from softmax(logits/temperature) by inverting the cumulative

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"github.com/prunebench/prunebench/linalg"
 	"math"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func greedyByForward(t *testing.T, m *Model, prompt []int, steps int) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := argmax(logits[pos*m.Config.Vocab:])
+		next := linalg.Argmax(logits[pos*m.Config.Vocab:])
 		if pos < len(prompt)-1 {
 			next = prompt[pos+1]
 		}
