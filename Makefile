@@ -10,7 +10,7 @@ GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
 MODEL    ?= stories260K
 SPARSITY ?= 0.5
 
-.PHONY: build run test bench fuzz vet clean
+.PHONY: build run test bench bench-prune fuzz vet clean
 
 build:
 	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/prunebench
@@ -32,8 +32,13 @@ test: vet
 	$(GO) test $(GOFLAGS_TAGS) -count=1 ./...
 	$(if $(TAGS),$(GO) test -count=1 ./linalg/... ./model/...,)
 
+# Forward throughput next to same-shape sgemm (shape: PRUNEBENCH_BENCH_* variables).
 bench:
-	$(GO) test $(GOFLAGS_TAGS) -run='^$$' -bench=. -benchtime=$${BENCHTIME:-3x} ./linalg/... ./model/...
+	$(GO) test $(GOFLAGS_TAGS) -run='^$$' -bench=. -benchtime=$${BENCHTIME:-3x} ./linalg/... ./model/... ./tokenizer/...
+
+# Seconds per LLaMA-7B-shaped layer for each method on the same statistics (slow, ~4 GB).
+bench-prune:
+	$(GO) test $(GOFLAGS_TAGS) -run='^$$' -bench=Layer7B -benchtime=1x -timeout=2h ./runners/...
 
 fuzz:
 	@for p in $$($(GO) list ./...); do \
