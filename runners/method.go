@@ -20,7 +20,7 @@ var MaskSources = []string{"normmag", "wanda", "sparsegpt", "magnitude"}
 // method's default (PRUNING.md): options that do not apply to the method are
 // errors rather than silently ignored.
 type MethodSpec struct {
-	Name      string
+	Name      string   `json:"name"`
 	Rho       *float64 `json:"rho,omitempty"`        // admm
 	Iters     *int     `json:"iters,omitempty"`      // admm
 	Steps     *int     `json:"steps,omitempty"`      // admm (admm-grad)

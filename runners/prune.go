@@ -39,6 +39,15 @@ func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, err
 	if err := s.Pattern.Validate(); err != nil {
 		return nil, err
 	}
+	// The pipeline checks this too, but only after calibration, which
+	// takes minutes on a 7B model.
+	for l := range m.Weights.Blocks {
+		for i, lin := range m.Weights.Blocks[l].Linears() {
+			if err := s.Pattern.Fits(lin.In); err != nil {
+				return nil, fmt.Errorf("block %d %s (%d×%d): %w", l, model.LinearNames[i], lin.Out, lin.In, err)
+			}
+		}
+	}
 	if s.Calib.SeqLen == 0 {
 		s.Calib.SeqLen = m.Config.SeqLen
 	}

@@ -77,8 +77,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitFail
 		}
 	}
-	fmt.Fprintf(stderr, "prunebench: unknown verb %q\n", args[0])
-	printUsage(stderr)
+	names := make([]string, len(verbs))
+	for i, v := range verbs {
+		names[i] = v.name
+	}
+	// One line, like every other error, so that scripts can show it as is.
+	fmt.Fprintf(stderr, "prunebench: unknown verb %q: want one of %s (prunebench help)\n", args[0], strings.Join(names, ", "))
 	return exitUsage
 }
 
@@ -107,13 +111,20 @@ func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags and refuses stray positional arguments.
+// parse parses flags and refuses stray positional arguments. The flag
+// package would print the whole flag list before a bad flag's error; errors
+// stay one line (run prints it) and the list is shown for -h only.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return err
 		}
-		return usageError{err}
+		return usagef("%v (%s -h lists the flags)", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -133,7 +144,7 @@ func (c *common) openModel() (*model.Model, error) {
 		path, err = data.Find(dir, filepath.Join("models", c.model))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("model %s", err)
+		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
 	return model.Load(path)
 }

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/prunebench/prunebench/data"
@@ -78,6 +81,12 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *evalWhat != "" && *evalWhat != "ppl" {
 		return usagef("--eval %q: want ppl", *evalWhat)
 	}
+	if err := p.check(); err != nil {
+		return err
+	}
+	if err := checkOut(*out); err != nil {
+		return err
+	}
 	spec.Method = runners.MethodSpec{Name: *method}
 	// Only flags the user set override the method's defaults, so that an
 	// option the method lacks is reported instead of silently ignored.
@@ -108,6 +117,12 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var pplIn pplInput
+	if *evalWhat == "ppl" {
+		if pplIn, err = p.prepare(c.dataDir, m); err != nil {
+			return err
+		}
+	}
 	spec.DataDir = data.Dir(c.dataDir)
 	spec.Progress = stderr
 	res, err := runners.Prune(ctx, m, spec)
@@ -134,7 +149,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "prune: saved %s\n", *out)
 	}
 	if *evalWhat == "ppl" {
-		pr, err := p.perplexity(ctx, c.dataDir, c.model, m, stderr)
+		pr, err := p.perplexity(ctx, c.model, m, pplIn, stderr)
 		if err != nil {
 			return err
 		}
@@ -144,6 +159,24 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return json.NewEncoder(stdout).Encode(rep)
 	}
 	return printPrune(stdout, rep)
+}
+
+// checkOut refuses an --out that SaveHF would refuse, before the run
+// rather than after it.
+func checkOut(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", dir, err)
+	case len(entries) > 0:
+		return fmt.Errorf("--out %s: directory exists and is not empty", dir)
+	}
+	return nil
 }
 
 func printPrune(w io.Writer, rep pruneReport) error {

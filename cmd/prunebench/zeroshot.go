@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,6 +42,9 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	loaded := make([]*eval.Task, len(names))
 	for i, n := range names {
 		t, err := eval.LoadTask(strings.TrimSpace(n), dir, eval.LoadOptions{HellaSwagCtx: *hsCtx})
+		if errors.Is(err, eval.ErrUnknownTask) {
+			return usageError{fmt.Errorf("--tasks: %w", err)}
+		}
 		if err != nil {
 			return err
 		}
