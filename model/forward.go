@@ -160,9 +160,17 @@ func addInPlace(x, y []float32) {
 // swiGLU overwrites gate with silu(gate)⊙up.
 func swiGLU(gate, up []float32) {
 	linalg.ParallelFor(len(gate), func(lo, hi int) {
-		g, u := gate[lo:hi], up[lo:hi]
-		for i, a := range g {
-			g[i] = a / (1 + exp32(-a)) * u[i]
+		var e [256]float32
+		for c := lo; c < hi; c += len(e) {
+			g := gate[c:min(c+len(e), hi)]
+			u, ec := up[c:], e[:len(g)]
+			for i, a := range g {
+				ec[i] = -a
+			}
+			expShift(ec, 0)
+			for i, a := range g {
+				g[i] = a / (1 + ec[i]) * u[i]
+			}
 		}
 	})
 }
@@ -273,55 +281,66 @@ func softmax(x []float32) {
 	for _, e := range x[1:] {
 		m = max(m, e)
 	}
-	var sum float32
-	for i, e := range x {
-		x[i] = exp32(e - m)
-		sum += x[i]
-	}
-	inv := 1 / sum
+	inv := 1 / expShift(x, m)
 	for i := range x {
 		x[i] *= inv
 	}
 }
 
-// exp32 is e^x in float32 (Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2,
-// a degree-7 polynomial for e^r, n put in the exponent bits), within 2 ulp
-// of the exact value. It is several times faster than math.Exp through
-// float64, and softmax and SwiGLU spend most of the forward's non-BLAS time
-// here. Results below e⁻⁸⁰ are flushed to zero: they only ever weigh
-// against terms near 1, and once scaled by a softmax's 1/sum they would be
-// subnormal, which x86 multiplies dozens of times more slowly.
-func exp32(x float32) float32 {
+// expShift replaces every x[i] by e^(x[i]−shift) in float32 and returns
+// their sum (Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-7
+// polynomial for e^r, n put in the exponent bits), within 2 ulp of the exact
+// value. Softmax and SwiGLU spend most of the forward's non-BLAS time here,
+// so it works on slices: a scalar function is too large for Go to inline,
+// and the call in the inner loop cost a third of the softmax. Results below
+// e⁻⁸⁰ are flushed to zero: they only ever weigh against terms near 1, and
+// once scaled by a softmax's 1/sum they would be subnormal, which x86
+// multiplies dozens of times more slowly.
+func expShift(x []float32, shift float32) float32 {
 	const (
 		log2e = 1.44269504088896341
 		ln2Hi = 0.693359375 // ln 2 in two parts, so n·ln2Hi is exact
 		ln2Lo = -2.12194440e-4
 	)
-	switch {
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -80:
-		return 0
+	var s0, s1 float32 // two chains, so consecutive adds need not wait
+	for i, e := range x {
+		v := e - shift
+		var y float32
+		switch {
+		case v > 88.72283:
+			y = float32(math.Inf(1))
+		case v < -80:
+			y = 0
+		case v != v: // NaN
+			y = v
+		default:
+			// Round v·log2e to nearest by truncating a value shifted half
+			// a unit away from zero (math.Floor goes through float64).
+			z := v * log2e
+			var n int32
+			if z >= 0 {
+				n = int32(z + 0.5)
+			} else {
+				n = int32(z - 0.5)
+			}
+			fn := float32(n)
+			r := v - fn*ln2Hi - fn*ln2Lo
+			p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+
+				1.6666665459e-1)*r+5.0000001201e-1)*r*r + r + 1)
+			// n spans −115..128, and 2¹²⁸ is not a float32.
+			if n > 127 {
+				p, n = 2*p, n-1
+			}
+			y = p * pow2(n)
+		}
+		x[i] = y
+		if i&1 == 0 {
+			s0 += y
+		} else {
+			s1 += y
+		}
 	}
-	// Round x·log2e to the nearest integer by truncation toward zero of a
-	// value shifted half a unit away from it: math.Floor through float64
-	// cost a third of the softmax.
-	z := x * log2e
-	var n int32
-	if z >= 0 {
-		n = int32(z + 0.5)
-	} else {
-		n = int32(z - 0.5)
-	}
-	fn := float32(n)
-	r := x - fn*ln2Hi - fn*ln2Lo
-	p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+
-		1.6666665459e-1)*r+5.0000001201e-1)*r*r + r + 1)
-	// n spans −126..128, and 2¹²⁸ is not a float32.
-	if n > 127 {
-		return 2 * p * pow2(n-1)
-	}
-	return p * pow2(n)
+	return s0 + s1
 }
 
 // pow2 is 2^n for a normal-range exponent n.

@@ -412,6 +412,32 @@ func TestRoPETableGrows(t *testing.T) {
 	}
 }
 
+// exp32 is expShift on one value.
+func exp32(x float32) float32 {
+	v := []float32{x}
+	expShift(v, 0)
+	return v[0]
+}
+
+func TestExpShift(t *testing.T) {
+	x := []float32{1, 2, 3, -90, 0.5}
+	sum := expShift(x, 3)
+	var want float64
+	for i, v := range []float64{1, 2, 3, -90, 0.5} {
+		e := math.Exp(v - 3)
+		if v-3 < -80 {
+			e = 0
+		}
+		want += e
+		if math.Abs(float64(x[i])-e) > 2.4e-7*e {
+			t.Errorf("x[%d] = %g, want %g", i, x[i], e)
+		}
+	}
+	if math.Abs(float64(sum)-want) > 1e-6*want {
+		t.Errorf("sum %g, want %g", sum, want)
+	}
+}
+
 func TestExp32(t *testing.T) {
 	worst := 0.0
 	for x := -80.0; x <= 88.7; x += 0.0137 {
