@@ -212,6 +212,7 @@ func scoreDoc(lm LM, tok tokenizer.Tokenizer, L, maxBatch int, task *Task, d *Do
 
 // sample is the JSON line written per document.
 type sample struct {
+	Task     string    `json:"task"`
 	Doc      int       `json:"doc"`
 	Line     int       `json:"line"`
 	Gold     int       `json:"gold"`
@@ -280,7 +281,7 @@ func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen in
 			d, s := &docs[next], &out[next]
 			correct += b2i(s.pred == d.Gold)
 			if opts.Samples != nil {
-				line := sample{Doc: next, Line: d.Line, Gold: d.Gold, LL: s.ll, IsGreedy: s.greedy,
+				line := sample{Task: task.Name, Doc: next, Line: d.Line, Gold: d.Gold, LL: s.ll, IsGreedy: s.greedy,
 					Pred: s.pred, Acc: b2i(s.pred == d.Gold)}
 				if task.AccNorm {
 					acc := b2i(s.predNorm == d.Gold)

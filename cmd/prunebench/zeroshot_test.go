@@ -48,9 +48,10 @@ func TestZeroShotJSON(t *testing.T) {
 	}
 	defer f.Close()
 	type sampleLine struct {
-		Doc int       `json:"doc"`
-		LL  []float64 `json:"ll"`
-		Acc *int      `json:"acc"`
+		Task string    `json:"task"`
+		Doc  int       `json:"doc"`
+		LL   []float64 `json:"ll"`
+		Acc  *int      `json:"acc"`
 	}
 	var lines []sampleLine
 	sc := bufio.NewScanner(f)
@@ -70,8 +71,8 @@ func TestZeroShotJSON(t *testing.T) {
 	for ti, name := range []string{"rte", "winogrande"} {
 		correct := 0
 		for i, l := range lines[5*ti : 5*ti+5] {
-			if l.Doc != i || len(l.LL) != 2 || l.Acc == nil || (*l.Acc != 0 && *l.Acc != 1) {
-				t.Errorf("%s sample %d: doc %d, ll %v, acc %v", name, i, l.Doc, l.LL, l.Acc)
+			if l.Task != name || l.Doc != i || len(l.LL) != 2 || l.Acc == nil || (*l.Acc != 0 && *l.Acc != 1) {
+				t.Errorf("%s sample %d: task %q doc %d, ll %v, acc %v", name, i, l.Task, l.Doc, l.LL, l.Acc)
 				continue
 			}
 			for _, ll := range l.LL {
