@@ -227,6 +227,7 @@ func TestBadInput(t *testing.T) {
 		{"bad schedule", prune("--method", "admm-grad", "--sparsity", "0.5", "--schedule", "linear"), exitUsage, []string{"schedule", "linear"}},
 		{"steps above iters", prune("--method", "admm-grad", "--sparsity", "0.5", "--iters", "5"), exitUsage, []string{"iters 5", "steps 15"}},
 		{"calibration seqlen", prune("--method", "wanda", "--sparsity", "0.5", "--seqlen", "1000"), exitFail, []string{"1000", "context length 512"}},
+		{"eval flag without eval", prune("--method", "wanda", "--sparsity", "0.5", "--max-windows", "3"), exitUsage, []string{"--max-windows", "--eval ppl"}},
 		{"bad eval", prune("--method", "wanda", "--sparsity", "0.5", "--eval", "acc"), exitUsage, []string{"--eval", "acc"}},
 		{"eval seqlen", prune("--method", "wanda", "--sparsity", "0.5", "--eval", "ppl", "--eval-seqlen", "600"),
 			exitFail, []string{"--eval-seqlen 600", "context length 512"}},

@@ -90,8 +90,11 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	spec.Method = runners.MethodSpec{Name: *method}
 	// Only flags the user set override the method's defaults, so that an
 	// option the method lacks is reported instead of silently ignored.
+	var evalOnly string
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
+		case "dataset", "protocol", "eval-seqlen", "max-windows":
+			evalOnly = f.Name
 		case "rho":
 			spec.Method.Rho = rho
 		case "iters":
@@ -112,6 +115,9 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	})
 	if _, _, err := runners.NewMethod(spec.Method); err != nil {
 		return usageError{err}
+	}
+	if evalOnly != "" && *evalWhat == "" {
+		return usagef("--%s applies to the evaluation: add --eval ppl", evalOnly)
 	}
 	m, err := c.openModel()
 	if err != nil {
