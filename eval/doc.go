@@ -35,7 +35,10 @@
 // continuation; context+continuation is encoded as a whole and the context on
 // its own, and the continuation is whatever follows the context's length in
 // the whole encoding, even when a merge straddles the boundary; the input is
-// left-truncated to the model's context length. The score of a request is
+// left-truncated to the model's context length. A continuation longer than
+// the context itself (6 PIQA solutions with stories260K's 512 tokens) keeps
+// only its last L tokens scored, the ones with a position before them;
+// lm-eval would stop with a shape error there. The score of a request is
 // the summed log-probability of its continuation tokens, from a log-softmax
 // computed in float64 at only those positions.
 //

@@ -115,9 +115,6 @@ func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy
 	inputs := make([][]int, len(reqs))
 	var todo []int // requests with continuation tokens to score
 	for i, r := range reqs {
-		if len(r.cont) > L {
-			return nil, nil, 0, fmt.Errorf("request %d: continuation of %d tokens does not fit the context length %d", i, len(r.cont), L)
-		}
 		greedy[i] = true // lm-eval: all() over no tokens
 		if len(r.cont) == 0 {
 			continue
@@ -154,6 +151,11 @@ func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy
 		V := len(logits) / (len(batch) * T)
 		for k, i := range batch {
 			n, c := len(inputs[i]), reqs[i].cont
+			// A continuation longer than the context keeps only the
+			// tokens that have a position before them in the window.
+			// lm-eval would fail here (its gather gets mismatched
+			// shapes); EVALUATION.md §3.5 wants such requests scored.
+			c = c[max(0, len(c)-n):]
 			for j, target := range c {
 				if target < 0 || target >= V {
 					return nil, nil, 0, fmt.Errorf("request %d: token %d outside the model's vocabulary of %d", i, target, V)

@@ -198,11 +198,26 @@ func TestLeftTruncation(t *testing.T) {
 		t.Errorf("ll %v, want %v", s.LL[0], want)
 	}
 
-	// A continuation longer than the context cannot be scored.
-	_, err := Evaluate(context.Background(), lm, tok, 2, task, ZeroShotOptions{})
-	if err == nil || !strings.Contains(err.Error(), "continuation of 3 tokens does not fit the context length 2") ||
-		!strings.Contains(err.Error(), "trunc.jsonl:1:") {
-		t.Errorf("error %v", err)
+	// A continuation longer than the context: the window holds only its
+	// last L+1 tokens, and the L positions score its last L tokens.
+	const L2 = 2
+	var samples2 bytes.Buffer
+	res = mustEval(t, lm, tok, L2, task, ZeroShotOptions{Samples: &samples2, MaxBatch: 1})
+	if res.Truncated != 2 {
+		t.Errorf("truncated %d requests, want 2", res.Truncated)
+	}
+	cont := chars(" xy")
+	win := cont[len(cont)-(L2+1):]
+	want = 0
+	for p := 0; p < L2; p++ {
+		lm.logits(win[:p+1], row)
+		want += logProb(row, win[p+1])
+	}
+	if err := json.Unmarshal(samples2.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(s.LL[0]-want) > 1e-9 {
+		t.Errorf("long continuation: ll %v, want %v", s.LL[0], want)
 	}
 }
 
