@@ -6,13 +6,9 @@ import (
 
 	"github.com/prunebench/prunebench/admm"
 	"github.com/prunebench/prunebench/baselines"
-	"github.com/prunebench/prunebench/model"
+	"github.com/prunebench/prunebench/internal/goldentest"
 	"github.com/prunebench/prunebench/prune"
 )
-
-func clone(w model.Linear) model.Linear {
-	return model.Linear{Out: w.Out, In: w.In, W: append([]float32(nil), w.W...)}
-}
 
 // TestMaskOnlyIsWanda: with no iterations and per-output selection, ADMM1
 // is Wanda (PRUNING.md §6.7), on real layers and on the synthetic layer
@@ -24,15 +20,15 @@ func TestMaskOnlyIsWanda(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, file := range goldenFiles {
-		g := loadGolden(t, file)
+	for _, file := range goldentest.Files {
+		g := goldentest.Load(t, file)
 		for _, p := range []prune.Pattern{{Ratio: 0.5}, {Ratio: 0.7}, {N: 2, M: 4}} {
-			a, b := clone(g.w), clone(g.w)
-			got, _, err := m.Prune(&a, g.st, p)
+			a, b := g.Clone(), g.Clone()
+			got, _, err := m.Prune(a, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _, err := baselines.Wanda{}.Prune(&b, g.st, p)
+			want, _, err := baselines.Wanda{}.Prune(b, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,7 +44,7 @@ func TestMaskOnlyIsWanda(t *testing.T) {
 // TestMaskFrom: ADMM1 on another method's mask keeps exactly that mask,
 // and its update beats applying the mask alone.
 func TestMaskFrom(t *testing.T) {
-	g := loadGolden(t, "stories260K_L2_o_proj.safetensors")
+	g := goldentest.Load(t, "stories260K_L2_o_proj.safetensors")
 	for _, src := range []prune.Method{baselines.Magnitude{}, baselines.Wanda{}, baselines.SparseGPT{}} {
 		for _, p := range []prune.Pattern{{Ratio: 0.6}, {N: 2, M: 4}} {
 			o := admm.ADMM1Defaults()
@@ -57,13 +53,13 @@ func TestMaskFrom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref := clone(g.w)
-			want, _, err := src.Prune(&ref, g.st, p)
+			ref := g.Clone()
+			want, _, err := src.Prune(ref, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := clone(g.w)
-			mask, _, err := m.Prune(&v, g.st, p)
+			v := g.Clone()
+			mask, _, err := m.Prune(v, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,14 +68,14 @@ func TestMaskFrom(t *testing.T) {
 					t.Fatalf("%s %s: weight %d is %g, pruned %v; %s's mask says %v", src.Name(), p, i, v.W[i], mask[i], src.Name(), want[i])
 				}
 			}
-			only := clone(g.w)
+			only := g.Clone()
 			want.Apply(only.W)
-			e, eMask := prune.RelError(g.w.W, v.W, v.Out, v.In, g.st), prune.RelError(g.w.W, only.W, v.Out, v.In, g.st)
+			e, eMask := prune.RelError(g.W.W, v.W, v.Out, v.In, g.St), prune.RelError(g.W.W, only.W, v.Out, v.In, g.St)
 			if e >= eMask {
 				t.Errorf("%s %s: ADMM update error %.4g not below mask-only %.4g", src.Name(), p, e, eMask)
 			}
 			t.Logf("%s %s: mask only %.4g, %s's own update %.4g, ADMM update %.4g", src.Name(), p, eMask,
-				src.Name(), prune.RelError(g.w.W, ref.W, v.Out, v.In, g.st), e)
+				src.Name(), prune.RelError(g.W.W, ref.W, v.Out, v.In, g.St), e)
 		}
 	}
 }
@@ -87,28 +83,28 @@ func TestMaskFrom(t *testing.T) {
 // TestSparseGPTOnSameMask: on one fixed mask, SparseGPT's update cannot
 // beat the least-squares optimum, which undamped ADMM converges to.
 func TestSparseGPTOnSameMask(t *testing.T) {
-	for _, file := range goldenFiles {
-		g := loadGolden(t, file)
+	for _, file := range goldentest.Files {
+		g := goldentest.Load(t, file)
 		for _, p := range []prune.Pattern{{Ratio: 0.6}, {N: 2, M: 4}} {
-			mask, _, err := baselines.Wanda{}.Prune(new(clone(g.w)), g.st, p)
+			mask, _, err := baselines.Wanda{}.Prune(g.Clone(), g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sg := clone(g.w)
-			if _, err := (baselines.SparseGPT{}).PruneWithMask(&sg, g.st, mask); err != nil {
+			sg := g.Clone()
+			if _, err := (baselines.SparseGPT{}).PruneWithMask(sg, g.St, mask); err != nil {
 				t.Fatal(err)
 			}
-			opt := clone(g.w)
+			opt := g.Clone()
 			o := admm.ADMM1Defaults()
 			o.Iters, o.PercDamp = 300, 0
-			if _, err := admm.Solve(&opt, g.st, mask, o); err != nil {
+			if _, err := admm.Solve(opt, g.St, mask, o); err != nil {
 				t.Fatal(err)
 			}
-			def := clone(g.w)
-			if _, err := admm.Solve(&def, g.st, mask, admm.ADMM1Defaults()); err != nil {
+			def := g.Clone()
+			if _, err := admm.Solve(def, g.St, mask, admm.ADMM1Defaults()); err != nil {
 				t.Fatal(err)
 			}
-			relErr := func(v []float32) float64 { return prune.RelError(g.w.W, v, g.w.Out, g.w.In, g.st) }
+			relErr := func(v []float32) float64 { return prune.RelError(g.W.W, v, g.W.Out, g.W.In, g.St) }
 			eSG, eOpt, eDef := relErr(sg.W), relErr(opt.W), relErr(def.W)
 			t.Logf("%s %s: sparsegpt %.5g, admm optimum %.5g, admm defaults %.5g", file, p, eSG, eOpt, eDef)
 			if eSG < eOpt*(1-1e-5) || math.IsNaN(eSG) {
