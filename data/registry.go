@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -251,5 +252,37 @@ func VerifyFile(dir, rel string) error {
 		return err
 	}
 	markVerified(abs, s)
+	return nil
+}
+
+// VerifyPath checks every registered shared file at or below path (a file,
+// or a directory such as models/stories260K) when path lies inside the data
+// directory dir. Paths outside dir, and unregistered files, are the user's
+// own and are not checked; registered files that are absent are skipped.
+func VerifyPath(dir, path string) error {
+	if dir == "" {
+		return nil
+	}
+	absDir, err1 := filepath.Abs(dir)
+	absPath, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	rel, err := filepath.Rel(absDir, absPath)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil
+	}
+	rel = filepath.ToSlash(rel)
+	for _, e := range registry {
+		if e.Rel != rel && !strings.HasPrefix(e.Rel, rel+"/") {
+			continue
+		}
+		// A missing file is the loader's to report, with what it needed.
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(e.Rel))); err == nil {
+			if err := VerifyFile(dir, e.Rel); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

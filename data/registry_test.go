@@ -125,3 +125,25 @@ func TestVerifyFileCache(t *testing.T) {
 		t.Errorf("modified file with a new mtime: got %v, want a sha256 mismatch", err)
 	}
 }
+
+func TestVerifyPath(t *testing.T) {
+	real := datatest.Dir(t)
+	for _, rel := range []string{"models/stories260K", "models/stories260K/stories260K.bin", "tasks/rte/dev.tsv"} {
+		if err := VerifyPath(real, filepath.Join(real, rel)); err != nil {
+			t.Errorf("%s: %v", rel, err)
+		}
+	}
+	// A corrupted vocabulary inside a model directory is caught through the
+	// directory; files outside the data directory are not checked.
+	const rel = "models/stories260K/tok512.bin"
+	dir := fakeDir(t, rel, []byte("short"))
+	if err := VerifyPath(dir, filepath.Join(dir, "models/stories260K")); err == nil || !strings.Contains(err.Error(), "tok512.bin") {
+		t.Errorf("corrupted vocabulary: got %v", err)
+	}
+	if err := VerifyPath(dir, filepath.Join(t.TempDir(), "tok512.bin")); err != nil {
+		t.Errorf("outside the data directory: %v", err)
+	}
+	if err := VerifyPath("", filepath.Join(dir, rel)); err != nil {
+		t.Errorf("no data directory: %v", err)
+	}
+}

@@ -146,6 +146,9 @@ func (c *common) openModel() (*model.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
+	if err := data.VerifyPath(dir, path); err != nil {
+		return nil, fmt.Errorf("--model %s: %w", c.model, err)
+	}
 	return model.Load(path)
 }
 

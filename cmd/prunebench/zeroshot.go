@@ -48,6 +48,9 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
+		if err := data.VerifyPath(dir, t.Path); err != nil {
+			return err
+		}
 		loaded[i] = t
 	}
 	m, err := c.openModel()
