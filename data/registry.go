@@ -141,19 +141,29 @@ func Lookup(rel string) (Entry, bool) {
 
 // lookupPath returns the registry entry for path when it lies inside dir.
 func lookupPath(dir, path string) (Entry, bool) {
-	if dir == "" {
+	rel, ok := relInside(dir, path)
+	if !ok {
 		return Entry{}, false
+	}
+	return Lookup(rel)
+}
+
+// relInside returns path relative to dir, slash-separated, when path lies
+// inside dir.
+func relInside(dir, path string) (string, bool) {
+	if dir == "" {
+		return "", false
 	}
 	absDir, err1 := filepath.Abs(dir)
 	absPath, err2 := filepath.Abs(path)
 	if err1 != nil || err2 != nil {
-		return Entry{}, false
+		return "", false
 	}
 	rel, err := filepath.Rel(absDir, absPath)
-	if err != nil {
-		return Entry{}, false
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
 	}
-	return Lookup(rel)
+	return filepath.ToSlash(rel), true
 }
 
 // HashFile returns the lower-case hex sha256 and the size of the file.
@@ -260,19 +270,10 @@ func VerifyFile(dir, rel string) error {
 // directory dir. Paths outside dir, and unregistered files, are the user's
 // own and are not checked; registered files that are absent are skipped.
 func VerifyPath(dir, path string) error {
-	if dir == "" {
+	rel, ok := relInside(dir, path)
+	if !ok {
 		return nil
 	}
-	absDir, err1 := filepath.Abs(dir)
-	absPath, err2 := filepath.Abs(path)
-	if err1 != nil || err2 != nil {
-		return nil
-	}
-	rel, err := filepath.Rel(absDir, absPath)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-		return nil
-	}
-	rel = filepath.ToSlash(rel)
 	for _, e := range registry {
 		if e.Rel != rel && !strings.HasPrefix(e.Rel, rel+"/") {
 			continue
