@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 
@@ -82,16 +81,12 @@ type ggufFile struct {
 // tensors and its embedded SentencePiece vocabulary (FORMATS.md §5). GGUF
 // Q/K rows are already in adjacent-pair order.
 func LoadGGUF(path string) (*Model, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("gguf: %w", err)
-	}
-	m, err := readGGUFModel(f, st.Size(), path)
+	m, err := readGGUFModel(f, size, path)
 	if err != nil {
 		return nil, err
 	}

@@ -22,16 +22,12 @@ const llama2cHeaderBytes = 28
 // names the llama2.c vocabulary; when empty, tok<V>.bin and then
 // tokenizer.bin next to the checkpoint are tried.
 func LoadLlama2C(path, vocabPath string) (*Model, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return nil, fmt.Errorf("llama2.c checkpoint: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("llama2.c checkpoint: %w", err)
-	}
-	cfg, w, err := readLlama2C(f, st.Size(), path)
+	cfg, w, err := readLlama2C(f, size, path)
 	if err != nil {
 		return nil, err
 	}
