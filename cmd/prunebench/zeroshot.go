@@ -57,14 +57,15 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	// sw stays a nil interface without --samples; sf keeps the file to sync.
 	var sw io.Writer
+	var sf *os.File
 	if *samples != "" {
-		f, err := os.Create(*samples)
-		if err != nil {
+		if sf, err = os.Create(*samples); err != nil {
 			return err
 		}
-		defer f.Close()
-		sw = f
+		defer sf.Close()
+		sw = sf
 	}
 	start := time.Now()
 	rep := zeroshotReport{Model: c.model, Tasks: map[string]eval.TaskResult{}}
@@ -82,8 +83,8 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		rows = append(rows, []string{t.Name, fmt.Sprint(r.Docs), pct(r.Acc, r.AccStderr), pctPtr(r.AccNorm, r.AccNormStderr), fmt.Sprintf("%.1f", r.Seconds)})
 	}
 	rep.Seconds = time.Since(start).Seconds()
-	if sw != nil {
-		if err := sw.(*os.File).Sync(); err != nil {
+	if sf != nil {
+		if err := sf.Sync(); err != nil {
 			return err
 		}
 	}
