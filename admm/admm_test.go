@@ -164,14 +164,7 @@ func TestConvergence(t *testing.T) {
 		dist  float64 // required ‖Z−exact‖/‖exact‖
 	}{{1, 2.11e-3, 1}, {2, 1.56e-3, 1}, {5, 1.31e-3, 1}, {20, 1.29e-3, 1e-1}, {300, 1.29e-3, 1e-8}} {
 		opts.Iters = c.iters
-		sys, err := newSystem(&w, st, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, _, err := sys.solve(mask, opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := solveFixed(t, w, st, mask, opts)
 		v := toFloat32(res)
 		dist, e := relDist(res, exact), relErr(v)
 		t.Logf("%3d iterations: ‖Z−exact‖/‖exact‖ = %.3g, error %.4g (doc %.3g)", c.iters, dist, e, c.doc)
@@ -432,14 +425,7 @@ func TestDeadInputs(t *testing.T) {
 	}
 	opts := ADMM1Defaults()
 	opts.Iters = 300
-	sys, err := newSystem(&w, st, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, _, err := sys.solve(mask, opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := solveFixed(t, w, st, mask, opts)
 	if d := relDist(res, exactRidge(t, w, st, mask, opts.PercDamp)); d > 1e-8 {
 		t.Errorf("distance to the exact solution after 300 iterations: %.3g", d)
 	}
@@ -503,4 +489,18 @@ func TestBadInput(t *testing.T) {
 	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "retried with λ = 9.9999") {
 		t.Errorf("notes %q, want one retry with λ ≈ 10", rep.Notes)
 	}
+}
+
+// solveFixed runs the ADMM iterations on a fixed mask and returns Z.
+func solveFixed(t *testing.T, w model.Linear, st *prune.Stats, mask prune.Mask, opts Options) []float64 {
+	t.Helper()
+	sys, err := newSystem(&w, st, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _, err := sys.solve(mask, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
