@@ -61,7 +61,7 @@ func BlockForward(cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) {
 // generating incrementally: positions 0..pos-1 are filled, the T new tokens
 // go to pos..pos+T-1, and blockForward then advances pos past them.
 type kvSlot struct {
-	k, v []float32 // SeqLen×KVDim each
+	k, v []float32 // positions×KVDim each, positions ≤ SeqLen
 	pos  int
 }
 
@@ -101,7 +101,7 @@ func blockForward(cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot
 	linalg.MatMulT(ws.q, ws.xn, n, d, b.Q.W, qd)
 	linalg.MatMulT(k, ws.xn, n, d, b.K.W, kvd)
 	linalg.MatMulT(v, ws.xn, n, d, b.V.W, kvd)
-	rope := ropeTable(hd, cfg.RopeBase, max(keys, cfg.SeqLen))
+	rope := ropeTable(hd, cfg.RopeBase, keys)
 	applyRoPE(ws.q, n, T, pos0, cfg.Heads, hd, rope)
 	applyRoPE(k, n, T, pos0, cfg.KVHeads, hd, rope)
 	if cache != nil {
@@ -191,14 +191,21 @@ var (
 // float64 and only the results rounded, so position 4000 is as accurate as
 // position 1. A table is replaced, never written, when it must grow, so
 // callers may keep the slice they got.
+//
+// The table covers the positions actually used, never the declared context
+// length: a config may claim 10⁸ positions while the work needs 64. It grows
+// to at least twice its old size, so decoding one position at a time costs
+// O(log n) rebuilds rather than n.
 func ropeTable(hd int, base float64, npos int) []float32 {
 	key := ropeKey{hd, base}
 	half := hd / 2
 	ropeMu.Lock()
 	defer ropeMu.Unlock()
-	if t := ropeTables[key]; len(t) >= npos*hd {
-		return t
+	old := ropeTables[key]
+	if len(old) >= npos*hd {
+		return old
 	}
+	npos = max(npos, 2*len(old)/hd)
 	t := make([]float32, npos*hd)
 	for i := range half {
 		theta := math.Pow(base, -2*float64(i)/float64(hd))

@@ -373,7 +373,7 @@ func TestIncrementalMatchesForward(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cache := newKVCache(&m.Config)
+	cache := newKVCache(&m.Config, m.Config.SeqLen)
 	for _, n := range []int{attnBlock + 22, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, T - attnBlock - 32} {
 		pos := cache.slots[0].pos
 		got, err := m.step(cache, tokens[pos:pos+n])

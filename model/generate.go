@@ -14,9 +14,13 @@ type kvCache struct {
 	slots []kvSlot
 }
 
-func newKVCache(cfg *Config) *kvCache {
+// newKVCache makes room for the given number of positions (at most the
+// context length): as many as the work asks for, never the declared context,
+// which a config can set to 10⁸ while generation asks for 256 steps.
+func newKVCache(cfg *Config, positions int) *kvCache {
+	positions = min(positions, cfg.SeqLen)
 	c := &kvCache{slots: make([]kvSlot, cfg.Layers)}
-	n := cfg.SeqLen * cfg.KVDim()
+	n := positions * cfg.KVDim()
 	for l := range c.slots {
 		c.slots[l] = kvSlot{k: make([]float32, n), v: make([]float32, n)}
 	}
@@ -30,6 +34,9 @@ func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
 	pos := c.slots[0].pos
 	if pos+len(tokens) > m.Config.SeqLen {
 		return nil, fmt.Errorf("decode: position %d exceeds the context length %d", pos+len(tokens), m.Config.SeqLen)
+	}
+	if n := len(c.slots[0].k) / m.Config.KVDim(); pos+len(tokens) > n {
+		return nil, fmt.Errorf("decode: position %d exceeds the %d positions the cache was made for", pos+len(tokens), n)
 	}
 	x, err := m.Embed(tokens)
 	if err != nil {
@@ -70,7 +77,7 @@ func Generate(m *Model, prompt string, steps int, temperature float64, seed uint
 	}
 	bos := m.Tokenizer.BOS()
 	tokens := append([]int{bos}, m.Tokenizer.Encode(prompt, false, false)...)
-	cache := newKVCache(&m.Config)
+	cache := newKVCache(&m.Config, steps)
 	rng := xorshift(seed)
 	token := tokens[0]
 	for pos := range steps {

@@ -2,10 +2,12 @@ package model
 
 import (
 	"fmt"
-	"github.com/prunebench/prunebench/linalg"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/prunebench/prunebench/linalg"
 )
 
 // byteTokenizer maps each byte of the text to one id in [3, vocab) and
@@ -190,5 +192,26 @@ func TestGenerateErrors(t *testing.T) {
 	// A prompt longer than the context is cut by steps, as in run.c.
 	if got := generate(t, m, strings.Repeat("z", 100), 64, 0, 0); strings.Count(got, ">") != 64 {
 		t.Errorf("long prompt: %d tokens emitted, want 64", strings.Count(got, ">"))
+	}
+}
+
+// TestHugeContextAllocatesByWork checks that a declared context of 10⁸
+// positions sizes neither the RoPE table nor the KV cache: both follow the
+// positions the call uses.
+func TestHugeContextAllocatesByWork(t *testing.T) {
+	cfg := synthConfig()
+	cfg.SeqLen = 100_000_000
+	cfg.RopeBase = 12345 // a RoPE table no other test has grown
+	m := randomModel(cfg, 31)
+	m.Tokenizer = byteTokenizer{cfg.Vocab}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := m.Forward(randomTokens(64, cfg.Vocab, 32), 1, 64); err != nil {
+		t.Fatal(err)
+	}
+	generate(t, m, "hi", 16, 0, 0)
+	runtime.ReadMemStats(&after)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 8<<20 {
+		t.Errorf("forward of 64 tokens and 16 generated steps allocated %d bytes with a 10⁸-position context", d)
 	}
 }
