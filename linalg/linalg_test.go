@@ -1,9 +1,11 @@
 package linalg
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 
@@ -39,7 +41,12 @@ func naiveGemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b 
 // TestGemm covers every transpose combination, padded leading dimensions and
 // sizes on both sides of the backends' blocking (gonum goes parallel from
 // 256×256 outputs).
+//
+// DgemmContext runs in slabs of 64 rows here and must equal Dgemm bit for
+// bit.
 func TestGemm(t *testing.T) {
+	defer func(f int) { slabFlops = f }(slabFlops)
+	slabFlops = 1
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, sz := range [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 1, 33}, {70, 300, 65}, {260, 270, 40}} {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
@@ -65,7 +72,14 @@ func TestGemm(t *testing.T) {
 				d64 := append([]float64(nil), c64...)
 				naiveGemm(tA, tB, m, n, k, 0.5, a64, lda, b64, ldb, -2, c64, ldc)
 				Sgemm(tA, tB, m, n, k, 0.5, a32, lda, b32, ldb, -2, c32, ldc)
+				e64 := slices.Clone(d64)
 				Dgemm(tA, tB, m, n, k, 0.5, a64, lda, b64, ldb, -2, d64, ldc)
+				if err := DgemmContext(context.Background(), tA, tB, m, n, k, 0.5, a64, lda, b64, ldb, -2, e64, ldc); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(d64, e64) {
+					t.Error("DgemmContext differs from Dgemm")
+				}
 				tol := 1e-5 * math.Sqrt(float64(k))
 				for i := range m {
 					for j := range n {

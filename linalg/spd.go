@@ -1,6 +1,8 @@
 package linalg
 
 import (
+	"context"
+	"errors"
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
@@ -18,18 +20,28 @@ import (
 // recursions.
 const leafSize = 64
 
+// ErrNotPositiveDefinite is the error of a Cholesky factorisation that
+// fails: callers retry with more damping on errors.Is.
+var ErrNotPositiveDefinite = errors.New("matrix is not numerically positive definite")
+
 // InvertSPD replaces the symmetric positive definite n×n matrix a
-// (row-major, full storage) by its inverse. It reports false when the
-// Cholesky factorisation fails (a is not numerically positive definite).
-func InvertSPD(a []float64, n int) bool {
+// (row-major, full storage) by its inverse. It returns
+// ErrNotPositiveDefinite when the Cholesky factorisation fails, and
+// ctx.Err() when ctx ends first (a is then garbage): at n = 11008 the
+// inverse takes minutes with pure-Go BLAS, so it looks at ctx between the
+// recursion's products (DgemmContext). gonum's Cholesky itself, n³/3
+// flops, is the one step it cannot leave early.
+func InvertSPD(ctx context.Context, a []float64, n int) error {
 	if !lowerCholesky(a, n) {
-		return false
+		return ErrNotPositiveDefinite
 	}
 	tmp := make([]float64, (n/2)*(n-n/2))
-	if !invLower(a, n, n, tmp) {
-		return false
+	if err := invLower(ctx, a, n, n, tmp); err != nil {
+		return err
 	}
-	lauum(a, n, n, tmp)
+	if err := lauum(ctx, a, n, n, tmp); err != nil {
+		return err
+	}
 	ParallelFor(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			for j := 0; j < i; j++ {
@@ -37,29 +49,29 @@ func InvertSPD(a []float64, n int) bool {
 			}
 		}
 	})
-	return true
+	return nil
 }
 
 // InvCholeskyUpper replaces the symmetric positive definite n×n matrix h by
 // U, the upper Cholesky factor of h⁻¹ (h⁻¹ = UᵀU, zeros below the diagonal),
 // which SparseGPT's column sweep uses. It reports false when h is not
-// numerically positive definite.
+// numerically positive definite, and looks at ctx as InvertSPD does.
 //
 // The reference computes chol(chol_inverse(chol(H)), upper): three O(n³)
 // passes. With J the exchange matrix, chol(JHJ) = L gives H = R·Rᵀ for the
 // upper-triangular R = JLJ, so H⁻¹ = R⁻ᵀR⁻¹ and U = R⁻¹ = J·L⁻¹·J (unique,
 // its diagonal being positive). Reversing a row-major matrix's flat storage
 // is exactly X ↦ JXJ, so this is one Cholesky and one triangular inverse.
-func InvCholeskyUpper(h []float64, n int) bool {
+func InvCholeskyUpper(ctx context.Context, h []float64, n int) error {
 	slices.Reverse(h)
 	if !lowerCholesky(h, n) {
-		return false
+		return ErrNotPositiveDefinite
 	}
-	if !invLower(h, n, n, make([]float64, (n/2)*(n-n/2))) {
-		return false
+	if err := invLower(ctx, h, n, n, make([]float64, (n/2)*(n-n/2))); err != nil {
+		return err
 	}
 	slices.Reverse(h)
-	return true
+	return nil
 }
 
 // lowerCholesky factors a = LLᵀ in place and zeroes the strict upper
@@ -79,35 +91,49 @@ func lowerCholesky(a []float64, n int) bool {
 // invLower inverts the lower triangular n×n block at a (row stride ld, zero
 // strict upper triangle) in place:
 // [L11 0; L21 L22]⁻¹ = [L11⁻¹ 0; −L22⁻¹·L21·L11⁻¹ L22⁻¹].
-func invLower(a []float64, n, ld int, tmp []float64) bool {
+func invLower(ctx context.Context, a []float64, n, ld int, tmp []float64) error {
 	if n <= leafSize {
-		return lapackgo.Implementation{}.Dtrtri(blas.Lower, blas.NonUnit, n, a, ld)
+		if !(lapackgo.Implementation{}).Dtrtri(blas.Lower, blas.NonUnit, n, a, ld) {
+			return ErrNotPositiveDefinite
+		}
+		return nil
 	}
 	n1, n2 := n/2, n-n/2
 	l21, l22 := a[n1*ld:], a[n1*ld+n1:]
-	if !invLower(a, n1, ld, tmp) || !invLower(l22, n2, ld, tmp) {
-		return false
+	if err := invLower(ctx, a, n1, ld, tmp); err != nil {
+		return err
 	}
-	Dgemm(false, false, n2, n1, n1, 1, l21, ld, a, ld, 0, tmp, n1)
-	Dgemm(false, false, n2, n1, n2, -1, l22, ld, tmp, n1, 0, l21, ld)
-	return true
+	if err := invLower(ctx, l22, n2, ld, tmp); err != nil {
+		return err
+	}
+	if err := DgemmContext(ctx, false, false, n2, n1, n1, 1, l21, ld, a, ld, 0, tmp, n1); err != nil {
+		return err
+	}
+	return DgemmContext(ctx, false, false, n2, n1, n2, -1, l22, ld, tmp, n1, 0, l21, ld)
 }
 
 // lauum replaces the lower triangular n×n block T at a (zero strict upper
 // triangle) by the lower triangle of TᵀT:
 // [T11 0; T21 T22]ᵀ[T11 0; T21 T22] = [T11ᵀT11+T21ᵀT21 ·; T22ᵀT21 T22ᵀT22].
-func lauum(a []float64, n, ld int, tmp []float64) {
+func lauum(ctx context.Context, a []float64, n, ld int, tmp []float64) error {
 	if n <= leafSize {
 		lapackgo.Implementation{}.Dlauum(blas.Lower, n, a, ld)
-		return
+		return nil
 	}
 	n1, n2 := n/2, n-n/2
 	t21, t22 := a[n1*ld:], a[n1*ld+n1:]
-	lauum(a, n1, ld, tmp)
+	if err := lauum(ctx, a, n1, ld, tmp); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	blas64.Implementation().Dsyrk(blas.Lower, blas.Trans, n1, n2, 1, t21, ld, 1, a, ld)
-	Dgemm(true, false, n2, n1, n2, 1, t22, ld, t21, ld, 0, tmp, n1)
+	if err := DgemmContext(ctx, true, false, n2, n1, n2, 1, t22, ld, t21, ld, 0, tmp, n1); err != nil {
+		return err
+	}
 	for i := 0; i < n2; i++ {
 		copy(t21[i*ld:i*ld+n1], tmp[i*n1:(i+1)*n1])
 	}
-	lauum(t22, n2, ld, tmp)
+	return lauum(ctx, t22, n2, ld, tmp)
 }

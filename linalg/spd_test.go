@@ -1,8 +1,11 @@
 package linalg
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -37,8 +40,8 @@ func TestInvCholeskyUpper(t *testing.T) {
 		if !ok {
 			t.Fatalf("n=%d: reference factorisation failed", n)
 		}
-		if !InvCholeskyUpper(h, n) {
-			t.Fatalf("n=%d: factorisation failed", n)
+		if err := InvCholeskyUpper(context.Background(), h, n); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
 		}
 		scale := 0.0
 		for j := 0; j < n; j++ {
@@ -57,8 +60,8 @@ func TestInvCholeskyUpper(t *testing.T) {
 		}
 	}
 	indefinite := []float64{1, 2, 2, 1}
-	if InvCholeskyUpper(indefinite, 2) {
-		t.Error("indefinite matrix factorised")
+	if err := InvCholeskyUpper(context.Background(), indefinite, 2); !errors.Is(err, ErrNotPositiveDefinite) {
+		t.Errorf("indefinite matrix: error %v, want ErrNotPositiveDefinite", err)
 	}
 }
 
@@ -81,8 +84,8 @@ func TestInvertSPD(t *testing.T) {
 			a[i*n+i] += 1
 		}
 		inv := append([]float64(nil), a...)
-		if !InvertSPD(inv, n) {
-			t.Fatalf("n=%d: factorisation failed", n)
+		if err := InvertSPD(context.Background(), inv, n); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
 		}
 		worst := 0.0
 		for i := 0; i < n; i++ {
@@ -104,7 +107,25 @@ func TestInvertSPD(t *testing.T) {
 			t.Errorf("n=%d: max |A·A⁻¹ − I| = %.3g", n, worst)
 		}
 	}
-	if InvertSPD([]float64{1, 2, 2, 1}, 2) {
-		t.Error("indefinite matrix inverted")
+	if err := InvertSPD(context.Background(), []float64{1, 2, 2, 1}, 2); !errors.Is(err, ErrNotPositiveDefinite) {
+		t.Errorf("indefinite matrix: error %v, want ErrNotPositiveDefinite", err)
+	}
+}
+
+// TestCancelled checks that both factorisations give up on a cancelled
+// context once past the Cholesky step, with the context's error.
+func TestCancelled(t *testing.T) {
+	n := 3 * leafSize
+	a := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		a[i*n+i] = 2
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := InvertSPD(ctx, slices.Clone(a), n); !errors.Is(err, context.Canceled) {
+		t.Errorf("InvertSPD: error %v, want context.Canceled", err)
+	}
+	if err := InvCholeskyUpper(ctx, slices.Clone(a), n); !errors.Is(err, context.Canceled) {
+		t.Errorf("InvCholeskyUpper: error %v, want context.Canceled", err)
 	}
 }
