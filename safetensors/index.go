@@ -3,9 +3,10 @@ package safetensors
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/prunebench/prunebench/internal/smallfile"
 )
 
 // Set is a sharded checkpoint opened through its index: one name → tensor
@@ -19,9 +20,10 @@ type Set struct {
 
 // OpenIndex reads model.safetensors.index.json at path and opens every shard
 // it names (relative to the index's directory). The weight map must agree
-// exactly with the shards' headers.
+// exactly with the shards' headers. The index is held to MaxHeaderSize, like
+// the headers whose names it lists.
 func OpenIndex(path string) (*Set, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := smallfile.Read(path, MaxHeaderSize)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors index: %w", err)
 	}
@@ -87,6 +89,15 @@ func (s *Set) Close() error {
 		}
 	}
 	return first
+}
+
+// Paths are the index file followed by the shards, in name order.
+func (s *Set) Paths() []string {
+	out := []string{s.index}
+	for _, f := range s.files {
+		out = append(out, f.path)
+	}
+	return out
 }
 
 // Names lists all tensors in name order.

@@ -4,8 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"strings"
+
+	"github.com/prunebench/prunebench/internal/smallfile"
 )
 
 // llama2.c hard-codes the special ids and the byte fallback offset.
@@ -32,7 +33,7 @@ var _ Tokenizer = (*Llama2C)(nil)
 
 // LoadLlama2C reads a llama2.c vocabulary file; see ParseLlama2C.
 func LoadLlama2C(path string, vocabSize int) (*Llama2C, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("llama2.c vocabulary: %w", err)
 	}

@@ -3,9 +3,10 @@ package tokenizer
 import (
 	"fmt"
 	"math"
-	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/prunebench/prunebench/internal/smallfile"
 )
 
 // SentencePiece piece types (ModelProto.SentencePiece.Type; GGUF's
@@ -151,7 +152,7 @@ func newSentencePiece(o spOptions) (*SentencePiece, error) {
 
 // LoadSentencePiece reads a tokenizer.model file; see ParseSentencePiece.
 func LoadSentencePiece(path string) (*SentencePiece, error) {
-	data, err := os.ReadFile(path)
+	data, err := smallfile.Read(path, MaxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("sentencepiece model: %w", err)
 	}
@@ -307,6 +308,35 @@ func parseNormalizerSpec(parent *pbReader, f pbField, o *spOptions) error {
 		}
 	}
 	return nil
+}
+
+// MarshalModel serialises t as a SentencePiece ModelProto, the content of a
+// tokenizer.model file, so that a vocabulary that came without one (a GGUF
+// file's) can be saved beside a Hugging Face checkpoint. Every field
+// ParseSentencePiece reads is written explicitly, proto2 defaults included,
+// so parsing the result gives a tokenizer that encodes and decodes exactly
+// as t does; SentencePiece and transformers read it as the same BPE model.
+func (t *SentencePiece) MarshalModel() []byte {
+	var out, msg []byte
+	for i, p := range t.pieces {
+		msg = appendBytes(msg[:0], 1, []byte(p))
+		msg = appendFloat32(msg, 2, t.scores[i])
+		msg = appendInt32(msg, 3, t.types[i])
+		out = appendBytes(out, 1, msg)
+	}
+	msg = appendInt32(msg[:0], 3, modelBPE)
+	msg = appendInt32(msg, 4, int32(len(t.pieces)))
+	msg = appendBool(msg, 35, t.byteFallback)
+	msg = appendInt32(msg, 40, int32(t.unk))
+	msg = appendInt32(msg, 41, int32(t.bos))
+	msg = appendInt32(msg, 42, int32(t.eos))
+	out = appendBytes(out, 2, msg)
+	// "identity": no character normalisation, which is all the parser accepts.
+	msg = appendBytes(msg[:0], 1, []byte("identity"))
+	msg = appendBool(msg, 3, t.addDummyPrefix)
+	msg = appendBool(msg, 4, t.removeExtraWhitespaces)
+	msg = appendBool(msg, 5, t.escapeWhitespaces)
+	return appendBytes(out, 3, msg)
 }
 
 // normalize applies the normaliser options in SentencePiece's order:

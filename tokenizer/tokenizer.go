@@ -1,5 +1,10 @@
 package tokenizer
 
+// MaxFileSize caps the vocabulary files LoadSentencePiece and LoadLlama2C
+// read: Llama-2's are 0.5 MB and the largest SentencePiece models a few MB,
+// so anything larger is not a vocabulary and is refused before it is read.
+const MaxFileSize = 64 << 20
+
 // Tokenizer turns text into token ids and back.
 type Tokenizer interface {
 	// Encode tokenizes text. The dummy prefix (a leading space piece) is
