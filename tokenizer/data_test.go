@@ -29,7 +29,12 @@ func llama2Tokenizers(t *testing.T) map[string]Tokenizer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]Tokenizer{"tokenizer.model": sp, "gguf": gguf, "tokenizer.bin": bin}
+	// The GGUF vocabulary written out as tokenizer.model and read back.
+	saved, err := ParseSentencePiece(gguf.MarshalModel())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]Tokenizer{"tokenizer.model": sp, "gguf": gguf, "tokenizer.bin": bin, "gguf saved as tokenizer.model": saved}
 }
 
 func readFile(t testing.TB, rel string) string {

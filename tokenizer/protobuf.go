@@ -144,3 +144,39 @@ func (r *pbReader) float32(f pbField, what string) (float32, error) {
 	}
 	return math.Float32frombits(uint32(f.u)), nil
 }
+
+// The writer side: append one field in the wire format the reader above
+// decodes. Only what MarshalModel needs.
+
+func appendVarint(b []byte, v uint64) []byte {
+	for v >= 0x80 {
+		b = append(b, byte(v)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+func appendKey(b []byte, num, wire int) []byte { return appendVarint(b, uint64(num)<<3|uint64(wire)) }
+
+// appendInt32 writes an int32/enum/bool varint; negative values are
+// sign-extended to 64 bits as protobuf requires.
+func appendInt32(b []byte, num int, v int32) []byte {
+	return appendVarint(appendKey(b, num, wireVarint), uint64(int64(v)))
+}
+
+func appendBool(b []byte, num int, v bool) []byte {
+	var x int32
+	if v {
+		x = 1
+	}
+	return appendInt32(b, num, x)
+}
+
+func appendFloat32(b []byte, num int, v float32) []byte {
+	return binary.LittleEndian.AppendUint32(appendKey(b, num, wireFixed32), math.Float32bits(v))
+}
+
+// appendBytes writes a string, bytes or embedded message field.
+func appendBytes(b []byte, num int, v []byte) []byte {
+	return append(appendVarint(appendKey(b, num, wireBytes), uint64(len(v))), v...)
+}

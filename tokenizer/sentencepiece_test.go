@@ -222,3 +222,60 @@ func TestLoadSentencePieceNamesFile(t *testing.T) {
 		t.Fatal("missing file: no error")
 	}
 }
+
+// sameSentencePiece fails unless a and b hold the same vocabulary and
+// normaliser settings, everything Encode and Decode depend on.
+func sameSentencePiece(t testing.TB, a, b *SentencePiece) {
+	t.Helper()
+	if !slices.Equal(a.pieces, b.pieces) || !slices.Equal(a.types, b.types) ||
+		!slices.EqualFunc(a.scores, b.scores, func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) }) {
+		t.Fatalf("pieces, scores or types differ")
+	}
+	type settings struct {
+		bos, eos, unk                                                      int
+		byteFallback, addDummyPrefix, removeExtraWhitespaces, escapeSpaces bool
+	}
+	sa := settings{a.bos, a.eos, a.unk, a.byteFallback, a.addDummyPrefix, a.removeExtraWhitespaces, a.escapeWhitespaces}
+	sb := settings{b.bos, b.eos, b.unk, b.byteFallback, b.addDummyPrefix, b.removeExtraWhitespaces, b.escapeWhitespaces}
+	if sa != sb {
+		t.Fatalf("settings %+v, want %+v", sb, sa)
+	}
+}
+
+// TestMarshalModel compares MarshalModel with the test's own naive protobuf
+// writer field by field, and checks that every normaliser setting survives
+// a round trip.
+func TestMarshalModel(t *testing.T) {
+	pieces := smallPieces()
+	var texts []string
+	var scores []float32
+	var types []int32
+	for _, p := range pieces {
+		texts, scores, types = append(texts, p.text), append(scores, p.score), append(types, p.typ)
+	}
+	tok, err := NewSentencePiece(texts, scores, types, 1, 2, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := spModel(pieces,
+		pbBytes(2, cat(pbInt(3, modelBPE), pbInt(4, int32(len(pieces))), pbUint(35, 1), pbInt(40, 0), pbInt(41, 1), pbInt(42, 2))),
+		pbBytes(3, cat(pbBytes(1, []byte("identity")), pbUint(3, 0), pbUint(4, 0), pbUint(5, 1))))
+	if got := tok.MarshalModel(); !slices.Equal(got, want) {
+		t.Fatalf("MarshalModel differs from the naive encoding:\n got %x\nwant %x", got, want)
+	}
+	for _, model := range [][]byte{
+		spModel(pieces, bpeTrainer, llamaNormalizer),
+		spModel(pieces, bpeTrainer), // proto2 defaults: remove extra whitespace
+		spModel(pieces, pbBytes(2, cat(pbInt(3, modelBPE), pbInt(40, 0), pbInt(41, 3), pbInt(42, 4))),
+			pbBytes(3, cat(pbUint(3, 0), pbUint(5, 0)))),
+	} {
+		a := mustSP(t, model)
+		b := mustSP(t, a.MarshalModel())
+		sameSentencePiece(t, a, b)
+		for _, text := range []string{"", "  a b  ", "ab<s>é", "\xff"} {
+			if x, y := a.Encode(text, true, true), b.Encode(text, true, true); !slices.Equal(x, y) {
+				t.Errorf("Encode(%q): %v before saving, %v after", text, x, y)
+			}
+		}
+	}
+}
