@@ -91,6 +91,9 @@ func LoadGGUF(path string) (*Model, error) {
 		return nil, err
 	}
 	m.Path = path
+	if m.Files, err = absPaths(path); err != nil {
+		return nil, fmt.Errorf("gguf %s: %w", path, err)
+	}
 	return m, nil
 }
 
@@ -102,6 +105,12 @@ func readGGUFModel(r io.ReaderAt, size int64, name string) (*Model, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, err
+	}
+	// F16 and BF16, the narrowest types read, take 2 bytes per parameter.
+	fields := headerFields{layers: "llama.block_count",
+		shapes: "llama.embedding_length, feed_forward_length, block_count, attention.head_count(_kv) and the vocabulary"}
+	if err := checkFits(&cfg, fields, len(g.tensors), size-g.dataStart, 2); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	want := expectedNames(&cfg, ggufTensorName)
 	for _, n := range sortedKeys(g.tensors) {
@@ -259,19 +268,37 @@ func (g *ggufReader) array(key string) (any, error) {
 	if need, ok := mulChecked(int64(min(n, math.MaxInt64)), ggufMinSize[elem]); !ok || need > g.size-g.pos {
 		return nil, g.errf("%s: array of %d elements cannot fit in the %d bytes left", key, n, g.size-g.pos)
 	}
+	// Typed slices keep an array's memory within a small factor of the bytes
+	// it occupies in the file (a []any would box every element).
 	switch elem {
-	case ggufString:
-		return readArray[string](g, elem, n, key)
-	case ggufF32:
-		return readArray[float32](g, elem, n, key)
-	case ggufI32:
-		return readArray[int32](g, elem, n, key)
+	case ggufU8:
+		return readArray[uint8](g, elem, n, key)
+	case ggufI8:
+		return readArray[int8](g, elem, n, key)
+	case ggufU16:
+		return readArray[uint16](g, elem, n, key)
+	case ggufI16:
+		return readArray[int16](g, elem, n, key)
 	case ggufU32:
 		return readArray[uint32](g, elem, n, key)
+	case ggufI32:
+		return readArray[int32](g, elem, n, key)
+	case ggufF32:
+		return readArray[float32](g, elem, n, key)
+	case ggufBool:
+		return readArray[bool](g, elem, n, key)
+	case ggufString:
+		return readArray[string](g, elem, n, key)
+	case ggufU64:
+		return readArray[uint64](g, elem, n, key)
+	case ggufI64:
+		return readArray[int64](g, elem, n, key)
 	}
-	return readArray[any](g, elem, n, key)
+	return readArray[float64](g, elem, n, key)
 }
 
+// readArray reads n elements of type elem; the caller has checked that n
+// elements fit in the bytes left.
 func readArray[T any](g *ggufReader, elem uint32, n uint64, key string) ([]T, error) {
 	out := make([]T, n)
 	for i := range out {
@@ -356,8 +383,8 @@ func parseGGUF(r io.ReaderAt, size int64, name string) (*ggufFile, error) {
 		}
 		align = int64(a)
 	}
-	f.dataStart = (g.pos + align - 1) / align * align
-	return f, f.checkData(order, align, size)
+	f.dataStart = alignUp(g.pos, align)
+	return f, f.checkData(order, align, g.pos, size)
 }
 
 func (g *ggufReader) tensorInfo(i uint64) (*ggufTensor, error) {
@@ -409,24 +436,48 @@ func (g *ggufReader) tensorInfo(i uint64) (*ggufTensor, error) {
 	return t, nil
 }
 
-// checkData verifies every tensor is aligned, inside the file and disjoint
-// from the others.
-func (f *ggufFile) checkData(order []*ggufTensor, align, size int64) error {
+// alignUp rounds n up to a multiple of align (a power of two); n is a file
+// offset, far from overflowing.
+func alignUp(n, align int64) int64 { return (n + align - 1) &^ (align - 1) }
+
+// checkData requires the tensors to tile the data section as ggml writes it:
+// in offset order, the first at 0 and each at the first aligned offset after
+// the previous one ends, so the only bytes no tensor claims are the alignment
+// padding between tensors and after the last one. Anything else (an overlap,
+// a gap, a missing or extra byte range) means the infos and the data
+// disagree, and reading on would give shifted weights.
+func (f *ggufFile) checkData(order []*ggufTensor, align, infoEnd, size int64) error {
 	ts := append([]*ggufTensor(nil), order...)
-	sort.Slice(ts, func(i, j int) bool { return ts[i].offset < ts[j].offset })
-	end := int64(0)
-	for i, t := range ts {
-		if t.offset%align != 0 {
-			return fmt.Errorf("%s: tensor %q offset %d is not a multiple of the alignment %d", f.name, t.name, t.offset, align)
-		}
+	sort.SliceStable(ts, func(i, j int) bool { return ts[i].offset < ts[j].offset })
+	end := int64(0) // where the previous tensor ends, relative to dataStart
+	prev := ""
+	for _, t := range ts {
 		if t.offset > size || t.bytes > size-f.dataStart-t.offset {
 			return fmt.Errorf("%s: tensor %q (%d bytes at data offset %d) runs past the end of the %d-byte file (data starts at %d)",
 				f.name, t.name, t.bytes, t.offset, size, f.dataStart)
 		}
-		if t.offset < end {
-			return fmt.Errorf("%s: tensor %q overlaps tensor %q", f.name, t.name, ts[i-1].name)
+		want := alignUp(end, align)
+		switch {
+		case t.offset < end:
+			return fmt.Errorf("%s: tensor %q at data offset %d overlaps tensor %q, which ends at %d", f.name, t.name, t.offset, prev, end)
+		case t.offset != want && prev == "":
+			return fmt.Errorf("%s: tensor %q is the first in the data section but starts at data offset %d, want 0", f.name, t.name, t.offset)
+		case t.offset != want:
+			return fmt.Errorf("%s: tensor %q starts at data offset %d, want %d (tensor %q ends at %d, then padding to the alignment %d): "+
+				"%d bytes belong to no tensor", f.name, t.name, t.offset, want, prev, end, align, t.offset-end)
 		}
-		end = t.offset + t.bytes
+		end, prev = t.offset+t.bytes, t.name
+	}
+	last := infoEnd // with no tensors, only padding may follow the infos
+	if prev != "" {
+		last = f.dataStart + end
+	}
+	if extra := size - last; extra >= align {
+		what := "the tensor infos"
+		if prev != "" {
+			what = fmt.Sprintf("tensor %q", prev)
+		}
+		return fmt.Errorf("%s: %d bytes follow %s, which ends at byte %d; at most %d bytes of alignment padding may", f.name, extra, what, last, align-1)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 
+	"github.com/prunebench/prunebench/internal/smallfile"
 	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
 )
@@ -37,12 +38,21 @@ type hfConfig struct {
 	MLPBias               *bool           `json:"mlp_bias"`
 }
 
+// maxConfigBytes caps config.json: LLaMA configs are about 1 kB, and a
+// larger file (or an endless one such as a FIFO) is not a config.
+const maxConfigBytes = 1 << 20
+
 func readHFConfig(dir string) (Config, error) {
 	path := filepath.Join(dir, "config.json")
-	raw, err := os.ReadFile(path)
+	raw, err := smallfile.Read(path, maxConfigBytes)
 	if err != nil {
 		return Config{}, fmt.Errorf("hf checkpoint: %w", err)
 	}
+	return parseHFConfig(raw, path)
+}
+
+// parseHFConfig decodes and validates config.json; path is used in errors.
+func parseHFConfig(raw []byte, path string) (Config, error) {
 	var h hfConfig
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
@@ -130,6 +140,7 @@ type tensorSource interface {
 	Names() []string
 	Info(name string) (safetensors.TensorInfo, bool)
 	Float32(name string) ([]float32, []int, error)
+	Paths() []string
 	Close() error
 }
 
@@ -179,6 +190,17 @@ func LoadHF(dir string) (*Model, error) {
 		return nil, err
 	}
 	defer src.Close()
+	var dataBytes int64
+	for _, n := range src.Names() {
+		info, _ := src.Info(n)
+		dataBytes += info.End - info.Begin // each ≤ its file's size: no overflow
+	}
+	// F16 and BF16, the narrowest dtypes read, take 2 bytes per parameter.
+	fields := headerFields{layers: "num_hidden_layers",
+		shapes: "hidden_size, intermediate_size, num_hidden_layers, num_attention_heads, num_key_value_heads, head_dim and vocab_size"}
+	if err := checkFits(&cfg, fields, len(src.Names()), dataBytes, 2); err != nil {
+		return nil, fmt.Errorf("%s: config.json: %w", dir, err)
+	}
 	want := expectedNames(&cfg, hfTensorName)
 	tiedHead := false
 	for _, n := range src.Names() {
@@ -236,6 +258,9 @@ func LoadHF(dir string) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m := &Model{Config: cfg, Weights: w, Path: dir, Format: "hf"}
+	if m.Files, err = absPaths(append(append([]string{filepath.Join(dir, "config.json")}, src.Paths()...), tokPath)...); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	if err := attachTokenizer(m, tok, tokPath); err != nil {
 		return nil, err
 	}

@@ -41,6 +41,9 @@ func LoadLlama2C(path, vocabPath string) (*Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m := &Model{Config: cfg, Weights: w, Path: path, Format: "llama2c"}
+	if m.Files, err = absPaths(path, vocabPath); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
 	if err := attachTokenizer(m, tok, vocabPath); err != nil {
 		return nil, err
 	}

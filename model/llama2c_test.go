@@ -97,15 +97,18 @@ func TestLoadStories260K(t *testing.T) {
 	if m.Config != want || m.Format != "llama2c" || m.Path != filepath.Join(dir, "stories260K.bin") {
 		t.Fatalf("got %+v %s %s", m.Config, m.Format, m.Path)
 	}
-	if n := paramCount(m); n != 260032 {
+	if n := weightCount(m); n != 260032 {
 		t.Errorf("%d parameters, want 260,032", n)
+	}
+	if n, ok := configParams(&m.Config); !ok || n != 260032 {
+		t.Errorf("the config implies %d parameters (%v), want 260,032", n, ok)
 	}
 	if got := m.Tokenizer.Encode("Once upon a time", true, false); len(got) < 3 || got[0] != 1 {
 		t.Errorf("tokenizer gave %v", got)
 	}
 }
 
-func paramCount(m *Model) int {
+func weightCount(m *Model) int {
 	w := &m.Weights
 	n := len(w.Embed) + len(w.FinalNorm)
 	if !m.Config.TiedClassifier {

@@ -110,7 +110,64 @@ func matrixShape(c *Config, role string) []int {
 	return []int{c.Dim, c.HiddenDim} // down
 }
 
-// expectedNames lists every tensor a checkpoint with this config holds.
+// headerFields names, in a checkpoint format's own words, the fields that
+// set the number of blocks and the shapes, for errors.
+type headerFields struct {
+	layers, shapes string
+}
+
+// checkFits bounds a config read from a header by the checkpoint that claims
+// it, before any tensor name list or weight is built from it: every block
+// needs 9 tensors, and every parameter at least minBytes bytes of tensor
+// data. Without it a header declaring 10⁹ layers would have the loader build
+// 9·10⁹ names before finding the first one missing. The bounds are loose on
+// purpose: a checkpoint short of a tensor or two passes, so that the loader
+// can name the missing tensor.
+func checkFits(c *Config, f headerFields, tensors int, dataBytes, minBytes int64) error {
+	if need := 9 * int64(c.Layers); int64(tensors) < need { // Layers ≤ maxDimension: no overflow
+		return fmt.Errorf("%s = %d needs %d block tensors, but the checkpoint holds only %d tensors", f.layers, c.Layers, need, tensors)
+	}
+	params, ok := configParams(c)
+	if bytes, ok2 := mulChecked(params, minBytes); !ok || !ok2 || bytes > dataBytes {
+		return fmt.Errorf("%s imply %s parameters (at least %d bytes each), but the tensor data holds only %d bytes",
+			f.shapes, paramString(params, ok), minBytes, dataBytes)
+	}
+	return nil
+}
+
+// configParams is the number of parameters the config implies, or false when
+// it overflows int64.
+func configParams(c *Config) (int64, bool) {
+	d, qd, kvd, ff := int64(c.Dim), int64(c.QDim()), int64(c.KVDim()), int64(c.HiddenDim)
+	heads := int64(1)
+	if !c.TiedClassifier {
+		heads = 2
+	}
+	terms := [][]int64{
+		{heads, int64(c.Vocab), d}, {d}, // embedding (and classifier), final norm
+		{int64(c.Layers), 2, d}, // block norms
+		{int64(c.Layers), 2, qd, d}, {int64(c.Layers), 2, kvd, d}, {int64(c.Layers), 3, ff, d},
+	}
+	var total int64
+	for _, t := range terms {
+		n, ok := mulChecked(t...)
+		if !ok || total > math.MaxInt64-n {
+			return 0, false
+		}
+		total += n
+	}
+	return total, true
+}
+
+func paramString(n int64, ok bool) string {
+	if !ok {
+		return "more than 2^63"
+	}
+	return fmt.Sprint(n)
+}
+
+// expectedNames lists every tensor a checkpoint with this config holds; the
+// config must have passed checkFits.
 func expectedNames(c *Config, name namer) map[string]bool {
 	want := map[string]bool{name(roleEmbed, -1): true, name(roleFinalNorm, -1): true}
 	if !c.TiedClassifier {
@@ -260,6 +317,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// absPaths makes the paths a model was read from absolute, so that a record
+// of them (with their checksums) names the files wherever the run started.
+func absPaths(paths ...string) ([]string, error) {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
 }
 
 // openSized opens a checkpoint file and returns its size, which the readers

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/prunebench/prunebench/tokenizer"
 )
@@ -22,8 +23,24 @@ type Config struct {
 	TiedClassifier bool
 }
 
+// maxDimension bounds every count and width of a Config. Real models are
+// orders of magnitude below it; above it, products of two fields could
+// overflow before a loader compares them with the file.
+const maxDimension = math.MaxInt32
+
 // Validate reports the first inconsistent field.
 func (c *Config) Validate() error {
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"dim", c.Dim}, {"hidden dim", c.HiddenDim}, {"layers", c.Layers}, {"heads", c.Heads},
+		{"kv heads", c.KVHeads}, {"head dim", c.HeadDim}, {"vocab", c.Vocab}, {"context length", c.SeqLen},
+	} {
+		if f.v > maxDimension {
+			return fmt.Errorf("%s %d: must be at most %d", f.name, f.v, maxDimension)
+		}
+	}
 	switch {
 	case c.Dim <= 0:
 		return fmt.Errorf("dim %d: must be positive", c.Dim)
@@ -96,4 +113,8 @@ type Model struct {
 	Tokenizer tokenizer.Tokenizer
 	// Path is where the model was loaded from; Format is "llama2c", "gguf" or "hf".
 	Path, Format string
+	// Files are the absolute paths of every file the loader read: the
+	// checkpoint or its shards and index, config.json and the vocabulary, so
+	// that a result can record each with its checksum.
+	Files []string
 }

@@ -82,6 +82,9 @@ func (f *File) Close() error {
 // Path is the file name used in error messages.
 func (f *File) Path() string { return f.path }
 
+// Paths is the file's path as a one-element list, the form Set.Paths has.
+func (f *File) Paths() []string { return []string{f.path} }
+
 // Names lists the tensors in name order.
 func (f *File) Names() []string { return append([]string(nil), f.names...) }
 
