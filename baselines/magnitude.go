@@ -1,6 +1,7 @@
 package baselines
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -16,9 +17,14 @@ type Magnitude struct{}
 // Name implements prune.Method.
 func (Magnitude) Name() string { return "magnitude" }
 
-// Prune implements prune.Method; st is ignored and may be nil.
-func (Magnitude) Prune(w *model.Linear, _ *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+// Prune implements prune.Method; st is ignored and may be nil. One
+// selection over the layer is its whole work, so ctx is only checked
+// before it.
+func (Magnitude) Prune(ctx context.Context, w *model.Linear, _ *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
 	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, prune.Report{}, fmt.Errorf("magnitude: %w", err)
+	}
 	if err := prune.CheckFinite(w); err != nil {
 		return nil, prune.Report{}, fmt.Errorf("magnitude: %w", err)
 	}

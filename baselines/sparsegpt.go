@@ -1,6 +1,8 @@
 package baselines
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -15,9 +17,32 @@ import (
 // N:M) on the weights as already updated, and every pruned weight's error
 // is compensated on the columns to its right through the upper Cholesky
 // factor of H⁻¹. The whole sweep runs in float64.
+//
+// The fields are used exactly as given: DefaultSparseGPT has the paper's
+// settings, and Prune refuses values outside the ranges Validate checks
+// rather than replacing them, so that a run records what it ran.
 type SparseGPT struct {
-	BlockSize int     // columns per lazy-update block; 0 means 128
-	PercDamp  float64 // damping as a fraction of mean(diag H); 0 means 0.01
+	BlockSize int     // columns per lazy-update block, ≥ 1
+	PercDamp  float64 // damping as a fraction of mean(diag H), > 0 and finite
+}
+
+// DefaultSparseGPT is SparseGPT with the reference's settings (PRUNING.md
+// §5): blocks of 128 columns, percdamp 0.01.
+func DefaultSparseGPT() SparseGPT {
+	return SparseGPT{BlockSize: 128, PercDamp: 0.01}
+}
+
+// Validate checks the options against their ranges. Damping 0 is refused
+// because the retries scale it by 10 and could not recover a singular
+// Hessian; a block size above the layer width is one block.
+func (s SparseGPT) Validate() error {
+	switch {
+	case s.BlockSize < 1:
+		return fmt.Errorf("sparsegpt: --blocksize %d: must be ≥ 1", s.BlockSize)
+	case !(s.PercDamp > 0) || math.IsInf(s.PercDamp, 0):
+		return fmt.Errorf("sparsegpt: --percdamp %g: must be > 0 and finite", s.PercDamp)
+	}
+	return nil
 }
 
 // choleskyRetries is how many times a failed factorisation is retried, each
@@ -27,27 +52,13 @@ const choleskyRetries = 4
 // Name implements prune.Method.
 func (SparseGPT) Name() string { return "sparsegpt" }
 
-func (s SparseGPT) settings() (bs int, damp float64, err error) {
-	bs, damp = s.BlockSize, s.PercDamp
-	if bs == 0 {
-		bs = 128
-	}
-	if damp == 0 {
-		damp = 0.01
-	}
-	if bs < 0 || !(damp > 0) || math.IsInf(damp, 0) {
-		return 0, 0, fmt.Errorf("sparsegpt: block size %d and damping %g: want a positive block size and a positive finite damping", s.BlockSize, s.PercDamp)
-	}
-	return bs, damp, nil
-}
-
 // Prune implements prune.Method. Unstructured: each block of BlockSize
 // columns prunes its exact share of int(numel·s) weights by w²/U_jj² (see
 // choose). N:M: each group of M columns is chosen when the sweep reaches it.
-func (s SparseGPT) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+// ctx is checked in the factorisation and at every block of columns.
+func (s SparseGPT) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
 	start := time.Now()
-	bs, damp, err := s.settings()
-	if err != nil {
+	if err := s.Validate(); err != nil {
 		return nil, prune.Report{}, err
 	}
 	if err := p.Validate(); err != nil {
@@ -56,19 +67,19 @@ func (s SparseGPT) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (pru
 	if err := p.Fits(w.In); err != nil {
 		return nil, prune.Report{}, fmt.Errorf("sparsegpt: %w", err)
 	}
-	if p.Structured() && bs%p.M != 0 {
-		return nil, prune.Report{}, fmt.Errorf("sparsegpt: block size %d is not a multiple of M=%d, so N:M groups would straddle blocks", bs, p.M)
+	if p.Structured() && s.BlockSize%p.M != 0 {
+		return nil, prune.Report{}, fmt.Errorf("sparsegpt: --blocksize %d: must be a multiple of M=%d for %s, so that N:M groups do not straddle blocks", s.BlockSize, p.M, p)
 	}
-	sw, err := newSweep(w, st, bs, damp)
+	sw, err := s.newSweep(ctx, w, st)
 	if err != nil {
 		return nil, prune.Report{}, err
 	}
 	mask := make(prune.Mask, w.Out*w.In)
-	step := bs
+	step := sw.bs
 	if p.Structured() {
 		step = p.M
 	}
-	if err := sw.run(mask, step, func(c0, c1 int) error { return sw.choose(mask, c0, c1, p) }); err != nil {
+	if err := sw.run(ctx, mask, step, func(c0, c1 int) error { return sw.choose(mask, c0, c1, p) }); err != nil {
 		return nil, prune.Report{}, err
 	}
 	rep, err := sw.finish(w, start)
@@ -78,27 +89,27 @@ func (s SparseGPT) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (pru
 // PruneWithMask runs the same column sweep on a given fixed mask (same
 // shape as w): no selection, only SparseGPT's weight update. The ADMM
 // comparison uses it to put both updates on one support.
-func (s SparseGPT) PruneWithMask(w *model.Linear, st *prune.Stats, mask prune.Mask) (prune.Report, error) {
+func (s SparseGPT) PruneWithMask(ctx context.Context, w *model.Linear, st *prune.Stats, mask prune.Mask) (prune.Report, error) {
 	start := time.Now()
-	bs, damp, err := s.settings()
-	if err != nil {
+	if err := s.Validate(); err != nil {
 		return prune.Report{}, err
 	}
 	if len(mask) != w.Out*w.In {
 		return prune.Report{}, fmt.Errorf("sparsegpt: mask has %d entries for a %d×%d weight", len(mask), w.Out, w.In)
 	}
-	sw, err := newSweep(w, st, bs, damp)
+	sw, err := s.newSweep(ctx, w, st)
 	if err != nil {
 		return prune.Report{}, err
 	}
-	if err := sw.run(mask, bs, nil); err != nil {
+	if err := sw.run(ctx, mask, sw.bs, nil); err != nil {
 		return prune.Report{}, err
 	}
 	return sw.finish(w, start)
 }
 
 // sweep is one SparseGPT pass over a weight: W in float64 and U, the
-// upper Cholesky factor of the damped H⁻¹.
+// upper Cholesky factor of the damped H⁻¹. bs is the block size capped at
+// the width, which sizes the error buffer by the layer, not by the option.
 type sweep struct {
 	out, in, bs int
 	w           []float64
@@ -106,7 +117,7 @@ type sweep struct {
 	notes       []string
 }
 
-func newSweep(w *model.Linear, st *prune.Stats, bs int, percdamp float64) (*sweep, error) {
+func (s SparseGPT) newSweep(ctx context.Context, w *model.Linear, st *prune.Stats) (*sweep, error) {
 	if err := prune.CheckFinite(w); err != nil {
 		return nil, fmt.Errorf("sparsegpt: %w", err)
 	}
@@ -114,7 +125,7 @@ func newSweep(w *model.Linear, st *prune.Stats, bs int, percdamp float64) (*swee
 		return nil, fmt.Errorf("sparsegpt: %w", err)
 	}
 	n := w.In
-	sw := &sweep{out: w.Out, in: n, bs: bs, w: make([]float64, len(w.W)), u: make([]float64, n*n)}
+	sw := &sweep{out: w.Out, in: n, bs: min(s.BlockSize, n), w: make([]float64, len(w.W)), u: make([]float64, n*n)}
 	for i, v := range w.W {
 		sw.w[i] = float64(v)
 	}
@@ -135,25 +146,31 @@ func newSweep(w *model.Linear, st *prune.Stats, bs int, percdamp float64) (*swee
 		sw.notes = append(sw.notes, fmt.Sprintf("%d dead input columns zeroed (first %d)", len(dead), dead[0]))
 	}
 	for try := 0; ; try++ {
-		damp := percdamp * math.Pow(10, float64(try))
-		if sw.factor(st, dead, damp) {
+		damp := s.PercDamp * math.Pow(10, float64(try))
+		err := sw.factor(ctx, st, dead, damp)
+		if err == nil {
 			if try > 0 {
-				sw.notes = append(sw.notes, fmt.Sprintf("Cholesky failed at percdamp %g; succeeded at %g", percdamp, damp))
+				sw.notes = append(sw.notes, fmt.Sprintf("Cholesky failed at percdamp %g; succeeded at %g", s.PercDamp, damp))
 			}
 			return sw, nil
 		}
+		if !errors.Is(err, linalg.ErrNotPositiveDefinite) {
+			return nil, fmt.Errorf("sparsegpt: %w", err)
+		}
 		if try == choleskyRetries {
-			return nil, fmt.Errorf("sparsegpt: Cholesky of the damped Hessian (%d×%d) failed at percdamp %g through %g", n, n, percdamp, damp)
+			return nil, fmt.Errorf("sparsegpt: Cholesky of the damped Hessian (%d×%d) failed at percdamp %g through %g", n, n, s.PercDamp, damp)
 		}
 	}
 }
 
 // factor builds H = 2G/Seqs with the dead-column fix and damping
 // percdamp·mean(diag H), and replaces it in u by the upper Cholesky factor
-// of H⁻¹. It reports false when H is not numerically positive definite.
+// of H⁻¹. It returns linalg.ErrNotPositiveDefinite when H is not
+// numerically positive definite (also when U's diagonal is not positive
+// and finite, which would make every pruned weight's update NaN or Inf).
 // (The scale 2/Seqs changes nothing but rounding; it keeps the numbers
 // those of the reference.)
-func (sw *sweep) factor(st *prune.Stats, dead []int, percdamp float64) bool {
+func (sw *sweep) factor(ctx context.Context, st *prune.Stats, dead []int, percdamp float64) error {
 	n := sw.in
 	h := sw.u
 	scale := 2 / float64(st.Seqs)
@@ -173,24 +190,29 @@ func (sw *sweep) factor(st *prune.Stats, dead []int, percdamp float64) bool {
 	for j := 0; j < n; j++ {
 		h[j*n+j] += percdamp * mean
 	}
-	if !linalg.InvCholeskyUpper(h, n) {
-		return false
+	if err := linalg.InvCholeskyUpper(ctx, h, n); err != nil {
+		return err
 	}
 	for j := 0; j < n; j++ {
 		if d := h[j*n+j]; !(d > 0) || math.IsInf(d, 0) {
-			return false
+			return linalg.ErrNotPositiveDefinite
 		}
 	}
-	return true
+	return nil
 }
 
 // run sweeps the columns block by block. choose, when not nil, is called
 // with each step [c0,c1) of step columns before the sweep reaches it and
 // fills mask there from the current weights; with nil the mask is fixed.
-func (sw *sweep) run(mask prune.Mask, step int, choose func(c0, c1 int) error) error {
+// It stops before a block when ctx is done: a block's work is bounded by
+// its lazy update, out·in·bs multiply-adds.
+func (sw *sweep) run(ctx context.Context, mask prune.Mask, step int, choose func(c0, c1 int) error) error {
 	out, n := sw.out, sw.in
 	errs := make([]float64, out*sw.bs)
 	for i1 := 0; i1 < n; i1 += sw.bs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("sparsegpt: columns %d..%d: %w", i1, n-1, err)
+		}
 		i2 := min(i1+sw.bs, n)
 		b := i2 - i1
 		for c0 := i1; c0 < i2; c0 += step {

@@ -1,6 +1,7 @@
 package baselines
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"time"
@@ -16,9 +17,13 @@ type Wanda struct{}
 // Name implements prune.Method.
 func (Wanda) Name() string { return "wanda" }
 
-// Prune implements prune.Method.
-func (Wanda) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+// Prune implements prune.Method; as for Magnitude, ctx is only checked
+// before the one selection.
+func (Wanda) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
 	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, prune.Report{}, fmt.Errorf("wanda: %w", err)
+	}
 	if err := prune.CheckFinite(w); err != nil {
 		return nil, prune.Report{}, fmt.Errorf("wanda: %w", err)
 	}

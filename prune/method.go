@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"context"
 	"time"
 
 	"github.com/prunebench/prunebench/model"
@@ -21,7 +22,10 @@ type Method interface {
 	Name() string
 	// Prune sparsifies w in place to pattern p given its input statistics
 	// (st may be nil for data-free methods) and returns the mask it applied.
-	Prune(w *model.Linear, st *Stats, p Pattern) (Mask, Report, error)
+	// A method whose work on one layer can take more than about a second
+	// looks at ctx at least that often and, once ctx is done, returns an
+	// error wrapping ctx.Err(); w is then unspecified.
+	Prune(ctx context.Context, w *model.Linear, st *Stats, p Pattern) (Mask, Report, error)
 }
 
 // Report is what a method says about one linear.

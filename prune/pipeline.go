@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +86,14 @@ type Result struct {
 // and the pruned block produces the next block's inputs. calib holds the
 // calibration windows (equal lengths); with none, methods get nil
 // statistics (only data-free methods work) and RelError is NaN.
-func Run(m *model.Model, calib [][]int, method Method, p Pattern, opts PipelineOptions) (*Result, error) {
+//
+// Run looks at ctx before every block, between calibration chunks of the
+// block forward and inside the statistics, before and after every linear,
+// and hands it to the method, so that a cancelled run stops within about a
+// second plus whatever model.BlockForward call is under way (one chunk:
+// ChunkSeqs bounds it). It then returns an error wrapping ctx.Err() and
+// the model is partly pruned.
+func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pattern, opts PipelineOptions) (*Result, error) {
 	start := time.Now()
 	if method == nil {
 		return nil, errors.New("pipeline: no method")
@@ -116,6 +124,9 @@ func Run(m *model.Model, calib [][]int, method Method, p Pattern, opts PipelineO
 			return nil, fmt.Errorf("pipeline: resume inputs have %d values, want %d sequences × %d tokens × dim %d", len(x), nseq, T, cfg.Dim)
 		}
 	case nseq > 0:
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
 		flat := make([]int, 0, nseq*T)
 		for _, w := range calib {
 			flat = append(flat, w...)
@@ -128,7 +139,10 @@ func Run(m *model.Model, calib [][]int, method Method, p Pattern, opts PipelineO
 	res := &Result{Method: method.Name(), Pattern: p, Samples: nseq, SeqLen: T}
 	run := newBlockRunner(cfg, nseq, T, opts.ChunkSeqs)
 	for l := first; l < cfg.Layers; l++ {
-		br, err := run.block(l, &m.Weights.Blocks[l], x, method, p, opts.PerRow)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pipeline: before block %d: %w", l, err)
+		}
+		br, err := run.block(ctx, l, &m.Weights.Blocks[l], x, method, p, opts.PerRow)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
@@ -240,10 +254,14 @@ func newBlockRunner(cfg *model.Config, nseq, T, chunk int) *blockRunner {
 }
 
 // forward runs b over x chunk by chunk: in place when hook is nil,
-// otherwise on a scratch copy so that x keeps the block's inputs.
-func (r *blockRunner) forward(b *model.Block, x []float32, hook model.Hook) {
+// otherwise on a scratch copy so that x keeps the block's inputs. It stops
+// between chunks when ctx is done.
+func (r *blockRunner) forward(ctx context.Context, b *model.Block, x []float32, hook model.Hook) error {
 	step := r.cs * r.T * r.cfg.Dim
 	for s := 0; s < r.nseq; s += r.cs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n := min(r.cs, r.nseq-s)
 		chunk := x[s*r.T*r.cfg.Dim : (s+n)*r.T*r.cfg.Dim]
 		if hook != nil {
@@ -251,47 +269,61 @@ func (r *blockRunner) forward(b *model.Block, x []float32, hook model.Hook) {
 		}
 		model.BlockForward(r.cfg, b, chunk, n, r.T, hook)
 	}
+	return nil
 }
 
 // collect accumulates the statistics of b's 4 inputs on x.
-func (r *blockRunner) collect(b *model.Block, x []float32) error {
+// A cancelled ctx also skips the remaining statistics of the chunk under
+// way: the forward cannot be left early, its Gram updates can.
+func (r *blockRunner) collect(ctx context.Context, b *model.Block, x []float32) error {
 	for _, st := range r.stats {
 		clear(st.Gram)
 		st.Tokens, st.Seqs = 0, 0
 	}
 	var first error
-	r.forward(b, x, func(in model.Input, act []float32, rows, cols int) {
+	err := r.forward(ctx, b, x, func(in model.Input, act []float32, rows, cols int) {
 		if first != nil {
 			return
 		}
-		if err := r.stats[in].Add(act, rows, rows/r.T); err != nil {
+		if err := r.stats[in].add(ctx, act, rows, rows/r.T); err != nil {
 			first = fmt.Errorf("statistics of %s: %w", in, err)
 		}
 	})
-	return first
+	if first != nil {
+		return first
+	}
+	return err
 }
 
-func (r *blockRunner) block(l int, b *model.Block, x []float32, method Method, p Pattern, perRow bool) (BlockResult, error) {
+func (r *blockRunner) block(ctx context.Context, l int, b *model.Block, x []float32, method Method, p Pattern, perRow bool) (BlockResult, error) {
 	start := time.Now()
 	br := BlockResult{Block: l}
 	if r.nseq > 0 {
-		if err := r.collect(b, x); err != nil {
+		if err := r.collect(ctx, b, x); err != nil {
 			return br, fmt.Errorf("block %d: %w", l, err)
 		}
 	}
 	var errSum float64
 	for i, lin := range b.Linears() {
 		name := model.LinearNames[i]
+		if err := ctx.Err(); err != nil {
+			return br, fmt.Errorf("block %d %s: %w", l, name, err)
+		}
 		var st *Stats
 		if r.nseq > 0 {
 			st = r.stats[linearInput[i]]
 		}
 		r.orig = append(r.orig[:0], lin.W...)
 		t0 := time.Now()
-		mask, rep, err := method.Prune(lin, st, p)
+		mask, rep, err := method.Prune(ctx, lin, st, p)
 		secs := time.Since(t0).Seconds()
 		if err != nil {
 			return br, fmt.Errorf("block %d %s: %w", l, name, err)
+		}
+		// Every method checks its own output, but a NaN weight is silent
+		// until the evaluation, so the pipeline checks again for all.
+		if err := CheckFinite(lin); err != nil {
+			return br, fmt.Errorf("block %d %s: %s left %w", l, name, method.Name(), err)
 		}
 		if err := Verify(mask, lin, p, perRow); err != nil {
 			return br, fmt.Errorf("block %d %s: %s: %w", l, name, method.Name(), err)
@@ -299,7 +331,12 @@ func (r *blockRunner) block(l int, b *model.Block, x []float32, method Method, p
 		lr := LinearResult{Block: l, Name: name, Out: lin.Out, In: lin.In, Zeros: Zeros(lin.W), Seconds: secs, Notes: rep.Notes, RelError: math.NaN()}
 		lr.Sparsity = float64(lr.Zeros) / float64(len(lin.W))
 		if st != nil {
-			lr.RelError = RelError(r.orig, lin.W, lin.Out, lin.In, st)
+			if lr.RelError, err = relError(ctx, r.orig, lin.W, lin.Out, lin.In, st); err != nil {
+				return br, fmt.Errorf("block %d %s: %w", l, name, err)
+			}
+			if math.IsNaN(lr.RelError) || math.IsInf(lr.RelError, 0) {
+				return br, fmt.Errorf("block %d %s: relative error is %v (statistics or weights too large for float64)", l, name, lr.RelError)
+			}
 		}
 		br.Linears = append(br.Linears, lr)
 		br.Zeros += lr.Zeros
@@ -310,7 +347,9 @@ func (r *blockRunner) block(l int, b *model.Block, x []float32, method Method, p
 	br.Sparsity = float64(br.Zeros) / float64(br.Numel)
 	br.MeanRelError = errSum / 7
 	if r.nseq > 0 {
-		r.forward(b, x, nil)
+		if err := r.forward(ctx, b, x, nil); err != nil {
+			return br, fmt.Errorf("block %d: forward: %w", l, err)
+		}
 	}
 	br.Seconds = time.Since(start).Seconds()
 	return br, nil

@@ -18,7 +18,7 @@ var MaskSources = []string{"normmag", "wanda", "sparsegpt", "magnitude"}
 
 // MethodSpec names a method and overrides its options. A nil field keeps the
 // method's default (PRUNING.md): options that do not apply to the method are
-// errors rather than silently ignored.
+// errors rather than silently ignored. Resolved fills in the defaults.
 type MethodSpec struct {
 	Name      string   `json:"name"`
 	Rho       *float64 `json:"rho,omitempty"`        // admm
@@ -35,80 +35,93 @@ type MethodSpec struct {
 // unstructured masks per output row, the comparison group of Wanda and of
 // ADMM's per-output selection.
 func NewMethod(s MethodSpec) (m prune.Method, perRow bool, err error) {
+	_, m, perRow, err = s.build()
+	return m, perRow, err
+}
+
+// Resolved returns s with every option of its method set, to the value
+// given or else to the method's default, after the same validation as
+// NewMethod: what a method built from s runs, for a report to record.
+// Options the method does not have stay nil.
+func (s MethodSpec) Resolved() (MethodSpec, error) {
+	r, _, _, err := s.build()
+	return r, err
+}
+
+// build resolves s and builds the method from the resolved options in one
+// pass, so that Resolved cannot disagree with NewMethod. The defaults come
+// from the method packages (baselines.DefaultSparseGPT, admm.*Defaults).
+func (s MethodSpec) build() (MethodSpec, prune.Method, bool, error) {
 	if err := s.checkApplicable(); err != nil {
-		return nil, false, err
+		return MethodSpec{}, nil, false, err
 	}
 	switch s.Name {
 	case "magnitude":
-		return baselines.Magnitude{}, false, nil
+		return s, baselines.Magnitude{}, false, nil
 	case "wanda":
-		return baselines.Wanda{}, true, nil
+		return s, baselines.Wanda{}, true, nil
 	case "sparsegpt":
-		sg := baselines.SparseGPT{}
-		if s.BlockSize != nil {
-			if *s.BlockSize <= 0 {
-				return nil, false, fmt.Errorf("sparsegpt: blocksize %d: must be positive", *s.BlockSize)
-			}
-			sg.BlockSize = *s.BlockSize
+		sg := baselines.DefaultSparseGPT()
+		resolve(&s.BlockSize, &sg.BlockSize)
+		resolve(&s.PercDamp, &sg.PercDamp)
+		if err := sg.Validate(); err != nil {
+			return MethodSpec{}, nil, false, err
 		}
-		if s.PercDamp != nil {
-			if !(*s.PercDamp > 0) {
-				return nil, false, fmt.Errorf("sparsegpt: percdamp %g: must be positive", *s.PercDamp)
-			}
-			sg.PercDamp = *s.PercDamp
-		}
-		return sg, false, nil
+		return s, sg, false, nil
 	case "admm1", "admm-grad":
-		return newADMM(s)
+		return s.buildADMM()
 	}
-	return nil, false, fmt.Errorf("method %q: want one of %s", s.Name, strings.Join(MethodNames, ", "))
+	return MethodSpec{}, nil, false, fmt.Errorf("method %q: want one of %s", s.Name, strings.Join(MethodNames, ", "))
 }
 
-func newADMM(s MethodSpec) (prune.Method, bool, error) {
+// resolve makes a spec field and the option it sets agree: a given value
+// replaces the default in opt, and the field is set to a fresh copy of
+// the result, so the resolved spec never aliases the caller's values.
+func resolve[T any](field **T, opt *T) {
+	if *field != nil {
+		*opt = **field
+	}
+	v := *opt
+	*field = &v
+}
+
+func (s MethodSpec) buildADMM() (MethodSpec, prune.Method, bool, error) {
+	grad := s.Name == "admm-grad"
 	o := admm.ADMM1Defaults()
-	if s.Name == "admm-grad" {
+	if grad {
 		o = admm.ADMMGradDefaults()
 	}
-	if s.Rho != nil {
-		o.Rho = *s.Rho
-	}
-	if s.Iters != nil {
-		o.Iters = *s.Iters
-	}
-	if s.Steps != nil {
-		o.Steps = *s.Steps
-	}
-	if s.Schedule != nil {
-		o.Schedule = *s.Schedule
-	}
-	if s.PercDamp != nil {
-		o.PercDamp = *s.PercDamp
-	}
-	if s.PerOutput != nil {
-		o.PerOutput = *s.PerOutput
-	}
+	resolve(&s.Rho, &o.Rho)
+	resolve(&s.Iters, &o.Iters)
+	resolve(&s.PercDamp, &o.PercDamp)
+	resolve(&s.PerOutput, &o.PerOutput)
 	perRow := o.PerOutput
-	if s.Mask != nil {
-		switch *s.Mask {
+	var m prune.Method
+	var err error
+	if grad {
+		resolve(&s.Steps, &o.Steps)
+		resolve(&s.Schedule, &o.Schedule)
+		m, err = admm.NewADMMGrad(o)
+	} else {
+		mask := "normmag" // ADMM's own |B₀| score, MaskFrom nil
+		resolve(&s.Mask, &mask)
+		switch mask {
 		case "normmag":
 		case "wanda":
 			o.MaskFrom, perRow = baselines.Wanda{}, true
 		case "sparsegpt":
-			o.MaskFrom = baselines.SparseGPT{}
+			o.MaskFrom = baselines.DefaultSparseGPT()
 		case "magnitude":
 			o.MaskFrom = baselines.Magnitude{}
 		default:
-			return nil, false, fmt.Errorf("%s: mask %q: want one of %s", s.Name, *s.Mask, strings.Join(MaskSources, ", "))
+			return MethodSpec{}, nil, false, fmt.Errorf("admm1: --mask %q: want one of %s", mask, strings.Join(MaskSources, ", "))
 		}
-	}
-	var m prune.Method
-	var err error
-	if s.Name == "admm1" {
 		m, err = admm.NewADMM1(o)
-	} else {
-		m, err = admm.NewADMMGrad(o)
 	}
-	return m, perRow, err
+	if err != nil {
+		return MethodSpec{}, nil, false, err
+	}
+	return s, m, perRow, nil
 }
 
 // checkApplicable refuses options the named method does not have.

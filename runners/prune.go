@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/model"
@@ -25,14 +26,20 @@ type PruneSpec struct {
 
 // PruneOutcome is what a pruning run produced.
 type PruneOutcome struct {
+	// Method is the method spec with every option resolved (Resolved):
+	// what the run used, defaults included.
+	Method MethodSpec
 	Result *prune.Result
 	Calib  data.Provenance
 }
 
 // Prune samples the calibration windows with m's tokenizer and prunes m in
-// place. It stops between blocks when ctx is cancelled.
+// place. Everything in s is validated before anything is sized by it, and
+// before the calibration, which takes minutes on a 7B model. When ctx is
+// cancelled Prune returns promptly (see prune.Run) with an error wrapping
+// ctx.Err(), and m is partly pruned.
 func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, error) {
-	method, perRow, err := NewMethod(s.Method)
+	resolved, method, perRow, err := s.Method.build()
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +58,20 @@ func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, err
 	if s.Calib.SeqLen == 0 {
 		s.Calib.SeqLen = m.Config.SeqLen
 	}
-	if s.Calib.SeqLen > m.Config.SeqLen {
-		return nil, fmt.Errorf("calibration seqlen %d exceeds the model's context length %d", s.Calib.SeqLen, m.Config.SeqLen)
+	// The window counts are checked here because data.Calibrate reads 0 as
+	// its default, and the pipeline's buffers scale with what it returns.
+	switch {
+	case s.Calib.SeqLen < 2 || s.Calib.SeqLen > m.Config.SeqLen:
+		return nil, fmt.Errorf("--seqlen %d: must be 2..%d (the model's context length)", s.Calib.SeqLen, m.Config.SeqLen)
+	case s.Calib.NSamples < 1:
+		return nil, fmt.Errorf("--nsamples %d: must be ≥ 1", s.Calib.NSamples)
+	case s.Calib.NSamples > math.MaxInt/s.Calib.SeqLen/max(m.Config.Dim, 1):
+		return nil, fmt.Errorf("--nsamples %d: %d×%d calibration tokens of width %d cannot be addressed", s.Calib.NSamples, s.Calib.NSamples, s.Calib.SeqLen, m.Config.Dim)
+	case s.ChunkSeqs < 0:
+		return nil, fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("prune: %w", err)
 	}
 	encode := func(text string) []int { return m.Tokenizer.Encode(text, true, false) }
 	calib, prov, err := data.Calibrate(s.DataDir, s.Calib, encode)
@@ -65,16 +84,13 @@ func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, err
 	}
 	fmt.Fprintf(progress, "prune: %s %s, calibration %s %d×%d from %s\n",
 		method.Name(), s.Pattern, prov.Mode, prov.NSamples, prov.SeqLen, prov.Source)
-	res, err := prune.Run(m, calib, method, s.Pattern, prune.PipelineOptions{
+	res, err := prune.Run(ctx, m, calib, method, s.Pattern, prune.PipelineOptions{
 		Progress:  s.Progress,
 		ChunkSeqs: s.ChunkSeqs,
 		PerRow:    perRow,
-		OnBlock: func(prune.BlockResult, prune.Checkpoint) error {
-			return ctx.Err()
-		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &PruneOutcome{Result: res, Calib: prov}, nil
+	return &PruneOutcome{Method: resolved, Result: res, Calib: prov}, nil
 }
