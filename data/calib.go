@@ -40,11 +40,13 @@ type CalibSpec struct {
 // every result.
 type Provenance struct {
 	Mode         string `json:"mode"`
-	Source       string `json:"source"`        // path(s), comma-separated for c4
+	Source       string `json:"source"`        // absolute path(s), comma-separated for c4
 	SourceSHA256 string `json:"source_sha256"` // per file, comma-separated for c4
-	Seed         uint64 `json:"seed"`          // 0 for contiguous, which draws nothing
-	NSamples     int    `json:"nsamples"`
-	SeqLen       int    `json:"seqlen"`
+	// Files are the files read, in order, with their sizes.
+	Files    []FileRef `json:"files"`
+	Seed     uint64    `json:"seed"` // 0 for contiguous, which draws nothing
+	NSamples int       `json:"nsamples"`
+	SeqLen   int       `json:"seqlen"`
 	// Tokens is the length of the tokenised corpus (contiguous, random) or
 	// the total length of the distinct documents tokenised (c4).
 	Tokens int `json:"tokens"`
@@ -79,7 +81,23 @@ func (s CalibSpec) withDefaults() (CalibSpec, error) {
 	if s.SeqLen <= 0 {
 		return s, fmt.Errorf("calibration seqlen %d: must be positive (the model context)", s.SeqLen)
 	}
+	// Divided, not multiplied, so that huge values cannot overflow.
+	if s.NSamples > MaxCalibTokens/s.SeqLen {
+		return s, fmt.Errorf("calibration nsamples %d × seqlen %d: more than %d tokens, the limit for one calibration",
+			s.NSamples, s.SeqLen, MaxCalibTokens)
+	}
 	return s, nil
+}
+
+// setFiles records the files read.
+func (p *Provenance) setFiles(refs ...FileRef) {
+	paths := make([]string, len(refs))
+	sums := make([]string, len(refs))
+	for i, r := range refs {
+		paths[i], sums[i] = r.Path, r.SHA256
+	}
+	p.Files = refs
+	p.Source, p.SourceSHA256 = strings.Join(paths, ","), strings.Join(sums, ",")
 }
 
 // Calibrate returns spec.NSamples windows of spec.SeqLen token ids. encode
@@ -105,7 +123,7 @@ func Calibrate(dir string, spec CalibSpec, encode func(text string) []int) ([][]
 	}
 	prov := Provenance{Mode: spec.Mode, NSamples: spec.NSamples, SeqLen: spec.SeqLen, Seed: spec.Seed}
 	if spec.Mode == ModeC4 {
-		return calibrateC4(dir, spec, encode, prov)
+		return calibrateC4(spec, encode, prov)
 	}
 	t, err := ReadText(dir, spec.Source)
 	if err != nil {
@@ -114,69 +132,113 @@ func Calibrate(dir string, spec CalibSpec, encode func(text string) []int) ([][]
 	if t.Entry != nil && t.Entry.EvalOnly {
 		return nil, Provenance{}, fmt.Errorf("calibration source %s is an evaluation split; calibrate on %s or other data", t.Path, CorpusWikiText2Valid)
 	}
-	prov.Source, prov.SourceSHA256 = t.Path, t.SHA256
+	prov.setFiles(t.FileRef)
 	toks := encode(t.Text)
 	prov.Tokens = len(toks)
 	n, L := spec.NSamples, spec.SeqLen
-	out := make([][]int, n)
+	// What the corpus can give is checked before the windows are allocated.
+	switch {
+	case spec.Mode == ModeContiguous && len(toks)/L < n:
+		return nil, Provenance{}, fmt.Errorf("calibration source %s: %d tokens give only %d non-overlapping windows of %d, need %d (use fewer samples or mode random)", t.Path, len(toks), len(toks)/L, L, n)
+	case len(toks) < L:
+		return nil, Provenance{}, fmt.Errorf("calibration source %s: %d tokens, shorter than one window of %d", t.Path, len(toks), L)
+	}
+	out := windows(n, L)
 	switch spec.Mode {
 	case ModeContiguous:
 		prov.Seed = 0
-		if fit := len(toks) / L; fit < n {
-			return nil, Provenance{}, fmt.Errorf("calibration source %s: %d tokens give only %d non-overlapping windows of %d, need %d (use fewer samples or mode random)", t.Path, len(toks), fit, L, n)
-		}
 		for k := range out {
-			out[k] = append([]int(nil), toks[k*L:(k+1)*L]...)
+			copy(out[k], toks[k*L:])
 		}
 	case ModeRandom:
-		if len(toks) < L {
-			return nil, Provenance{}, fmt.Errorf("calibration source %s: %d tokens, shorter than one window of %d", t.Path, len(toks), L)
-		}
 		starts := uint64(len(toks) - L + 1)
 		sm := NewSplitMix64(spec.Seed)
 		for k := range out {
 			s := int(sm.Next() % starts)
-			out[k] = append([]int(nil), toks[s:s+L]...)
+			copy(out[k], toks[s:])
 		}
 	}
 	return out, prov, nil
 }
 
-// readC4Sources reads comma-separated shards, hashing each while reading.
-func readC4Sources(dir, source string) (docs []string, paths, sums []string, err error) {
-	for _, name := range strings.Split(source, ",") {
-		name = strings.TrimSpace(name)
-		path, err := Find(dir, name)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("c4 calibration: %w", err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("c4 calibration: %w", err)
-		}
-		h := sha256.New()
-		d, err := ReadC4(io.TeeReader(f, h), path)
-		if err == nil {
-			// The tee hashes only what ReadC4 consumed; finish the file.
-			_, err = io.Copy(h, f)
-		}
-		f.Close()
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("c4 calibration: %w", err)
-		}
-		docs = append(docs, d...)
-		paths = append(paths, path)
-		sums = append(sums, hex.EncodeToString(h.Sum(nil)))
+// windows allocates n windows of L tokens in one block; each has its own
+// capacity, so appending to one cannot overwrite the next.
+func windows(n, L int) [][]int {
+	block := make([]int, n*L)
+	out := make([][]int, n)
+	for k := range out {
+		out[k] = block[k*L : (k+1)*L : (k+1)*L]
 	}
-	return docs, paths, sums, nil
+	return out
 }
 
-func calibrateC4(dir string, spec CalibSpec, encode func(string) []int, prov Provenance) ([][]int, Provenance, error) {
-	docs, paths, sums, err := readC4Sources(dir, spec.Source)
+// readC4Sources reads comma-separated shards, each a path (C4 shards have
+// no short names), hashing each while reading. The shards share the
+// MaxC4Bytes budget; a regular file larger than what is left is refused
+// before it is read.
+func readC4Sources(source string) (docs []string, refs []FileRef, err error) {
+	budget := int64(MaxC4Bytes)
+	for _, name := range strings.Split(source, ",") {
+		d, ref, err := readC4Shard(strings.TrimSpace(name), &budget)
+		if err != nil {
+			return nil, nil, fmt.Errorf("c4 calibration: %w", err)
+		}
+		docs = append(docs, d...)
+		refs = append(refs, ref)
+	}
+	return docs, refs, nil
+}
+
+func readC4Shard(name string, budget *int64) ([]string, FileRef, error) {
+	path, err := ResolvePath(name)
+	if err != nil {
+		return nil, FileRef{}, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, FileRef{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, FileRef{}, err
+	}
+	switch {
+	case st.IsDir():
+		return nil, FileRef{}, fmt.Errorf("%s: is a directory, expected a C4 shard (.json or .json.gz)", path)
+	case st.Mode().IsRegular() && st.Size() > *budget:
+		return nil, FileRef{}, tooLarge(path, "C4 calibration data (all shards together)", MaxC4Bytes, false)
+	}
+	h := sha256.New()
+	cr := &countingReader{r: io.TeeReader(f, h)}
+	d, err := readC4(cr, path, budget)
+	if err != nil {
+		return nil, FileRef{}, err
+	}
+	// readC4 reads to the end of the file on success, so the hash covers it.
+	ref := FileRef{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Size: cr.n}
+	rememberIfUnchanged(path, st, ref.SHA256)
+	return d, ref, nil
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func calibrateC4(spec CalibSpec, encode func(string) []int, prov Provenance) ([][]int, Provenance, error) {
+	docs, refs, err := readC4Sources(spec.Source)
 	if err != nil {
 		return nil, Provenance{}, err
 	}
-	prov.Source, prov.SourceSHA256 = strings.Join(paths, ","), strings.Join(sums, ",")
+	prov.setFiles(refs...)
 	prov.Documents = len(docs)
 	if len(docs) == 0 {
 		return nil, Provenance{}, fmt.Errorf("c4 calibration: no documents in %s", prov.Source)
@@ -188,7 +250,7 @@ func calibrateC4(dir string, spec CalibSpec, encode func(string) []int, prov Pro
 	// known short the loop would never end.
 	short := map[int]bool{}
 	seen := map[int]bool{}
-	out := make([][]int, spec.NSamples)
+	out := windows(spec.NSamples, L)
 	for k := range out {
 		var toks []int
 		for {
@@ -212,7 +274,7 @@ func calibrateC4(dir string, spec CalibSpec, encode func(string) []int, prov Pro
 			}
 		}
 		j := int(rng.below(uint64(len(toks) - L)))
-		out[k] = append([]int(nil), toks[j:j+L]...)
+		copy(out[k], toks[j:])
 	}
 	return out, prov, nil
 }

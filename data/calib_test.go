@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -34,8 +35,9 @@ func TestCalibrateContiguous(t *testing.T) {
 	if !slices.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("windows %v, want %v", got, want)
 	}
-	wantProv := Provenance{Mode: ModeContiguous, Source: p, SourceSHA256: prov.SourceSHA256, NSamples: 3, SeqLen: 4, Tokens: 12}
-	if prov != wantProv || len(prov.SourceSHA256) != 64 {
+	wantProv := Provenance{Mode: ModeContiguous, Source: p, SourceSHA256: prov.SourceSHA256, NSamples: 3, SeqLen: 4, Tokens: 12,
+		Files: []FileRef{{Path: p, SHA256: prov.SourceSHA256, Size: 11}}}
+	if !reflect.DeepEqual(prov, wantProv) || len(prov.SourceSHA256) != 64 {
 		t.Errorf("provenance %+v, want %+v", prov, wantProv)
 	}
 	// Windows must not alias each other or the token stream.
@@ -101,7 +103,7 @@ func TestCalibrateSpecErrors(t *testing.T) {
 
 func TestCalibrateRefusesTestSplit(t *testing.T) {
 	dir := datatest.Dir(t)
-	for _, src := range []string{CorpusWikiText2, CorpusWikiText2Raw, "wikitext-2/test.txt"} {
+	for _, src := range []string{CorpusWikiText2, CorpusWikiText2Raw, filepath.Join(dir, "wikitext-2/test.txt")} {
 		_, _, err := Calibrate(dir, CalibSpec{Source: src, SeqLen: 16, NSamples: 1}, byteEncode)
 		if err == nil || !strings.Contains(err.Error(), "evaluation split") {
 			t.Errorf("%s: got %v", src, err)
@@ -243,5 +245,36 @@ func TestCalibrateC4Errors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.json.gz")
 	if _, _, err := Calibrate("", CalibSpec{Source: missing, Mode: ModeC4, SeqLen: 3}, byteEncode); !errors.Is(err, ErrNotFound) {
 		t.Errorf("missing shard: got %v", err)
+	}
+}
+
+// TestCalibrateSizesBeforeReading: sizes from flags are refused before the
+// source is read or anything is allocated (the source here is endless).
+func TestCalibrateSizesBeforeReading(t *testing.T) {
+	tests := []struct {
+		name string
+		spec CalibSpec
+		want string
+	}{
+		{"contiguous", CalibSpec{Source: "/dev/zero", NSamples: 1_000_000_000, SeqLen: 64},
+			"calibration nsamples 1000000000 × seqlen 64: more than 8388608 tokens, the limit for one calibration"},
+		{"random", CalibSpec{Source: "/dev/zero", Mode: ModeRandom, NSamples: 200_000, SeqLen: 64},
+			"nsamples 200000 × seqlen 64: more than 8388608 tokens"},
+		{"c4", CalibSpec{Source: "/dev/zero", Mode: ModeC4, NSamples: 1, SeqLen: 1 << 40},
+			"nsamples 1 × seqlen 1099511627776: more than 8388608 tokens"},
+		{"overflowing product", CalibSpec{Source: "/dev/zero", NSamples: 1 << 62, SeqLen: 1 << 62},
+			"more than 8388608 tokens"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var err error
+			n := allocated(func() { _, _, err = Calibrate("", tc.spec, byteEncode) })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want %q", err, tc.want)
+			}
+			if n > 1<<20 {
+				t.Errorf("allocated %d MiB before refusing", n>>20)
+			}
+		})
 	}
 }

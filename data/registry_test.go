@@ -134,7 +134,7 @@ func TestVerifyPath(t *testing.T) {
 		}
 	}
 	// A corrupted vocabulary inside a model directory is caught through the
-	// directory; files outside the data directory are not checked.
+	// directory; unregistered files are not checked.
 	const rel = "models/stories260K/tok512.bin"
 	dir := fakeDir(t, rel, []byte("short"))
 	if err := VerifyPath(dir, filepath.Join(dir, "models/stories260K")); err == nil || !strings.Contains(err.Error(), "tok512.bin") {
@@ -143,7 +143,8 @@ func TestVerifyPath(t *testing.T) {
 	if err := VerifyPath(dir, filepath.Join(t.TempDir(), "tok512.bin")); err != nil {
 		t.Errorf("outside the data directory: %v", err)
 	}
-	if err := VerifyPath("", filepath.Join(dir, rel)); err != nil {
-		t.Errorf("no data directory: %v", err)
+	// A registered path is checked without a data directory too.
+	if err := VerifyPath("", filepath.Join(dir, rel)); err == nil || !strings.Contains(err.Error(), "size 5 bytes, expected 6227") {
+		t.Errorf("no data directory: got %v, want a size mismatch", err)
 	}
 }

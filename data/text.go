@@ -1,12 +1,9 @@
 package data
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -46,48 +43,44 @@ func CorpusNames() []string {
 
 // Text is a corpus read into memory.
 type Text struct {
-	Text   string
-	Path   string // the file read
-	SHA256 string // of the file's bytes
+	Text string
+	// FileRef is the file read: its absolute path, size and sha256.
+	FileRef
 	// Entry is the registry entry when the file is a registered shared file
 	// (its checksum then matched); nil otherwise.
 	Entry *Entry
 }
 
 // ReadText reads a named corpus (see CorpusNames) from the data directory
-// dir, or else the text file nameOrPath (a path, or relative to dir). A
-// registered shared file must match its checksum. The bytes are kept
-// verbatim: CRLF line ends and a leading byte-order mark stay in the text,
-// because the protocols tokenise files exactly as stored. Empty files and
-// invalid UTF-8 are errors.
+// dir only, or else the text file at nameOrPath, a path relative to the
+// working directory (never to dir). Another short name is an error
+// suggesting ./NAME. The file may hold at most MaxTextBytes; a registered
+// shared file, wherever it lies, must match its checksum before it is
+// decoded. The bytes are kept verbatim: CRLF line ends and a leading
+// byte-order mark stay in the text, because the protocols tokenise files
+// exactly as stored. Empty files and invalid UTF-8 are errors.
 func ReadText(dir, nameOrPath string) (Text, error) {
 	var path string
-	if rel, ok := corpora[nameOrPath]; ok {
-		if dir == "" {
-			return Text{}, fmt.Errorf("corpus %s (%s): no data directory: pass --data-dir or set %s", nameOrPath, rel, EnvVar)
+	var err error
+	switch rel, ok := corpora[nameOrPath]; {
+	case ok:
+		if path, err = ResolveName(dir, rel); err != nil {
+			return Text{}, fmt.Errorf("corpus %s: %w", nameOrPath, err)
 		}
-		path = filepath.Join(dir, filepath.FromSlash(rel))
-	} else {
-		p, err := Find(dir, nameOrPath)
-		if err != nil {
-			return Text{}, fmt.Errorf("corpus: %w (named corpora: %q)", err, CorpusNames())
+	case IsName(nameOrPath):
+		return Text{}, fmt.Errorf("corpus %s: %w: not a named corpus (%s); for a file in the working directory write ./%s",
+			nameOrPath, ErrNotFound, strings.Join(CorpusNames(), ", "), nameOrPath)
+	default:
+		if path, err = ResolvePath(nameOrPath); err != nil {
+			return Text{}, fmt.Errorf("corpus: %w", err)
 		}
-		path = p
 	}
-	b, err := os.ReadFile(path)
+	b, ref, e, err := ReadFile(path, MaxTextBytes, "text corpora")
 	if err != nil {
-		return Text{}, fmt.Errorf("corpus %s: %w", nameOrPath, err)
+		return Text{}, fmt.Errorf("corpus: %w", err)
 	}
-	digest := sha256.Sum256(b)
-	t := Text{Path: path, SHA256: hex.EncodeToString(digest[:])}
-	if e, ok := lookupPath(dir, path); ok {
-		if err := checkDigest(path, e, int64(len(b)), t.SHA256); err != nil {
-			return Text{}, err
-		}
-		t.Entry = &e
-	}
-	t.Text, err = decodeText(path, b)
-	if err != nil {
+	t := Text{FileRef: ref, Entry: e}
+	if t.Text, err = decodeText(ref.Path, b); err != nil {
 		return Text{}, err
 	}
 	return t, nil

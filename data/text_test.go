@@ -50,8 +50,9 @@ func TestReadTextFile(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ReadText("", filepath.Join(t.TempDir(), "missing.txt")); err == nil || !strings.Contains(err.Error(), "wikitext2-valid") {
-		t.Errorf("missing file: got %v, want an error listing the named corpora", err)
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	if _, err := ReadText("", missing); err == nil || !strings.Contains(err.Error(), missing+": not found") {
+		t.Errorf("missing file: got %v, want an error naming %s", err, missing)
 	}
 	if _, err := ReadText("", CorpusWikiText2); err == nil || !strings.Contains(err.Error(), EnvVar) {
 		t.Errorf("named corpus without a data dir: got %v", err)
@@ -74,7 +75,7 @@ func TestReadTextCorrupt(t *testing.T) {
 	rel, _ := Corpus(CorpusWikiText2Valid)
 	e, _ := Lookup(rel)
 	dir := fakeDir(t, rel, make([]byte, e.Size))
-	for _, name := range []string{CorpusWikiText2Valid, rel} {
+	for _, name := range []string{CorpusWikiText2Valid, filepath.Join(dir, rel)} {
 		if _, err := ReadText(dir, name); err == nil || !strings.Contains(err.Error(), e.SHA256) {
 			t.Errorf("%s: got %v, want a sha256 mismatch", name, err)
 		}
@@ -110,8 +111,8 @@ func TestReadTextShared(t *testing.T) {
 			t.Errorf("%s: CRLF present = %v, want %v", tc.name, !tc.crlf, tc.crlf)
 		}
 	}
-	// A registered file named by its relative path is verified too.
-	got, err := ReadText(dir, "wikitext-2/test.txt")
+	// A registered file named by its path is verified too.
+	got, err := ReadText(dir, filepath.Join(dir, "wikitext-2/test.txt"))
 	if err != nil || got.Entry == nil || !got.Entry.EvalOnly {
 		t.Errorf("wikitext-2/test.txt: %v, entry %v", err, got.Entry)
 	}
