@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +12,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
+	"syscall"
 
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/internal/smallfile"
 	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
@@ -261,6 +265,7 @@ func LoadHF(dir string) (*Model, error) {
 	if m.Files, err = absPaths(append(append([]string{filepath.Join(dir, "config.json")}, src.Paths()...), tokPath)...); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	m.vocabFile = m.Files[len(m.Files)-1]
 	if err := attachTokenizer(m, tok, tokPath); err != nil {
 		return nil, err
 	}
@@ -282,8 +287,9 @@ type SaveOption func(*saveOptions)
 // WithShardSize sets the byte limit above which weights are sharded.
 func WithShardSize(n int64) SaveOption { return func(o *saveOptions) { o.shardBytes = n } }
 
-// WithTokenizerFile names the vocabulary to store: a file ending in .model is
-// copied as tokenizer.model, anything else as a llama2.c tokenizer.bin.
+// WithTokenizerFile names the vocabulary to store instead of the model's own:
+// a file ending in .model is copied as tokenizer.model, anything else as a
+// llama2.c tokenizer.bin.
 func WithTokenizerFile(path string) SaveOption {
 	return func(o *saveOptions) { o.tokenizerFile = path }
 }
@@ -315,67 +321,57 @@ type hfConfigOut struct {
 	TorchDType            string    `json:"torch_dtype"`
 }
 
-// SaveHF writes m as a Hugging Face directory: config.json, F32
+// SaveHF is SaveHFContext without cancellation.
+func SaveHF(m *Model, dir string, opts ...SaveOption) error {
+	return SaveHFContext(context.Background(), m, dir, opts...)
+}
+
+// SaveHFContext writes m as a Hugging Face directory: config.json, F32
 // model.safetensors (or shards plus index above the shard limit) with Q/K
-// rows in HF order, and the vocabulary. The source tokenizer file is copied:
-// an HF model's tokenizer.model or tokenizer.bin, or a llama2.c model's
-// vocabulary (found as LoadLlama2C finds it) as tokenizer.bin, which LoadHF
-// also accepts. GGUF vocabularies have no file form: pass WithTokenizerFile.
+// rows in HF order, and the vocabulary. The vocabulary file the model was
+// loaded with is copied (tokenizer.model, or a llama2.c vocabulary as
+// tokenizer.bin, which LoadHF also accepts); a vocabulary that came without
+// a file of its own, a GGUF file's, is written as tokenizer.model.
 //
-// Everything is written into a temporary sibling directory that is renamed
-// to dir only when complete, so an interrupted save never leaves a directory
-// LoadHF would accept.
-func SaveHF(m *Model, dir string, opts ...SaveOption) (err error) {
-	o := saveOptions{shardBytes: DefaultShardBytes}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if err := checkWeights(&m.Config, &m.Weights); err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
-	}
-	if m.Tokenizer == nil {
-		return fmt.Errorf("save %s: model has no tokenizer", dir)
-	}
-	tokSrc := o.tokenizerFile
-	if tokSrc == "" {
-		switch m.Format {
-		case "hf":
-			tokSrc, err = hfTokenizerFile(m.Path)
-		case "llama2c":
-			tokSrc, err = findLlama2CVocab(m.Path, m.Config.Vocab)
-		default:
-			err = fmt.Errorf("a %q model's vocabulary has no file to copy; pass WithTokenizerFile", m.Format)
-		}
-		if err != nil {
-			return fmt.Errorf("save %s: %w", dir, err)
-		}
-	}
-	tokDst := "tokenizer.bin"
-	if filepath.Ext(tokSrc) == ".model" {
-		tokDst = "tokenizer.model"
-	}
+// The output appears complete or not at all: everything is written into a
+// hidden temporary sibling (registered with atomicfile, so a hard exit can
+// remove it), every file is synced, and the directory is renamed to dir
+// only when complete; on any error, and when ctx is done (checked between
+// tensors), the temporary directory and any parents SaveHFContext created
+// are removed. Files get mode 0666 and directories 0777, less the umask.
+// SaveHFContext first runs the checks of CheckSaveHF and fails with all
+// their reasons.
+func SaveHFContext(ctx context.Context, m *Model, dir string, opts ...SaveOption) (err error) {
+	o := newSaveOptions(opts)
 	dir = filepath.Clean(dir)
-	if err := checkTarget(dir, o.overwrite); err != nil {
+	vocab, err := checkSave(m, dir, &o)
+	if err != nil {
 		return err
 	}
-	parent := filepath.Dir(dir)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	fail := func(err error) error { return fmt.Errorf("save %s: %w", dir, err) }
+	created, err := mkdirParents(filepath.Dir(dir))
 	if err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+		return fail(err)
 	}
 	defer func() {
 		if err != nil {
-			os.RemoveAll(tmp)
+			removeCreated(created)
 		}
 	}()
-	if err := writeHFTensors(m, tmp, o.shardBytes); err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+	d, err := atomicfile.CreateDir(dir)
+	if err != nil {
+		return fail(err)
 	}
-	if err := copyFile(tokSrc, filepath.Join(tmp, tokDst)); err != nil {
-		return fmt.Errorf("save %s: tokenizer: %w", dir, err)
+	defer func() {
+		if err != nil {
+			d.Abort()
+		}
+	}()
+	if err := writeHFTensors(ctx, m, d.Tmp, o.shardBytes); err != nil {
+		return fail(err)
+	}
+	if err := vocab.write(d.Tmp); err != nil {
+		return fail(fmt.Errorf("vocabulary: %w", err))
 	}
 	c := &m.Config
 	js, err := json.MarshalIndent(hfConfigOut{
@@ -387,16 +383,146 @@ func SaveHF(m *Model, dir string, opts ...SaveOption) (err error) {
 		TieWordEmbeddings: c.TiedClassifier, HiddenAct: "silu", TorchDType: "float32",
 	}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+		return fail(err)
 	}
 	// config.json last: even the temporary directory is never loadable early.
-	if err := os.WriteFile(filepath.Join(tmp, "config.json"), append(js, '\n'), 0o644); err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+	if err := atomicfile.WriteFile(filepath.Join(d.Tmp, "config.json"), append(js, '\n')); err != nil {
+		return fail(err)
 	}
-	return replaceDir(tmp, dir, o.overwrite)
+	if err := ctx.Err(); err != nil {
+		return fail(err)
+	}
+	if err := commitDir(d, dir, o.overwrite); err != nil {
+		return fail(err)
+	}
+	return nil
 }
 
-func writeHFTensors(m *Model, dir string, shardBytes int64) error {
+func newSaveOptions(opts []SaveOption) saveOptions {
+	o := saveOptions{shardBytes: DefaultShardBytes}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// CheckSaveHF reports, without writing anything, every reason SaveHF(m, dir,
+// opts...) would fail: an inconsistent model, a vocabulary that cannot be
+// stored, a target that exists and is not an empty directory, a parent that
+// is not a writable directory (such as /proc), or too little free space. It
+// is cheap, so that a command can call it before hours of pruning. The
+// reasons are joined with "; " in one error.
+func CheckSaveHF(m *Model, dir string, opts ...SaveOption) error {
+	o := newSaveOptions(opts)
+	_, err := checkSave(m, filepath.Clean(dir), &o)
+	return err
+}
+
+// checkSave runs CheckSaveHF's checks and returns how the vocabulary will be
+// stored.
+func checkSave(m *Model, dir string, o *saveOptions) (vocabOut, error) {
+	var errs []error
+	if err := checkWeights(&m.Config, &m.Weights); err != nil {
+		errs = append(errs, fmt.Errorf("the model is inconsistent: %w", err))
+	}
+	if o.shardBytes <= 0 {
+		errs = append(errs, fmt.Errorf("shard size %d must be positive", o.shardBytes))
+	}
+	vocab, err := planVocab(m, o.tokenizerFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkTarget(dir, o.overwrite); err != nil {
+		errs = append(errs, err)
+	} else if err := checkParent(dir, estimateSaveBytes(m, vocab)); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return vocab, nil
+	}
+	return vocab, fmt.Errorf("save %s: "+strings.TrimSuffix(strings.Repeat("%w; ", len(errs)), "; "), append([]any{dir}, anySlice(errs)...)...)
+}
+
+func anySlice(errs []error) []any {
+	out := make([]any, len(errs))
+	for i, e := range errs {
+		out[i] = e
+	}
+	return out
+}
+
+// vocabOut is how SaveHF stores the vocabulary: as name in the directory,
+// copied from the file src or, when src is empty, written from data.
+type vocabOut struct {
+	name, src string
+	data      []byte
+}
+
+// planVocab decides how the vocabulary is stored: the file named explicitly,
+// else the file it was loaded from, else (a GGUF vocabulary) the
+// SentencePiece model serialised as tokenizer.model.
+func planVocab(m *Model, explicit string) (vocabOut, error) {
+	if m.Tokenizer == nil {
+		return vocabOut{}, errors.New("the model has no vocabulary to store with it")
+	}
+	src := explicit
+	if src == "" {
+		src = m.vocabFile
+	}
+	if src == "" {
+		sp, ok := m.Tokenizer.(*tokenizer.SentencePiece)
+		if !ok {
+			return vocabOut{}, fmt.Errorf("the model's %T vocabulary was not loaded from a file and only SentencePiece vocabularies can be written out", m.Tokenizer)
+		}
+		return vocabOut{name: "tokenizer.model", data: sp.MarshalModel()}, nil
+	}
+	st, err := os.Stat(src)
+	switch {
+	case err != nil:
+		return vocabOut{}, fmt.Errorf("the vocabulary file to copy is no longer readable: %w", err)
+	case !st.Mode().IsRegular():
+		return vocabOut{}, fmt.Errorf("the vocabulary file to copy, %s, is not a regular file", src)
+	}
+	name := "tokenizer.bin"
+	if filepath.Ext(src) == ".model" {
+		name = "tokenizer.model"
+	}
+	return vocabOut{name: name, src: src}, nil
+}
+
+func (v vocabOut) write(dir string) error {
+	dst := filepath.Join(dir, v.name)
+	if v.src == "" {
+		return atomicfile.WriteFile(dst, v.data)
+	}
+	in, err := os.Open(v.src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := atomicfile.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Abort()
+		return fmt.Errorf("copying %s: %w", v.src, err)
+	}
+	return out.Commit()
+}
+
+// estimateSaveBytes is about what SaveHF writes: F32 weights, the vocabulary
+// and a margin for headers and config.json.
+func estimateSaveBytes(m *Model, v vocabOut) int64 {
+	params, _ := configParams(&m.Config) // a valid config does not overflow
+	n := 4*params + int64(len(v.data)) + 1<<20
+	if st, err := os.Stat(v.src); v.src != "" && err == nil {
+		n += st.Size()
+	}
+	return n
+}
+
+func writeHFTensors(ctx context.Context, m *Model, dir string, shardBytes int64) error {
 	c, w := &m.Config, &m.Weights
 	sw := safetensors.NewWriter()
 	sw.SetMetadata("format", "pt") // transformers refuses files without it
@@ -427,69 +553,137 @@ func writeHFTensors(m *Model, dir string, shardBytes int64) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	_, err := sw.WriteSharded(dir, shardBytes)
+	_, err := sw.WriteShardedContext(ctx, dir, shardBytes)
 	return err
 }
 
-// checkTarget refuses to replace a non-empty directory (or a file) unless
-// overwrite is set, before any work is done.
+// checkTarget refuses a target that exists and is not a directory, and a
+// non-empty directory unless overwrite is set.
 func checkTarget(dir string, overwrite bool) error {
 	st, err := os.Stat(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
+	if missing(err) {
+		return nil // checkParent says whether it can be created
 	}
 	if err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+		return err
 	}
 	if !st.IsDir() {
-		return fmt.Errorf("save %s: exists and is not a directory", dir)
+		return fmt.Errorf("%s exists and is not a directory", dir)
 	}
-	entries, err := os.ReadDir(dir)
+	if overwrite {
+		return nil
+	}
+	f, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("save %s: %w", dir, err)
+		return err
 	}
-	if len(entries) > 0 && !overwrite {
-		return fmt.Errorf("save %s: directory exists and is not empty (use overwrite)", dir)
+	defer f.Close()
+	if names, _ := f.Readdirnames(1); len(names) > 0 {
+		return fmt.Errorf("%s already exists and is not empty; name a new or empty directory", dir)
 	}
 	return nil
 }
 
-// replaceDir moves the finished tmp into place. An existing directory is
-// first renamed aside, so dir is at every moment either the old or the new
+// checkParent checks that the directory dir would be created in (its
+// nearest existing ancestor, since missing parents are created) accepts new
+// entries and has room for about need bytes. Writability is probed by
+// creating and removing a directory: permissions, read-only mounts and
+// pseudo file systems such as /proc all fail that the same way SaveHF would.
+func checkParent(dir string, need int64) error {
+	anc := filepath.Dir(dir)
+	for {
+		st, err := os.Stat(anc)
+		if err == nil {
+			if !st.IsDir() {
+				return fmt.Errorf("cannot create %s: %s is not a directory", dir, anc)
+			}
+			break
+		}
+		if !missing(err) || filepath.Dir(anc) == anc {
+			return fmt.Errorf("cannot create %s: %w", dir, err)
+		}
+		anc = filepath.Dir(anc)
+	}
+	probe, err := os.MkdirTemp(anc, ".prunebench-check-")
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot create %s: %s does not accept new files (%v)", dir, anc, err)
+	}
+	os.Remove(probe)
+	var fs syscall.Statfs_t
+	if syscall.Statfs(anc, &fs) == nil {
+		if free := int64(fs.Bavail) * int64(fs.Bsize); free < need {
+			return fmt.Errorf("the model needs about %d MB but only %d MB are free in %s", need>>20, free>>20, anc)
+		}
+	}
+	return nil
+}
+
+// missing tells whether a Stat error means the path does not exist, either
+// plainly or because a file stands where a parent directory should.
+func missing(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// mkdirParents creates the missing directories above the output, returning
+// them outermost first so that a failed save can remove them again.
+func mkdirParents(parent string) ([]string, error) {
+	var missing []string
+	for p := parent; ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
+			break
+		}
+		missing = append(missing, p)
+	}
+	var created []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := os.Mkdir(missing[i], 0o777); err != nil { // less the umask: 0755 as usual
+			removeCreated(created)
+			return nil, err
+		}
+		created = append(created, missing[i])
+	}
+	return created, nil
+}
+
+// removeCreated removes the directories mkdirParents created, innermost
+// first; os.Remove leaves any that something else has filled meanwhile.
+func removeCreated(created []string) {
+	for i := len(created) - 1; i >= 0; i-- {
+		os.Remove(created[i])
+	}
+}
+
+// commitDir moves the finished temporary directory to dir. With overwrite,
+// an existing directory is first renamed aside and removed only after the
+// new one is in place, so dir is at every moment either the old or the new
 // complete checkpoint.
-func replaceDir(tmp, dir string, overwrite bool) error {
+func commitDir(d *atomicfile.Dir, dir string, overwrite bool) error {
 	if err := checkTarget(dir, overwrite); err != nil {
 		return err
 	}
-	old := tmp + ".old"
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, old); err != nil {
-			return fmt.Errorf("save %s: %w", dir, err)
+	old := ""
+	if overwrite {
+		if _, err := os.Stat(dir); err == nil {
+			old = d.Tmp + ".old"
+			if err := os.Rename(dir, old); err != nil {
+				return err
+			}
 		}
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.Rename(old, dir)
-		return fmt.Errorf("save %s: %w", dir, err)
+	if err := d.Commit(); err != nil {
+		if old != "" {
+			os.Rename(old, dir)
+		}
+		return err
 	}
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("save %s: removing the previous copy %s: %w", dir, old, err)
+	if old != "" {
+		if err := os.RemoveAll(old); err != nil {
+			return fmt.Errorf("removing the previous copy %s: %w", old, err)
+		}
 	}
 	return nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -1,12 +1,15 @@
 package model
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/prunebench/prunebench/internal/datatest"
@@ -116,18 +119,29 @@ func TestSaveHFRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSaveHFShardedGGUF(t *testing.T) {
+// vocabTestVectors returns llama.cpp's 46 Llama-2 tokenizer test inputs.
+func vocabTestVectors(t *testing.T) []string {
+	t.Helper()
+	inp, err := os.ReadFile(datatest.Path(t, "tokenizers/llama2/vocab-test.inp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := strings.Split(string(inp), "\n__ggml_vocab_test__\n")
+	return cases[:len(cases)-1]
+}
+
+// TestSaveHFGGUF saves the tiny GGUF, whose vocabulary lives inside the
+// checkpoint, and loads it back: the vocabulary is written as
+// tokenizer.model and must encode the tokenizer test vectors identically,
+// and the logits must be bit-identical.
+func TestSaveHFGGUF(t *testing.T) {
 	src, err := Load(datatest.Path(t, "models/llama-2-tiny-random/llama-2-tiny-random.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "hf")
-	if err := SaveHF(src, dir); err == nil || !strings.Contains(err.Error(), "WithTokenizerFile") {
-		t.Fatalf("GGUF without a tokenizer file: %v", err)
-	}
-	spm := datatest.Path(t, "tokenizers/llama2/tokenizer.model")
 	// Embedding and classifier are 1 MB each: a 600 kB limit gives 3 shards.
-	if err := SaveHF(src, dir, WithShardSize(600_000), WithTokenizerFile(spm)); err != nil {
+	if err := SaveHF(src, dir, WithShardSize(600_000)); err != nil {
 		t.Fatal(err)
 	}
 	shards, _ := filepath.Glob(filepath.Join(dir, "model-*-of-00003.safetensors"))
@@ -142,17 +156,45 @@ func TestSaveHFShardedGGUF(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameWeights(t, src, got)
-	if a, b := src.Tokenizer.Encode("Hello world", true, false), got.Tokenizer.Encode("Hello world", true, false); !reflect.DeepEqual(a, b) {
-		t.Errorf("tokenizer changed: %v vs %v", a, b)
+	if filepath.Base(got.Files[len(got.Files)-1]) != "tokenizer.model" {
+		t.Errorf("files %v: the vocabulary was not stored as tokenizer.model", got.Files)
+	}
+	for i, text := range vocabTestVectors(t) {
+		if a, b := src.Tokenizer.Encode(text, true, false), got.Tokenizer.Encode(text, true, false); !reflect.DeepEqual(a, b) {
+			t.Errorf("case %d %q: GGUF vocabulary gives %v, the saved tokenizer.model %v", i, text, a, b)
+		}
+	}
+	tokens := src.Tokenizer.Encode("Hello world, this is a tiny random Llama.", true, false)
+	a, err := src.Forward(tokens, 1, len(tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := got.Forward(tokens, 1, len(tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("logit %d: %v from the GGUF, %v after saving", i, a[i], b[i])
+		}
 	}
 	// Saving the loaded HF model again copies its tokenizer.model.
 	again := filepath.Join(t.TempDir(), "again")
 	if err := SaveHF(got, again); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(again, "tokenizer.model")); err != nil {
-		t.Error(err)
+	if x, y := readAll(t, filepath.Join(dir, "tokenizer.model")), readAll(t, filepath.Join(again, "tokenizer.model")); !reflect.DeepEqual(x, y) {
+		t.Error("re-saving changed tokenizer.model")
 	}
+}
+
+func readAll(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestSaveHFTarget(t *testing.T) {
@@ -312,5 +354,109 @@ func TestLoadDispatch(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing path accepted")
+	}
+}
+
+// TestCheckSaveHF gives one unusable target or model per case and checks
+// that both CheckSaveHF and SaveHF give every reason, in words a user of the
+// command line understands, and that SaveHF leaves nothing behind.
+func TestCheckSaveHF(t *testing.T) {
+	src := loadStories(t)
+	base := t.TempDir()
+	file := filepath.Join(base, "file")
+	full := filepath.Join(base, "full")
+	for _, p := range []string{file, filepath.Join(full, "x")} {
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	noTok := *src
+	noTok.Tokenizer = nil
+	goneVocab := *src
+	goneVocab.vocabFile = filepath.Join(base, "deleted.bin")
+	cases := []struct {
+		name string
+		m    *Model
+		dir  string
+		want []string
+	}{
+		{"target is a file", src, file, []string{file + " exists and is not a directory"}},
+		{"target not empty", src, full, []string{full + " already exists and is not empty"}},
+		{"parent is a file", src, filepath.Join(file, "out"), []string{"cannot create " + filepath.Join(file, "out"), file + " is not a directory"}},
+		{"pseudo file system", src, "/proc/prunebench-out", []string{"cannot create /proc/prunebench-out", "/proc does not accept new files"}},
+		{"no vocabulary", &noTok, filepath.Join(base, "a"), []string{"no vocabulary to store"}},
+		{"vocabulary file gone", &goneVocab, filepath.Join(base, "b"), []string{"vocabulary file to copy is no longer readable", "deleted.bin"}},
+		{"every reason at once", &noTok, full, []string{"no vocabulary to store", "not empty"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, err := range []error{CheckSaveHF(c.m, c.dir), SaveHF(c.m, c.dir)} {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				msg := err.Error()
+				for _, w := range append(c.want, "save "+c.dir+": ") {
+					if !strings.Contains(msg, w) {
+						t.Errorf("%q does not say %q", msg, w)
+					}
+				}
+				if strings.Contains(msg, "With") || strings.Contains(msg, "%!") || strings.Contains(msg, "\n") {
+					t.Errorf("%q is not one line in the user's words", msg)
+				}
+			}
+		})
+	}
+	if left, _ := filepath.Glob(filepath.Join(base, "*")); len(left) != 2 {
+		t.Errorf("left behind: %v", left)
+	}
+	if err := CheckSaveHF(src, filepath.Join(base, "new", "deeper")); err != nil {
+		t.Errorf("a target under missing parents: %v", err)
+	}
+}
+
+// TestSaveHFFiles checks the permissions and durability side: the usual
+// modes less the umask, no temporary left, and a cancelled save that
+// removes its temporary directory and the parents it created.
+func TestSaveHFFiles(t *testing.T) {
+	src := loadStories(t)
+	old := syscall.Umask(0o027)
+	syscall.Umask(old)
+	base := t.TempDir()
+	dir := filepath.Join(base, "p", "q", "hf")
+	if err := SaveHF(src, dir); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.WalkDir(filepath.Join(base, "p"), func(p string, e os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o666) &^ os.FileMode(old)
+		if e.IsDir() {
+			want = os.ModeDir | os.FileMode(0o777)&^os.FileMode(old)
+		}
+		if info.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, info.Mode(), want)
+		}
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("%s: temporary left behind", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := SaveHFContext(ctx, src, filepath.Join(base, "r", "s", "hf")); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled save: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(base, "*")); len(left) != 1 {
+		t.Errorf("a cancelled save left %v", left)
 	}
 }

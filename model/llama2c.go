@@ -44,6 +44,7 @@ func LoadLlama2C(path, vocabPath string) (*Model, error) {
 	if m.Files, err = absPaths(path, vocabPath); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	m.vocabFile = m.Files[1]
 	if err := attachTokenizer(m, tok, vocabPath); err != nil {
 		return nil, err
 	}

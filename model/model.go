@@ -117,4 +117,7 @@ type Model struct {
 	// checkpoint or its shards and index, config.json and the vocabulary, so
 	// that a result can record each with its checksum.
 	Files []string
+	// vocabFile is the vocabulary file among Files, which SaveHF copies;
+	// empty when the vocabulary came inside the checkpoint (GGUF).
+	vocabFile string
 }

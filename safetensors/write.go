@@ -2,14 +2,16 @@ package safetensors
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/prunebench/prunebench/internal/atomicfile"
 )
 
 // Writer collects tensors and writes them as one safetensors file or as
@@ -111,7 +113,7 @@ type headerEntry struct {
 // beside path under a temporary name and renamed into place, so readers never
 // see a partial file.
 func (w *Writer) WriteFile(path string) error {
-	return w.writeFile(path, w.sortedNames())
+	return w.writeFile(context.Background(), path, w.sortedNames())
 }
 
 func (w *Writer) sortedNames() []string {
@@ -123,7 +125,8 @@ func (w *Writer) sortedNames() []string {
 	return names
 }
 
-func (w *Writer) writeFile(path string, names []string) error {
+// writeFile writes names to path, giving up between tensors once ctx is done.
+func (w *Writer) writeFile(ctx context.Context, path string, names []string) error {
 	hdr := map[string]any{}
 	if len(w.meta) > 0 {
 		hdr["__metadata__"] = w.meta
@@ -149,6 +152,9 @@ func (w *Writer) writeFile(path string, names []string) error {
 			return err
 		}
 		for _, n := range names {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if err := w.tensors[n].encode(out); err != nil {
 				return fmt.Errorf("tensor %q: %w", n, err)
 			}
@@ -186,34 +192,24 @@ func (p pending) encode(out io.Writer) error {
 	return nil
 }
 
-// atomicWrite streams fill into a temporary file next to path, syncs it and
-// renames it over path; on any error the temporary file is removed.
-func atomicWrite(path string, fill func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+// atomicWrite streams fill into a temporary file next to path and commits it
+// through atomicfile (synced, given the usual permissions, renamed over
+// path); on any error the temporary file is removed.
+func atomicWrite(path string, fill func(io.Writer) error) error {
+	f, err := atomicfile.Create(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			err = fmt.Errorf("%s: %w", path, err)
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = fill(bw); err != nil {
-		return err
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = fill(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err = bw.Flush(); err != nil {
-		return err
+	if err != nil {
+		f.Abort()
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return f.Commit()
 }
 
 // IndexName is the Hugging Face index file of a sharded checkpoint.
@@ -234,6 +230,13 @@ type Index struct {
 // the limit) plus model.safetensors.index.json, written last. It returns the
 // names of the files written.
 func (w *Writer) WriteSharded(dir string, maxShardBytes int64) ([]string, error) {
+	return w.WriteShardedContext(context.Background(), dir, maxShardBytes)
+}
+
+// WriteShardedContext is WriteSharded that stops between tensors once ctx is
+// done, returning its error; the file being written is removed, files
+// already finished stay.
+func (w *Writer) WriteShardedContext(ctx context.Context, dir string, maxShardBytes int64) ([]string, error) {
 	if maxShardBytes <= 0 {
 		return nil, fmt.Errorf("safetensors: shard size limit %d must be positive", maxShardBytes)
 	}
@@ -251,13 +254,13 @@ func (w *Writer) WriteSharded(dir string, maxShardBytes int64) ([]string, error)
 		total += b
 	}
 	if len(groups) <= 1 {
-		return []string{SingleName}, w.writeFile(filepath.Join(dir, SingleName), names)
+		return []string{SingleName}, w.writeFile(ctx, filepath.Join(dir, SingleName), names)
 	}
 	idx := Index{Metadata: map[string]any{"total_size": total}, WeightMap: map[string]string{}}
 	var files []string
 	for k, g := range groups {
 		file := fmt.Sprintf("model-%05d-of-%05d.safetensors", k+1, len(groups))
-		if err := w.writeFile(filepath.Join(dir, file), g); err != nil {
+		if err := w.writeFile(ctx, filepath.Join(dir, file), g); err != nil {
 			return files, err
 		}
 		files = append(files, file)
