@@ -1,6 +1,7 @@
 package admm_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -24,11 +25,11 @@ func TestMaskOnlyIsWanda(t *testing.T) {
 		g := goldentest.Load(t, file)
 		for _, p := range []prune.Pattern{{Ratio: 0.5}, {Ratio: 0.7}, {N: 2, M: 4}} {
 			a, b := g.Clone(), g.Clone()
-			got, _, err := m.Prune(a, g.St, p)
+			got, _, err := m.Prune(context.Background(), a, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, _, err := baselines.Wanda{}.Prune(b, g.St, p)
+			want, _, err := baselines.Wanda{}.Prune(context.Background(), b, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +46,7 @@ func TestMaskOnlyIsWanda(t *testing.T) {
 // and its update beats applying the mask alone.
 func TestMaskFrom(t *testing.T) {
 	g := goldentest.Load(t, "stories260K_L2_o_proj.safetensors")
-	for _, src := range []prune.Method{baselines.Magnitude{}, baselines.Wanda{}, baselines.SparseGPT{}} {
+	for _, src := range []prune.Method{baselines.Magnitude{}, baselines.Wanda{}, baselines.DefaultSparseGPT()} {
 		for _, p := range []prune.Pattern{{Ratio: 0.6}, {N: 2, M: 4}} {
 			o := admm.ADMM1Defaults()
 			o.MaskFrom = src
@@ -54,12 +55,12 @@ func TestMaskFrom(t *testing.T) {
 				t.Fatal(err)
 			}
 			ref := g.Clone()
-			want, _, err := src.Prune(ref, g.St, p)
+			want, _, err := src.Prune(context.Background(), ref, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			v := g.Clone()
-			mask, _, err := m.Prune(v, g.St, p)
+			mask, _, err := m.Prune(context.Background(), v, g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,22 +87,22 @@ func TestSparseGPTOnSameMask(t *testing.T) {
 	for _, file := range goldentest.Files {
 		g := goldentest.Load(t, file)
 		for _, p := range []prune.Pattern{{Ratio: 0.6}, {N: 2, M: 4}} {
-			mask, _, err := baselines.Wanda{}.Prune(g.Clone(), g.St, p)
+			mask, _, err := baselines.Wanda{}.Prune(context.Background(), g.Clone(), g.St, p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			sg := g.Clone()
-			if _, err := (baselines.SparseGPT{}).PruneWithMask(sg, g.St, mask); err != nil {
+			if _, err := baselines.DefaultSparseGPT().PruneWithMask(context.Background(), sg, g.St, mask); err != nil {
 				t.Fatal(err)
 			}
 			opt := g.Clone()
 			o := admm.ADMM1Defaults()
 			o.Iters, o.PercDamp = 300, 0
-			if _, err := admm.Solve(opt, g.St, mask, o); err != nil {
+			if _, err := admm.Solve(context.Background(), opt, g.St, mask, o); err != nil {
 				t.Fatal(err)
 			}
 			def := g.Clone()
-			if _, err := admm.Solve(def, g.St, mask, admm.ADMM1Defaults()); err != nil {
+			if _, err := admm.Solve(context.Background(), def, g.St, mask, admm.ADMM1Defaults()); err != nil {
 				t.Fatal(err)
 			}
 			relErr := func(v []float32) float64 { return prune.RelError(g.W.W, v, g.W.Out, g.W.In, g.St) }

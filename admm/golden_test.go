@@ -1,6 +1,7 @@
 package admm_test
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -43,7 +44,7 @@ func TestGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				w := g.Clone()
-				mask, rep, err := m.Prune(w, g.St, c.pattern)
+				mask, rep, err := m.Prune(context.Background(), w, g.St, c.pattern)
 				if err != nil {
 					t.Fatal(err)
 				}

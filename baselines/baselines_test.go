@@ -1,6 +1,7 @@
 package baselines
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -49,7 +50,7 @@ func clone(w *model.Linear) *model.Linear {
 	return &model.Linear{Out: w.Out, In: w.In, W: append([]float32(nil), w.W...)}
 }
 
-var methods = []prune.Method{Magnitude{}, Wanda{}, SparseGPT{}, SparseGPT{BlockSize: 8}}
+var methods = []prune.Method{Magnitude{}, Wanda{}, DefaultSparseGPT(), SparseGPT{BlockSize: 8, PercDamp: 0.01}}
 
 func TestExactCounts(t *testing.T) {
 	shapes := [][2]int{{10, 10}, {4, 24}, {7, 40}, {12, 172}, {3, 136}}
@@ -63,7 +64,7 @@ func TestExactCounts(t *testing.T) {
 			}
 			for _, m := range methods {
 				w := clone(w0)
-				mask, rep, err := m.Prune(w, st, p)
+				mask, rep, err := m.Prune(context.Background(), w, st, p)
 				if p.Fits(w.In) != nil {
 					if err == nil || !strings.Contains(err.Error(), "does not divide") {
 						t.Errorf("%s %d×%d %s: error %v, want M does not divide", m.Name(), w.Out, w.In, p, err)
@@ -107,29 +108,65 @@ func TestRejectsBadInput(t *testing.T) {
 			{"M does not divide", w0, prune.Pattern{N: 1, M: 3}, "does not divide"},
 		} {
 			w := clone(c.w)
-			_, _, err := m.Prune(w, st, c.p)
+			_, _, err := m.Prune(context.Background(), w, st, c.p)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("%s, %s: error %v, want one containing %q", m.Name(), c.name, err, c.want)
 			}
 		}
 	}
-	for _, m := range []prune.Method{Wanda{}, SparseGPT{}} {
-		if _, _, err := m.Prune(clone(w0), nil, half); err == nil {
+	for _, m := range []prune.Method{Wanda{}, DefaultSparseGPT()} {
+		if _, _, err := m.Prune(context.Background(), clone(w0), nil, half); err == nil {
 			t.Errorf("%s accepted nil statistics", m.Name())
 		}
-		if _, _, err := m.Prune(clone(w0), prune.NewStats(16), half); err == nil {
+		if _, _, err := m.Prune(context.Background(), clone(w0), prune.NewStats(16), half); err == nil {
 			t.Errorf("%s accepted empty statistics", m.Name())
 		}
 		_, wide := layer(2, 8, 32, 40)
-		if _, _, err := m.Prune(clone(w0), wide, half); err == nil {
+		if _, _, err := m.Prune(context.Background(), clone(w0), wide, half); err == nil {
 			t.Errorf("%s accepted statistics of the wrong width", m.Name())
 		}
 	}
-	if _, _, err := (SparseGPT{BlockSize: -1}).Prune(clone(w0), st, half); err == nil {
-		t.Error("negative block size accepted")
+}
+
+// TestSparseGPTOptions checks each option's range by the full message,
+// from Validate and from both entry points: the options are used as given,
+// so 0 is an error rather than the default.
+func TestSparseGPTOptions(t *testing.T) {
+	w0, st := layer(1, 8, 16, 40)
+	mask := make(prune.Mask, len(w0.W))
+	for _, c := range []struct {
+		name string
+		sg   SparseGPT
+		p    prune.Pattern
+		want string // the whole message; "" = valid
+	}{
+		{"defaults", SparseGPT{BlockSize: 128, PercDamp: 0.01}, prune.Pattern{Ratio: 0.5}, ""},
+		{"block size 1", SparseGPT{BlockSize: 1, PercDamp: 1}, prune.Pattern{Ratio: 0.5}, ""},
+		{"block size above the width", SparseGPT{BlockSize: 1 << 40, PercDamp: 0.01}, prune.Pattern{Ratio: 0.5}, ""},
+		{"zero value", SparseGPT{}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --blocksize 0: must be ≥ 1"},
+		{"blocksize 0", SparseGPT{BlockSize: 0, PercDamp: 0.01}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --blocksize 0: must be ≥ 1"},
+		{"blocksize -1", SparseGPT{BlockSize: -1, PercDamp: 0.01}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --blocksize -1: must be ≥ 1"},
+		{"percdamp 0", SparseGPT{BlockSize: 128}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --percdamp 0: must be > 0 and finite"},
+		{"percdamp -0.01", SparseGPT{BlockSize: 128, PercDamp: -0.01}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --percdamp -0.01: must be > 0 and finite"},
+		{"percdamp NaN", SparseGPT{BlockSize: 128, PercDamp: math.NaN()}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --percdamp NaN: must be > 0 and finite"},
+		{"percdamp +Inf", SparseGPT{BlockSize: 128, PercDamp: math.Inf(1)}, prune.Pattern{Ratio: 0.5}, "sparsegpt: --percdamp +Inf: must be > 0 and finite"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			errs := []error{c.sg.Validate()}
+			_, _, err := c.sg.Prune(context.Background(), clone(w0), st, c.p)
+			errs = append(errs, err)
+			_, err = c.sg.PruneWithMask(context.Background(), clone(w0), st, mask)
+			errs = append(errs, err)
+			for i, err := range errs {
+				if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want) {
+					t.Errorf("call %d: error %v, want %q", i, err, c.want)
+				}
+			}
+		})
 	}
-	if _, _, err := (SparseGPT{BlockSize: 6}).Prune(clone(w0), st, prune.Pattern{N: 2, M: 4}); err == nil {
-		t.Error("block size 6 accepted for 2:4")
+	_, _, err := SparseGPT{BlockSize: 6, PercDamp: 0.01}.Prune(context.Background(), clone(w0), st, prune.Pattern{N: 2, M: 4})
+	if want := "sparsegpt: --blocksize 6: must be a multiple of M=4 for 2:4, so that N:M groups do not straddle blocks"; err == nil || err.Error() != want {
+		t.Errorf("block size 6 for 2:4: error %v, want %q", err, want)
 	}
 }
 
@@ -138,16 +175,16 @@ func TestRejectsBadInput(t *testing.T) {
 func TestSparseGPTBlockSizeInvariance(t *testing.T) {
 	w0, st := layer(3, 12, 50, 200)
 	ref := clone(w0)
-	mask, _, err := Wanda{}.Prune(clone(w0), st, prune.Pattern{Ratio: 0.6})
+	mask, _, err := Wanda{}.Prune(context.Background(), clone(w0), st, prune.Pattern{Ratio: 0.6})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (SparseGPT{}).PruneWithMask(ref, st, mask); err != nil {
+	if _, err := DefaultSparseGPT().PruneWithMask(context.Background(), ref, st, mask); err != nil {
 		t.Fatal(err)
 	}
 	for _, bs := range []int{1, 3, 16, 49} {
 		w := clone(w0)
-		if _, err := (SparseGPT{BlockSize: bs}).PruneWithMask(w, st, mask); err != nil {
+		if _, err := (SparseGPT{BlockSize: bs, PercDamp: 0.01}).PruneWithMask(context.Background(), w, st, mask); err != nil {
 			t.Fatal(err)
 		}
 		for i := range w.W {
@@ -166,12 +203,12 @@ func TestSparseGPTUpdateHelps(t *testing.T) {
 	w0, st := layer(4, 48, 256, 1000)
 	for _, p := range []prune.Pattern{{Ratio: 0.5}, {Ratio: 0.7}, {N: 2, M: 4}} {
 		wanda := clone(w0)
-		mask, _, err := Wanda{}.Prune(wanda, st, p)
+		mask, _, err := Wanda{}.Prune(context.Background(), wanda, st, p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		upd := clone(w0)
-		if _, err := (SparseGPT{}).PruneWithMask(upd, st, mask); err != nil {
+		if _, err := DefaultSparseGPT().PruneWithMask(context.Background(), upd, st, mask); err != nil {
 			t.Fatal(err)
 		}
 		if err := prune.Verify(mask, upd, p, true); err != nil {
@@ -183,10 +220,10 @@ func TestSparseGPTUpdateHelps(t *testing.T) {
 			t.Errorf("%s: OBS update on Wanda's mask gives error %g, zeroing gives %g", p, eUpd, eZero)
 		}
 		mag, sg := clone(w0), clone(w0)
-		if _, _, err := (Magnitude{}).Prune(mag, nil, p); err != nil {
+		if _, _, err := (Magnitude{}).Prune(context.Background(), mag, nil, p); err != nil {
 			t.Fatal(err)
 		}
-		sgMask, _, err := (SparseGPT{}).Prune(sg, st, p)
+		sgMask, _, err := DefaultSparseGPT().Prune(context.Background(), sg, st, p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +244,7 @@ func TestSparseGPTUpdateHelps(t *testing.T) {
 func TestSparseGPTDampingRetry(t *testing.T) {
 	st := &prune.Stats{In: 2, Gram: []float64{1, 2, 2, 1}, Tokens: 1, Seqs: 1}
 	w := &model.Linear{Out: 2, In: 2, W: []float32{1, -2, 3, 0.5}}
-	mask, rep, err := SparseGPT{}.Prune(w, st, prune.Pattern{Ratio: 0.5})
+	mask, rep, err := DefaultSparseGPT().Prune(context.Background(), w, st, prune.Pattern{Ratio: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +256,7 @@ func TestSparseGPTDampingRetry(t *testing.T) {
 	}
 	// Damping cannot rescue a Gram this indefinite within the retries.
 	hopeless := &prune.Stats{In: 2, Gram: []float64{1, 1e6, 1e6, 1}, Tokens: 1, Seqs: 1}
-	if _, _, err := (SparseGPT{}).Prune(&model.Linear{Out: 2, In: 2, W: []float32{1, 2, 3, 4}}, hopeless, prune.Pattern{Ratio: 0.5}); err == nil || !strings.Contains(err.Error(), "Cholesky") {
+	if _, _, err := DefaultSparseGPT().Prune(context.Background(), &model.Linear{Out: 2, In: 2, W: []float32{1, 2, 3, 4}}, hopeless, prune.Pattern{Ratio: 0.5}); err == nil || !strings.Contains(err.Error(), "Cholesky") {
 		t.Errorf("error %v, want a Cholesky failure", err)
 	}
 }
@@ -233,7 +270,7 @@ func TestSparseGPTDeadColumns(t *testing.T) {
 		st.Gram[dead*st.In+i], st.Gram[i*st.In+dead] = 0, 0
 	}
 	w := clone(w0)
-	_, rep, err := SparseGPT{}.Prune(w, st, prune.Pattern{N: 2, M: 4})
+	_, rep, err := DefaultSparseGPT().Prune(context.Background(), w, st, prune.Pattern{N: 2, M: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +286,7 @@ func TestSparseGPTDeadColumns(t *testing.T) {
 
 func TestPruneWithMaskRejectsShape(t *testing.T) {
 	w, st := layer(6, 4, 8, 20)
-	if _, err := (SparseGPT{}).PruneWithMask(w, st, make(prune.Mask, 31)); err == nil {
+	if _, err := DefaultSparseGPT().PruneWithMask(context.Background(), w, st, make(prune.Mask, 31)); err == nil {
 		t.Error("mask of the wrong size accepted")
 	}
 }

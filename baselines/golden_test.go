@@ -1,6 +1,7 @@
 package baselines
 
 import (
+	"context"
 	"math"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestGoldenMasks(t *testing.T) {
 					t.Fatal(err)
 				}
 				w := g.Clone()
-				mask, rep, err := c.method.Prune(w, g.St, p)
+				mask, rep, err := c.method.Prune(context.Background(), w, g.St, p)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -100,7 +101,7 @@ func TestGoldenSparseGPT(t *testing.T) {
 				}
 				ref := g.F32(t, c.ref)
 				w := g.Clone()
-				mask, _, err := SparseGPT{}.Prune(w, g.St, p)
+				mask, _, err := DefaultSparseGPT().Prune(context.Background(), w, g.St, p)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -125,7 +126,7 @@ func TestGoldenSparseGPT(t *testing.T) {
 				// The same sweep on the reference's final support must land
 				// on the same weights: selection and update are separable.
 				fixed := g.Clone()
-				if _, err := (SparseGPT{}).PruneWithMask(fixed, g.St, refMask); err != nil {
+				if _, err := DefaultSparseGPT().PruneWithMask(context.Background(), fixed, g.St, refMask); err != nil {
 					t.Fatal(err)
 				}
 				compareWeights(t, fixed.W, ref, w.In)

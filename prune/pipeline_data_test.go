@@ -1,6 +1,7 @@
 package prune_test
 
 import (
+	"context"
 	"bytes"
 	"errors"
 	"math"
@@ -60,7 +61,7 @@ func TestRunStories260KBlock0(t *testing.T) {
 
 	rec := &recorder{Method: baselines.Wanda{}}
 	stop := errors.New("stop after block 0")
-	_, err = prune.Run(m, calib, rec, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{
+	_, err = prune.Run(context.Background(), m, calib, rec, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{
 		PerRow:    true,
 		ChunkSeqs: 3,
 		OnBlock:   func(prune.BlockResult, prune.Checkpoint) error { return stop },

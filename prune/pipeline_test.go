@@ -1,6 +1,7 @@
 package prune_test
 
 import (
+	"context"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -82,14 +83,14 @@ type recorder struct {
 	grams [][]float64 // per call, nil when st was nil
 }
 
-func (r *recorder) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+func (r *recorder) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
 	r.calls++
 	if st != nil {
 		r.grams = append(r.grams, append([]float64(nil), st.Gram...))
 	} else {
 		r.grams = append(r.grams, nil)
 	}
-	return r.Method.Prune(w, st, p)
+	return r.Method.Prune(ctx, w, st, p)
 }
 
 func TestRunExactSparsity(t *testing.T) {
@@ -101,8 +102,8 @@ func TestRunExactSparsity(t *testing.T) {
 	}{
 		{baselines.Magnitude{}, "0.5", false},
 		{baselines.Wanda{}, "0.6", true},
-		{baselines.SparseGPT{}, "0.57", false},
-		{baselines.SparseGPT{}, "2:4", false},
+		{baselines.DefaultSparseGPT(), "0.57", false},
+		{baselines.DefaultSparseGPT(), "2:4", false},
 		{baselines.Wanda{}, "1:4", true},
 		{baselines.Magnitude{}, "4:8", false},
 	}
@@ -113,7 +114,7 @@ func TestRunExactSparsity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := prune.Run(m, calib, c.method, p, prune.PipelineOptions{PerRow: c.perRow})
+			res, err := prune.Run(context.Background(), m, calib, c.method, p, prune.PipelineOptions{PerRow: c.perRow})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -157,9 +158,9 @@ func TestRunSequentialInputs(t *testing.T) {
 	dense := tinyModel(t, 32)
 	m := cloneModel(dense)
 	calib := calibration(2, 10, 40)
-	rec := &recorder{Method: baselines.SparseGPT{}}
+	rec := &recorder{Method: baselines.DefaultSparseGPT()}
 	p := prune.Pattern{Ratio: 0.5}
-	if _, err := prune.Run(m, calib, rec, p, prune.PipelineOptions{}); err != nil {
+	if _, err := prune.Run(context.Background(), m, calib, rec, p, prune.PipelineOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if rec.calls != 21 {
@@ -202,7 +203,7 @@ func TestRunWithoutData(t *testing.T) {
 	m := tinyModel(t, 32)
 	want := cloneModel(m)
 	p := prune.Pattern{Ratio: 0.5}
-	res, err := prune.Run(m, nil, baselines.Magnitude{}, p, prune.PipelineOptions{})
+	res, err := prune.Run(context.Background(), m, nil, baselines.Magnitude{}, p, prune.PipelineOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestRunWithoutData(t *testing.T) {
 	}
 	for l := range want.Weights.Blocks {
 		for i, lin := range want.Weights.Blocks[l].Linears() {
-			if _, _, err := (baselines.Magnitude{}).Prune(lin, nil, p); err != nil {
+			if _, _, err := (baselines.Magnitude{}).Prune(context.Background(), lin, nil, p); err != nil {
 				t.Fatal(err)
 			}
 			got := m.Weights.Blocks[l].Linears()[i].W
@@ -222,7 +223,7 @@ func TestRunWithoutData(t *testing.T) {
 			}
 		}
 	}
-	if _, err := prune.Run(tinyModel(t, 32), nil, baselines.Wanda{}, p, prune.PipelineOptions{}); err == nil || !strings.Contains(err.Error(), "statistics") {
+	if _, err := prune.Run(context.Background(), tinyModel(t, 32), nil, baselines.Wanda{}, p, prune.PipelineOptions{}); err == nil || !strings.Contains(err.Error(), "statistics") {
 		t.Errorf("Wanda without data: error %v, want one about missing statistics", err)
 	}
 }
@@ -234,7 +235,7 @@ func TestRunChunkedEqualsUnchunked(t *testing.T) {
 	var refRes *prune.Result
 	for _, chunk := range []int{0, 2, 1, 5, 9} {
 		m := tinyModel(t, 32)
-		res, err := prune.Run(m, calib, baselines.SparseGPT{}, p, prune.PipelineOptions{ChunkSeqs: chunk})
+		res, err := prune.Run(context.Background(), m, calib, baselines.DefaultSparseGPT(), p, prune.PipelineOptions{ChunkSeqs: chunk})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +263,7 @@ func TestRunPatternMustFitBeforeWork(t *testing.T) {
 	m := tinyModel(t, 36) // down_proj has 36 inputs: 4:8 cannot apply
 	before := cloneModel(m)
 	rec := &recorder{Method: baselines.Magnitude{}}
-	_, err := prune.Run(m, calibration(2, 8, 40), rec, prune.Pattern{N: 4, M: 8}, prune.PipelineOptions{})
+	_, err := prune.Run(context.Background(), m, calibration(2, 8, 40), rec, prune.Pattern{N: 4, M: 8}, prune.PipelineOptions{})
 	if err == nil || !strings.Contains(err.Error(), "block 0 down_proj") || !strings.Contains(err.Error(), "36") {
 		t.Fatalf("error %v, want one naming block 0 down_proj and its width 36", err)
 	}
@@ -279,7 +280,7 @@ func TestRunPatternMustFitBeforeWork(t *testing.T) {
 		}
 	}
 	// 2:4 fits everywhere on the same model.
-	if _, err := prune.Run(m, calibration(2, 8, 40), rec, prune.Pattern{N: 2, M: 4}, prune.PipelineOptions{}); err != nil {
+	if _, err := prune.Run(context.Background(), m, calibration(2, 8, 40), rec, prune.Pattern{N: 2, M: 4}, prune.PipelineOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -302,13 +303,13 @@ func TestRunRejects(t *testing.T) {
 		{"resume shape", calibration(1, 4, 40), p, prune.PipelineOptions{Resume: &prune.Checkpoint{Block: 1, X: make([]float32, 3)}}, "resume inputs"},
 	}
 	for _, c := range cases {
-		if _, err := prune.Run(m, c.calib, baselines.Magnitude{}, c.p, c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
+		if _, err := prune.Run(context.Background(), m, c.calib, baselines.Magnitude{}, c.p, c.opts); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
 	}
 	bad := cloneModel(m)
 	bad.Weights.Blocks[1].Up.W = bad.Weights.Blocks[1].Up.W[:10]
-	if _, err := prune.Run(bad, nil, baselines.Magnitude{}, p, prune.PipelineOptions{}); err == nil || !strings.Contains(err.Error(), "block 1 up_proj") {
+	if _, err := prune.Run(context.Background(), bad, nil, baselines.Magnitude{}, p, prune.PipelineOptions{}); err == nil || !strings.Contains(err.Error(), "block 1 up_proj") {
 		t.Errorf("truncated weight: error %v", err)
 	}
 }
@@ -316,9 +317,9 @@ func TestRunRejects(t *testing.T) {
 // undercount prunes one weight too few, which Verify must catch.
 type undercount struct{ baselines.Magnitude }
 
-func (u undercount) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+func (u undercount) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
 	w0 := append([]float32(nil), w.W...)
-	mask, rep, err := u.Magnitude.Prune(w, st, p)
+	mask, rep, err := u.Magnitude.Prune(ctx, w, st, p)
 	for i, m := range mask {
 		if m {
 			mask[i], w.W[i] = false, w0[i]
@@ -329,7 +330,7 @@ func (u undercount) Prune(w *model.Linear, st *prune.Stats, p prune.Pattern) (pr
 }
 
 func TestRunVerifiesEveryLinear(t *testing.T) {
-	_, err := prune.Run(tinyModel(t, 32), nil, undercount{}, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{})
+	_, err := prune.Run(context.Background(), tinyModel(t, 32), nil, undercount{}, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{})
 	if err == nil || !strings.Contains(err.Error(), "block 0 q_proj") || !strings.Contains(err.Error(), "wants exactly") {
 		t.Fatalf("error %v, want a verification failure on block 0 q_proj", err)
 	}
@@ -343,7 +344,7 @@ func TestRunCheckpointResume(t *testing.T) {
 	var savedModel *model.Model
 	var seen []int
 	stop := errors.New("stop")
-	_, err := prune.Run(full, calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(b prune.BlockResult, next prune.Checkpoint) error {
+	_, err := prune.Run(context.Background(), full, calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(b prune.BlockResult, next prune.Checkpoint) error {
 		seen = append(seen, b.Block)
 		if next.Block != b.Block+1 {
 			t.Errorf("checkpoint for block %d after block %d", next.Block, b.Block)
@@ -360,7 +361,7 @@ func TestRunCheckpointResume(t *testing.T) {
 	if len(seen) != 3 || seen[2] != 2 {
 		t.Fatalf("OnBlock saw blocks %v", seen)
 	}
-	res, err := prune.Run(savedModel, calib, baselines.Wanda{}, p, prune.PipelineOptions{Resume: saved})
+	res, err := prune.Run(context.Background(), savedModel, calib, baselines.Wanda{}, p, prune.PipelineOptions{Resume: saved})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +377,7 @@ func TestRunCheckpointResume(t *testing.T) {
 			}
 		}
 	}
-	_, err = prune.Run(tinyModel(t, 32), calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(prune.BlockResult, prune.Checkpoint) error { return stop }})
+	_, err = prune.Run(context.Background(), tinyModel(t, 32), calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(prune.BlockResult, prune.Checkpoint) error { return stop }})
 	if !errors.Is(err, stop) {
 		t.Errorf("OnBlock error not propagated: %v", err)
 	}

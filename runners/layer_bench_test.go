@@ -1,6 +1,7 @@
 package runners
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -49,7 +50,7 @@ func BenchmarkLayer7B(b *testing.B) {
 					b.StopTimer()
 					copy(w.W, dense)
 					b.StartTimer()
-					if _, _, err := m.Prune(w, st, prune.Pattern{Ratio: 0.6}); err != nil {
+					if _, _, err := m.Prune(context.Background(), w, st, prune.Pattern{Ratio: 0.6}); err != nil {
 						b.Fatal(err)
 					}
 				}
