@@ -1,8 +1,8 @@
 package prune_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"os"
