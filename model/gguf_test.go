@@ -59,6 +59,8 @@ func (g *ggufBuilder) add(key string, v any) *ggufBuilder {
 		binary.Write(&g.kv, le, [2]uint32{ggufArray, ggufI32})
 		binary.Write(&g.kv, le, uint64(len(x)))
 		binary.Write(&g.kv, le, x)
+	case []byte: // a raw value: its type id and encoding, for hostile files
+		g.kv.Write(x)
 	default:
 		panic("ggufBuilder: unsupported value type")
 	}
@@ -108,19 +110,32 @@ func (g *ggufBuilder) bytes() []byte {
 }
 
 // tinyGGUF is a complete 1-layer model: d 4, ff 6, 2 heads of 2, vocab 5.
-func tinyGGUF(tied bool) *ggufBuilder {
+func tinyGGUF(tied bool) *ggufBuilder { return tinyGGUFWith(tied, nil) }
+
+// tinyGGUFWith is tinyGGUF with some metadata values replaced.
+func tinyGGUFWith(tied bool, over map[string]any) *ggufBuilder {
 	g := &ggufBuilder{}
-	g.add("general.architecture", "llama").
-		add("llama.context_length", uint32(16)).
-		add("llama.embedding_length", uint32(4)).
-		add("llama.block_count", uint32(1)).
-		add("llama.feed_forward_length", uint32(6)).
-		add("llama.attention.head_count", uint32(2)).
-		add("llama.attention.layer_norm_rms_epsilon", float32(1e-6)).
-		add("tokenizer.ggml.model", "llama").
-		add("tokenizer.ggml.tokens", []string{"<unk>", "<s>", "</s>", "▁a", "a"}).
-		add("tokenizer.ggml.scores", []float32{0, 0, 0, -1, -2}).
-		add("tokenizer.ggml.token_type", []int32{2, 3, 3, 1, 1})
+	for _, kv := range []struct {
+		key string
+		v   any
+	}{
+		{"general.architecture", "llama"},
+		{"llama.context_length", uint32(16)},
+		{"llama.embedding_length", uint32(4)},
+		{"llama.block_count", uint32(1)},
+		{"llama.feed_forward_length", uint32(6)},
+		{"llama.attention.head_count", uint32(2)},
+		{"llama.attention.layer_norm_rms_epsilon", float32(1e-6)},
+		{"tokenizer.ggml.model", "llama"},
+		{"tokenizer.ggml.tokens", []string{"<unk>", "<s>", "</s>", "▁a", "a"}},
+		{"tokenizer.ggml.scores", []float32{0, 0, 0, -1, -2}},
+		{"tokenizer.ggml.token_type", []int32{2, 3, 3, 1, 1}},
+	} {
+		if v, ok := over[kv.key]; ok {
+			kv.v = v
+		}
+		g.add(kv.key, kv.v)
+	}
 	g.tensor("token_embd.weight", ggmlF32, 0, 4, 5).
 		tensor("blk.0.attn_norm.weight", ggmlF32, 100, 4).
 		tensor("blk.0.attn_q.weight", ggmlF32, 200, 4, 4).

@@ -1,0 +1,94 @@
+package model
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// tinyHFDir saves the synthetic 1-layer GGUF model as a Hugging Face
+// directory, a checkpoint every fuzz worker can build without the data
+// directory.
+func tinyHFDir(f *testing.F) string {
+	b := tinyGGUF(false).bytes()
+	m, err := readGGUFModel(bytes.NewReader(b), int64(len(b)), "tiny.gguf")
+	if err != nil {
+		f.Fatal(err)
+	}
+	dir := filepath.Join(f.TempDir(), "hf")
+	if err := SaveHF(m, dir); err != nil {
+		f.Fatal(err)
+	}
+	return dir
+}
+
+func addConfigSeeds(f *testing.F, cfg []byte) {
+	f.Add(cfg)
+	for _, r := range [][2]string{
+		{`"num_hidden_layers": 1`, `"num_hidden_layers": 1000000000`},
+		{`"max_position_embeddings": 16`, `"max_position_embeddings": 100000000`},
+		{`"intermediate_size": 6`, `"intermediate_size": 1073741824`},
+		{`"vocab_size": 5`, `"vocab_size": 9223372036854775807`},
+		{`"head_dim": 2`, `"head_dim": -2`},
+		{`"rope_scaling": null`, `"rope_scaling": {"type": "linear"}`},
+	} {
+		f.Add(bytes.Replace(cfg, []byte(r[0]), []byte(r[1]), 1))
+	}
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`[`))
+}
+
+// FuzzHFConfig checks that config.json parsing never panics and that what
+// it accepts is a valid config whose size arithmetic cannot overflow.
+func FuzzHFConfig(f *testing.F) {
+	cfg, err := os.ReadFile(filepath.Join(tinyHFDir(f), "config.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	addConfigSeeds(f, cfg)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		c, err := parseHFConfig(raw, "fuzz/config.json")
+		if err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("accepted an invalid config %+v: %v", c, err)
+		}
+		configParams(&c) // must not panic, whatever it returns
+	})
+}
+
+// FuzzLoadHF drives LoadHF over a directory holding a fuzzed config.json
+// next to a small valid safetensors file and tokenizer.model: whatever the
+// config claims, the load either fails or gives a model the forward pass
+// can run.
+func FuzzLoadHF(f *testing.F) {
+	src := tinyHFDir(f)
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	addConfigSeeds(f, cfg)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		dir := t.TempDir()
+		for _, n := range []string{"model.safetensors", "tokenizer.model"} {
+			if err := os.Symlink(filepath.Join(src, n), filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := LoadHF(dir)
+		if err != nil {
+			return
+		}
+		if err := checkWeights(&m.Config, &m.Weights); err != nil {
+			t.Fatalf("accepted inconsistent weights: %v", err)
+		}
+		if _, err := m.Forward([]int{1, 3}, 1, min(2, m.Config.SeqLen)); err != nil && m.Config.SeqLen >= 2 {
+			t.Fatalf("forward on an accepted model: %v", err)
+		}
+	})
+}
