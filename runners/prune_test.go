@@ -3,11 +3,20 @@ package runners_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prunebench/prunebench/admm"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
@@ -112,7 +121,21 @@ func TestPruneErrors(t *testing.T) {
 		{"zero pattern", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Calib: missing}, "sparsity"},
 		{"4:8 on width 172", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{N: 4, M: 8}, Calib: missing}, "block 0 down_proj (64×172)"},
 		{"seqlen above context", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
-			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: 513}}, "seqlen 513 exceeds the model's context length 512"},
+			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: 513}}, "--seqlen 513: must be 2..512 (the model's context length)"},
+		{"seqlen 1", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: 1}}, "--seqlen 1: must be 2..512 (the model's context length)"},
+		{"seqlen negative", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: -64}}, "--seqlen -64: must be 2..512 (the model's context length)"},
+		{"nsamples 0", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+			Calib: data.CalibSpec{Source: missing.Source, NSamples: 0, SeqLen: 32}}, "--nsamples 0: must be ≥ 1"},
+		{"nsamples negative", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+			Calib: data.CalibSpec{Source: missing.Source, NSamples: -1, SeqLen: 32}}, "--nsamples -1: must be ≥ 1"},
+		{"nsamples beyond addressing", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+			Calib: data.CalibSpec{Source: missing.Source, NSamples: math.MaxInt / 2, SeqLen: 64}}, "cannot be addressed"},
+		{"chunk negative", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing, ChunkSeqs: -2},
+			"--chunk -2: must be ≥ 0 (0 = all sequences at once)"},
+		{"admm-grad steps 0", runners.PruneSpec{Method: runners.MethodSpec{Name: "admm-grad", Steps: ptr(0)}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing},
+			"admm-grad: --steps 0: must be ≥ 1"},
 		{"missing source", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, "missing.txt"},
 		{"short source", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: calib, NSamples: 1000, SeqLen: 512}}, calib},
@@ -131,25 +154,128 @@ func TestPruneErrors(t *testing.T) {
 	}
 }
 
+// TestPruneCancelled: a context cancelled before the run stops it before
+// the calibration, with the model untouched.
 func TestPruneCancelled(t *testing.T) {
 	m := loadStories(t)
+	before, _ := zeros(m)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := runners.Prune(ctx, m, runners.PruneSpec{
 		Method:  runners.MethodSpec{Name: "magnitude"},
 		Pattern: prune.Pattern{Ratio: 0.5},
-		Calib:   data.CalibSpec{Source: calibFile(t), NSamples: 2, SeqLen: 32},
+		Calib:   data.CalibSpec{Source: filepath.Join(t.TempDir(), "missing.txt"), NSamples: 2, SeqLen: 32},
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
-	// The pipeline stops between blocks: block 0 is pruned, the rest not.
-	z, _ := zeros(m)
-	b0 := 0
-	for _, lin := range m.Weights.Blocks[0].Linears() {
-		b0 += len(lin.W) / 2
+	if after, _ := zeros(m); after != before {
+		t.Errorf("%d zeros after cancelling, %d before", after, before)
 	}
-	if z != b0 {
-		t.Errorf("%d zeros after cancelling, want block 0's %d", z, b0)
+}
+
+// TestPruneRecordsResolved checks that the outcome records every option
+// of the method with the values the run used: ADMM1 with iters 7 records
+// 7 and prunes exactly as a 7-iteration ADMM1 built directly does.
+func TestPruneRecordsResolved(t *testing.T) {
+	calib := data.CalibSpec{Source: calibFile(t), NSamples: 2, SeqLen: 32}
+	p := prune.Pattern{Ratio: 0.5}
+	m := loadStories(t)
+	res, err := runners.Prune(context.Background(), m, runners.PruneSpec{
+		Method: runners.MethodSpec{Name: "admm1", Iters: ptr(7)}, Pattern: p, Calib: calib,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := runners.MethodSpec{Name: "admm1", Rho: ptr(1.0), Iters: ptr(7), PercDamp: ptr(0.1), PerOutput: ptr(false), Mask: ptr("normmag")}
+	if !reflect.DeepEqual(res.Method, want) {
+		g, _ := json.Marshal(res.Method)
+		w, _ := json.Marshal(want)
+		t.Errorf("recorded method %s, want %s", g, w)
+	}
+
+	ref := loadStories(t)
+	windows, _, err := data.Calibrate("", calib, func(text string) []int { return ref.Tokenizer.Encode(text, true, false) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := admm.ADMM1Defaults()
+	o.Iters = 7
+	method, err := admm.NewADMM1(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prune.Run(context.Background(), ref, windows, method, p, prune.PipelineOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for l := range m.Weights.Blocks {
+		got, exp := m.Weights.Blocks[l].Linears(), ref.Weights.Blocks[l].Linears()
+		for i := range got {
+			if !slices.Equal(got[i].W, exp[i].W) {
+				t.Fatalf("block %d %s differs from a direct 7-iteration ADMM1", l, model.LinearNames[i])
+			}
+		}
+	}
+}
+
+// TestPruneLayerCancel cancels each costly method partway through a large
+// layer (seconds of work without OpenBLAS) and expects it back promptly
+// with context.Canceled. The delays aim at the factorisation (0.3 s) and
+// at SparseGPT's column sweep or ADMM's iterations (later); on a loaded
+// machine they may land elsewhere, which must be as prompt.
+func TestPruneLayerCancel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("prunes 2048×2048 layers")
+	}
+	for _, c := range []struct {
+		method string
+		n      int
+		after  time.Duration
+	}{
+		{"sparsegpt", 2048, 300 * time.Millisecond},
+		{"sparsegpt", 2048, 1200 * time.Millisecond},
+		{"admm1", 2048, 300 * time.Millisecond},
+		{"admm-grad", 1024, 1500 * time.Millisecond},
+	} {
+		t.Run(fmt.Sprintf("%s/%d/%v", c.method, c.n, c.after), func(t *testing.T) {
+			n := c.n
+			st := prune.NewStats(n)
+			st.Tokens, st.Seqs = 1, 1
+			rng := rand.New(rand.NewPCG(1, 2))
+			for i := 0; i < n; i++ {
+				st.Gram[i*n+i] = 1 + rng.Float64()
+			}
+			w := &model.Linear{Out: n, In: n, W: make([]float32, n*n)}
+			for i := range w.W {
+				w.W[i] = float32(rng.NormFloat64())
+			}
+			m, _, err := runners.NewMethod(runners.MethodSpec{Name: c.method})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := m.Prune(ctx, w, st, prune.Pattern{Ratio: 0.5})
+				done <- err
+			}()
+			time.Sleep(c.after)
+			cancel()
+			cancelled := time.Now()
+			select {
+			case err := <-done:
+				d := time.Since(cancelled)
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("error %v, want context.Canceled", err)
+				}
+				t.Logf("returned %v after cancelling: %v", d.Round(time.Millisecond), err)
+				if d > 2*time.Second {
+					t.Errorf("returned %v after cancelling, want within 2s", d)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("still running 30s after cancelling")
+			}
+		})
 	}
 }
