@@ -97,11 +97,32 @@ func (f *File) Info(name string) (TensorInfo, bool) {
 // Metadata returns the __metadata__ map (nil when absent).
 func (f *File) Metadata() map[string]string { return f.meta }
 
-// rawEntry is one header value. Pointers tell a missing field from a zero.
+// rawEntry is one header value. Pointers tell a missing field from a zero;
+// the arrays stay raw until their length is known to be sane.
 type rawEntry struct {
-	DType       *string  `json:"dtype"`
-	Shape       *[]int64 `json:"shape"`
-	DataOffsets *[]int64 `json:"data_offsets"`
+	DType       *string         `json:"dtype"`
+	Shape       json.RawMessage `json:"shape"`
+	DataOffsets json.RawMessage `json:"data_offsets"`
+}
+
+// MaxRank is the most dimensions a tensor may have: numpy's own limit. A
+// larger shape is refused before it is decoded, so a header of one shape
+// with millions of entries cannot cost many times its size in memory.
+const MaxRank = 64
+
+// ints decodes a JSON array of at most limit integers; nil when absent or
+// null.
+func ints(raw json.RawMessage, limit int, what string) ([]int64, error) {
+	if n := bytes.Count(raw, []byte(",")) + 1; n > limit {
+		return nil, fmt.Errorf("%s has %d entries, more than %d", what, n, limit)
+	}
+	var v []int64
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return v, nil
 }
 
 func parse(r io.ReaderAt, size int64, path string) (*File, error) {
@@ -181,7 +202,15 @@ func parse(r io.ReaderAt, size int64, path string) (*File, error) {
 }
 
 func checkEntry(name string, e rawEntry, dataLen int64) (TensorInfo, error) {
-	if e.DType == nil || e.Shape == nil || e.DataOffsets == nil {
+	dims, err := ints(e.Shape, MaxRank, "shape")
+	if err != nil {
+		return TensorInfo{}, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	offs, err := ints(e.DataOffsets, 3, "data_offsets") // 3 so that the error can say how many
+	if err != nil {
+		return TensorInfo{}, fmt.Errorf("tensor %q: %w", name, err)
+	}
+	if e.DType == nil || dims == nil || offs == nil {
 		return TensorInfo{}, fmt.Errorf("tensor %q: needs dtype, shape and data_offsets", name)
 	}
 	dt := DType(*e.DType)
@@ -189,18 +218,17 @@ func checkEntry(name string, e rawEntry, dataLen int64) (TensorInfo, error) {
 		return TensorInfo{}, fmt.Errorf("tensor %q: unknown dtype %q", name, *e.DType)
 	}
 	numel := int64(1)
-	shape := make([]int, len(*e.Shape))
-	for i, d := range *e.Shape {
+	shape := make([]int, len(dims))
+	for i, d := range dims {
 		if d < 0 {
-			return TensorInfo{}, fmt.Errorf("tensor %q: negative dimension %d in shape %v", name, d, *e.Shape)
+			return TensorInfo{}, fmt.Errorf("tensor %q: negative dimension %d in shape %v", name, d, dims)
 		}
 		if d > 0 && numel > math.MaxInt64/int64(dt.Size())/d {
-			return TensorInfo{}, fmt.Errorf("tensor %q: shape %v overflows", name, *e.Shape)
+			return TensorInfo{}, fmt.Errorf("tensor %q: shape %v overflows", name, dims)
 		}
 		numel *= d
 		shape[i] = int(d)
 	}
-	offs := *e.DataOffsets
 	if len(offs) != 2 {
 		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets has %d entries, want 2", name, len(offs))
 	}
@@ -209,7 +237,7 @@ func checkEntry(name string, e rawEntry, dataLen int64) (TensorInfo, error) {
 		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d-byte data buffer", name, begin, end, dataLen)
 	}
 	if want := numel * int64(dt.Size()); end-begin != want {
-		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets span %d bytes, but %s%v needs %d", name, end-begin, dt, *e.Shape, want)
+		return TensorInfo{}, fmt.Errorf("tensor %q: data_offsets span %d bytes, but %s%v needs %d", name, end-begin, dt, dims, want)
 	}
 	return TensorInfo{Name: name, DType: dt, Shape: shape, Begin: begin, End: end}, nil
 }
@@ -242,7 +270,11 @@ func checkLayout(f *File, dataLen int64) error {
 		pos = t.End
 	}
 	if pos != dataLen {
-		return fmt.Errorf("tensors cover %d bytes but the data buffer is %d bytes", pos, dataLen)
+		last := "no tensor"
+		if len(ts) > 0 {
+			last = fmt.Sprintf("tensor %q", ts[len(ts)-1].Name)
+		}
+		return fmt.Errorf("tensors cover %d bytes but the data buffer is %d bytes: %d bytes follow %s", pos, dataLen, dataLen-pos, last)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package safetensors
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -9,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/prunebench/prunebench/internal/datatest"
@@ -356,4 +359,72 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseHostile gives headers declaring far more than the file holds:
+// each is refused with an error naming the file and tensor, having
+// allocated no more than the small file itself.
+func TestParseHostile(t *testing.T) {
+	four := make([]byte, 4)
+	hugeLen := binary.LittleEndian.AppendUint64(nil, 1<<62)
+	for _, c := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"huge header length", append(hugeLen, '{', '}'), "header length 4611686018427387904 exceeds"},
+		{"huge shape", build(`{"a":{"dtype":"F32","shape":[1000000000,1000000000],"data_offsets":[0,4]}}`, four), `tensor "a": data_offsets span 4 bytes`},
+		{"huge offsets", build(`{"a":{"dtype":"U8","shape":[4],"data_offsets":[9223372036854775800,9223372036854775804]}}`, four), `tensor "a": data_offsets`},
+		{"many dimensions", build(`{"a":{"dtype":"U8","shape":[`+strings.Repeat("1,", 100000)+`4],"data_offsets":[0,4]}}`, four), `tensor "a": shape has 100001 entries, more than 64`},
+		{"trailing bytes", build(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}`, four), `2 bytes follow tensor "a"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			_, err := parse(bytes.NewReader(c.file), int64(len(c.file)), "hostile.safetensors")
+			runtime.ReadMemStats(&after)
+			if c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "hostile.safetensors")) {
+				t.Errorf("got %v, want %q naming the file", err, c.want)
+			}
+			if d := after.TotalAlloc - before.TotalAlloc; d > 8*uint64(len(c.file))+1<<20 {
+				t.Errorf("allocated %d bytes for a %d-byte file", d, len(c.file))
+			}
+		})
+	}
+}
+
+// TestWriteFiles checks the writer's files: the usual mode less the umask,
+// no temporary left, and a cancelled write that leaves nothing.
+func TestWriteFiles(t *testing.T) {
+	w := NewWriter()
+	if err := w.AddFloat32("a", []int{2}, []float32{1, 2}, F32); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := w.WriteSharded(dir, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	umask := syscall.Umask(0o022)
+	syscall.Umask(umask)
+	st, err := os.Stat(filepath.Join(dir, SingleName))
+	if err != nil || st.Mode() != os.FileMode(0o666&^umask) {
+		t.Errorf("mode %v (%v), want %v", st.Mode(), err, os.FileMode(0o666&^umask))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	other := t.TempDir()
+	if _, err := w.WriteShardedContext(ctx, other, 1<<20); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled write: %v", err)
+	}
+	for _, d := range []string{dir, other} {
+		entries, _ := os.ReadDir(d)
+		for _, e := range entries {
+			if e.Name() != SingleName {
+				t.Errorf("%s: left %s", d, e.Name())
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(other, SingleName)); err == nil {
+		t.Error("a cancelled write produced the file")
+	}
 }

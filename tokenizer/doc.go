@@ -12,4 +12,10 @@
 // test split in one call: pairs wait in a priority queue, and the text is cut
 // where no vocabulary entry could ever span the cut, so that the stretches
 // merge independently on all cores.
+//
+// Vocabulary files are read whole, so they are capped at MaxFileSize and must
+// be regular files; counts and lengths inside them are checked against the
+// bytes left before they size anything. SentencePiece.MarshalModel writes a
+// vocabulary (a GGUF file's, say) as tokenizer.model with every field the
+// parser reads set explicitly, so the file reads back to the same tokenizer.
 package tokenizer
