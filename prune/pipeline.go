@@ -332,7 +332,7 @@ func (r *blockRunner) block(ctx context.Context, l int, b *model.Block, x []floa
 		lr.Sparsity = float64(lr.Zeros) / float64(len(lin.W))
 		if st != nil {
 			if lr.RelError, err = relError(ctx, r.orig, lin.W, lin.Out, lin.In, st); err != nil {
-				return br, fmt.Errorf("block %d %s: %w", l, name, err)
+				return br, fmt.Errorf("block %d %s: relative error: %w", l, name, err)
 			}
 			if math.IsNaN(lr.RelError) || math.IsInf(lr.RelError, 0) {
 				return br, fmt.Errorf("block %d %s: relative error is %v (statistics or weights too large for float64)", l, name, lr.RelError)

@@ -336,6 +336,64 @@ func TestRunVerifiesEveryLinear(t *testing.T) {
 	}
 }
 
+// poison leaves a NaN among the kept weights, as a failed factorisation
+// could: the pipeline must name the linear rather than carry it on.
+type poison struct{ baselines.Magnitude }
+
+func (poison) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+	mask, rep, err := baselines.Magnitude{}.Prune(ctx, w, st, p)
+	for i, m := range mask {
+		if !m {
+			w.W[i] = float32(math.NaN())
+			break
+		}
+	}
+	return mask, rep, err
+}
+
+func TestRunRefusesNonFiniteOutput(t *testing.T) {
+	_, err := prune.Run(context.Background(), tinyModel(t, 32), calibration(2, 8, 40), poison{}, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{})
+	if err == nil || !strings.Contains(err.Error(), "block 0 q_proj: magnitude left weight [") || !strings.Contains(err.Error(), "is NaN") {
+		t.Fatalf("error %v, want block 0 q_proj's NaN weight named", err)
+	}
+}
+
+// cancelAfter cancels the run's context once it has pruned n linears.
+type cancelAfter struct {
+	baselines.Magnitude
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, p prune.Pattern) (prune.Mask, prune.Report, error) {
+	mask, rep, err := c.Magnitude.Prune(ctx, w, st, p)
+	if c.n--; c.n == 0 {
+		c.cancel()
+	}
+	return mask, rep, err
+}
+
+// TestRunCancelled checks that cancellation stops the run inside the
+// block, here in the relative error of the linear just pruned, with
+// context.Canceled.
+func TestRunCancelled(t *testing.T) {
+	m := tinyModel(t, 32)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := prune.Run(ctx, m, calibration(2, 8, 40), &cancelAfter{n: 3, cancel: cancel}, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{})
+	if want := "pipeline: block 0 v_proj: relative error: context canceled"; !errors.Is(err, context.Canceled) || err.Error() != want {
+		t.Fatalf("error %v, want context.Canceled: %s", err, want)
+	}
+	for l := range m.Weights.Blocks {
+		for i, lin := range m.Weights.Blocks[l].Linears() {
+			pruned := prune.Zeros(lin.W) > 0
+			if want := l == 0 && i < 3; pruned != want {
+				t.Errorf("block %d %s pruned %v, want %v", l, model.LinearNames[i], pruned, want)
+			}
+		}
+	}
+}
+
 func TestRunCheckpointResume(t *testing.T) {
 	calib := calibration(2, 8, 40)
 	p := prune.Pattern{N: 2, M: 4}

@@ -156,7 +156,7 @@ func RelError(orig, pruned []float32, out, in int, st *Stats) float64 {
 // 4096×4096 without OpenBLAS. A shape mismatch is an error here.
 func relError(ctx context.Context, orig, pruned []float32, out, in int, st *Stats) (float64, error) {
 	if len(orig) != out*in || len(pruned) != out*in || st == nil || st.In != in {
-		return 0, fmt.Errorf("relative error: weights of %d and %d values, or the statistics, do not match %d×%d", len(orig), len(pruned), out, in)
+		return 0, fmt.Errorf("weights of %d and %d values, or the statistics, do not match %d×%d", len(orig), len(pruned), out, in)
 	}
 	// Rows of Δ and W go through G together, a bounded slab at a time, so
 	// one gemm serves both traces and memory stays O(slab·in).
