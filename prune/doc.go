@@ -7,4 +7,13 @@
 // Conventions follow PRUNING.md: a weight is out×in row-major, k =
 // int(numel·s) weights are pruned per comparison group, ties are broken by
 // flat row-major index, and N:M keeps N of every M consecutive inputs.
+//
+// Cancellation: Method.Prune and Run take a context. Run looks at it before
+// every block, between calibration chunks of the block forward, inside the
+// statistics and relative-error products, and between linears; methods
+// look at it at least about once a second of work. A model.BlockForward
+// call in progress cannot be left early, so --chunk bounds the worst case
+// on large models. After every method the pipeline checks that the
+// weights are finite, whatever the method checked itself, so that a NaN
+// fails at its linear instead of in the evaluation.
 package prune
