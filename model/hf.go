@@ -516,8 +516,10 @@ func (v vocabOut) write(dir string) error {
 func estimateSaveBytes(m *Model, v vocabOut) int64 {
 	params, _ := configParams(&m.Config) // a valid config does not overflow
 	n := 4*params + int64(len(v.data)) + 1<<20
-	if st, err := os.Stat(v.src); v.src != "" && err == nil {
-		n += st.Size()
+	if v.src != "" {
+		if st, err := os.Stat(v.src); err == nil {
+			n += st.Size()
+		}
 	}
 	return n
 }

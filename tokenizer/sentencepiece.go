@@ -237,6 +237,11 @@ func parsePiece(parent *pbReader, f pbField, o *spOptions) error {
 			return err
 		}
 	}
+	if piece == "" {
+		// Refused here rather than after the loop, so that a file of empty
+		// piece messages cannot grow the lists at many times its size.
+		return r.errorf(0, "piece %d is empty", len(o.pieces))
+	}
 	o.pieces = append(o.pieces, piece)
 	o.scores = append(o.scores, score)
 	o.types = append(o.types, typ)

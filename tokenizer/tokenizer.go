@@ -1,9 +1,11 @@
 package tokenizer
 
 // MaxFileSize caps the vocabulary files LoadSentencePiece and LoadLlama2C
-// read: Llama-2's are 0.5 MB and the largest SentencePiece models a few MB,
-// so anything larger is not a vocabulary and is refused before it is read.
-const MaxFileSize = 64 << 20
+// read: Llama-2's are 0.5 MB and the largest SentencePiece BPE models (a
+// 256k vocabulary) about 4 MB, so anything larger is not a vocabulary and is
+// refused before it is read. Parsed, a vocabulary takes a small multiple of
+// its file size, so the cap also bounds the memory a hostile file can cost.
+const MaxFileSize = 16 << 20
 
 // Tokenizer turns text into token ids and back.
 type Tokenizer interface {
