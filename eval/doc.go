@@ -14,14 +14,32 @@
 //   - llamacpp: windows of n_ctx (512) whose first token is replaced by BOS,
 //     scoring only the second half of each window.
 //
+// A window must be long enough to score a token: MinSeqLen is 2 for wanda
+// and 3 for llamacpp, refused before any work. A NaN or infinite
+// log-likelihood stops the run with an error naming the window and position
+// (NaN logits come from NaN or infinite weights), and a perplexity whose
+// exp overflows is an error giving the mean NLL: no run returns a NaN or
+// infinite number. Forward cannot be interrupted, so the first call gets one
+// window and later ones as many as take about half a second (at most
+// BatchTokens tokens); the context is checked between calls, so
+// cancellation is noticed within about that long. Progress lines come at
+// most every 5 s and at the end.
+//
 // # Zero-shot tasks
 //
 // The tasks follow lm-evaluation-harness at commit df3da98 with the papers'
 // settings: no few-shot examples, no description and no BOS. The task names
 // are TaskNames; the papers' mean uses the first seven (PaperTaskNames).
 //
-// LoadTask reads a task's documents from the file under the data directory
-// (tasks/boolq/dev.jsonl, …) or from an explicit path, detecting the layout
+// LoadTask reads a task's documents from its file in the data directory
+// (tasks/boolq/dev.jsonl, …; the working directory is never looked at) or
+// from an explicit path (LoadOptions.Path, never joined to the data
+// directory), and records the files read in Task.Files and
+// TaskResult.Files. The file is read within data.MaxTaskBytes, verified
+// against the registry when it is a registered file wherever it lies, then
+// decompressed when it starts with the gzip or bzip2 magic, again within
+// data.MaxTaskBytes, and only then parsed; a line longer than
+// data.MaxLineBytes is an error naming file:line. The layout is detected
 // from the content: the shared files (Google BoolQ JSON Lines, GLUE RTE TSV
 // with CSV quoting, the six-line HellaSwag text in bzip2, nutcracker JSON
 // Lines) and the upstream layouts users download (super_glue and HF JSON
@@ -48,6 +66,10 @@
 // Scores therefore do not depend on how requests are batched, unlike
 // lm-eval's padded batches, and a test holds batched and one-at-a-time
 // scores to 1e-5. Two documents are evaluated at a time.
+//
+// Evaluate checks the context before every Forward call and stops at the
+// first NaN or infinite log-likelihood with an error naming the task, the
+// file:line and index of the document, and the request.
 //
 // Metrics are lm-eval's: acc is the argmax of the log-likelihoods (ties to
 // the first maximum, except BoolQ where a tie means "no"), acc_norm divides

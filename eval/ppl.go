@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -44,8 +45,32 @@ type PPLResult struct {
 	Seconds float64 `json:"seconds"`
 }
 
+// MinSeqLen is the shortest window in which a protocol scores a token: 2
+// for wanda (every shifted position), 3 for llamacpp (its scored second half
+// starts at seqlen/2 and ends before the last position); 0 for an unknown
+// protocol.
+func MinSeqLen(protocol string) int {
+	switch protocol {
+	case ProtocolWanda:
+		return 2
+	case ProtocolLlamaCpp:
+		return 3
+	}
+	return 0
+}
+
+// batchTarget is how long one Forward call should take. Forward cannot be
+// interrupted, so a cancelled context is noticed between calls, within
+// about this long once the batch size has adapted.
+const batchTarget = 500 * time.Millisecond
+
 // Perplexity scores tokens (the whole text, tokenised once with BOS) under
-// one protocol. contextLen is the model's context length.
+// one protocol. contextLen is the model's context length. Windows too short
+// to score a token (MinSeqLen) are refused before any work, and a NaN or
+// infinite log-likelihood or perplexity is an error naming the window, never
+// a result. The first Forward call gets one window, later ones as many as
+// take about batchTarget (at most BatchTokens tokens), and ctx is checked
+// between calls.
 func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLOptions) (PPLResult, error) {
 	start := time.Now()
 	if o.Protocol == "" {
@@ -56,14 +81,15 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 	}
 	T := o.SeqLen
 	res := PPLResult{Protocol: o.Protocol, SeqLen: T, Tokens: len(tokens)}
-	switch {
+	switch minT := MinSeqLen(o.Protocol); {
+	case minT == 0:
+		return res, fmt.Errorf("protocol %q: want %q or %q", o.Protocol, ProtocolWanda, ProtocolLlamaCpp)
 	case T > contextLen:
 		return res, fmt.Errorf("seqlen %d exceeds the model's context length %d", T, contextLen)
-	case T < 2:
-		return res, fmt.Errorf("seqlen %d: need at least 2 tokens per window", T)
-	case o.Protocol != ProtocolWanda && o.Protocol != ProtocolLlamaCpp:
-		return res, fmt.Errorf("protocol %q: want %q or %q", o.Protocol, ProtocolWanda, ProtocolLlamaCpp)
-	case o.Protocol == ProtocolLlamaCpp && len(tokens) < 2*T:
+	case T < minT:
+		return res, fmt.Errorf("seqlen %d: the %s protocol needs at least %d to score a token (%s: %d, %s: %d)",
+			T, o.Protocol, minT, ProtocolWanda, MinSeqLen(ProtocolWanda), ProtocolLlamaCpp, MinSeqLen(ProtocolLlamaCpp))
+	case o.Protocol == ProtocolLlamaCpp && len(tokens)/2 < T:
 		return res, fmt.Errorf("llamacpp protocol needs at least 2·seqlen = %d tokens, the text has %d", 2*T, len(tokens))
 	}
 	n := len(tokens) / T
@@ -86,14 +112,16 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 	if batchTokens <= 0 {
 		batchTokens = 1 << 16
 	}
-	per := max(1, batchTokens/T)
+	maxPer := max(1, batchTokens/T)
 
 	var sumWindowMean, sumNLL, sumNLL2 float64
-	for w0 := 0; w0 < n; w0 += per {
+	lastReport := start
+	for w0, per := 0, 1; w0 < n; {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
 		nb := min(per, n-w0)
+		t0 := time.Now()
 		batch := make([]int, nb*T)
 		copy(batch, tokens[w0*T:(w0+nb)*T])
 		if o.Protocol == ProtocolLlamaCpp {
@@ -105,16 +133,23 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 		if err != nil {
 			return res, fmt.Errorf("window %d: %w", w0, err)
 		}
-		vocab := len(logits) / (nb * T)
+		vocab, err := logitsVocab(len(logits), nb, T)
+		if err != nil {
+			return res, fmt.Errorf("window %d: %w", w0, err)
+		}
 		for k := 0; k < nb; k++ {
 			var win float64
 			for p := first; p < T-1; p++ {
 				row := logits[(k*T+p)*vocab : (k*T+p+1)*vocab]
 				// The target is the original token, also for llama.cpp
 				// where only position 0 was replaced.
-				nll := -logProb(row, tokens[(w0+k)*T+p+1])
-				if math.IsNaN(nll) || math.IsInf(nll, 0) {
-					return res, fmt.Errorf("window %d position %d: non-finite log-likelihood", w0+k, p)
+				target := tokens[(w0+k)*T+p+1]
+				if target < 0 || target >= vocab {
+					return res, fmt.Errorf("window %d position %d: token %d outside the model's vocabulary of %d", w0+k, p, target, vocab)
+				}
+				nll := -logProb(row, target)
+				if err := finiteLL(-nll); err != nil {
+					return res, fmt.Errorf("window %d (tokens %d–%d) position %d: %w", w0+k, (w0+k)*T, (w0+k+1)*T-1, p, err)
 				}
 				win += nll
 				sumNLL += nll
@@ -123,22 +158,56 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 			}
 			sumWindowMean += win / float64(T-1-first)
 		}
-		if o.Progress != nil {
-			fmt.Fprintf(o.Progress, "ppl: %d/%d windows, running ppl %.4f\n", w0+nb, n, math.Exp(sumWindowMean/float64(w0+nb)))
+		w0 += nb
+		// Size the next call to take about batchTarget, growing at most
+		// twofold so that one fast call cannot make the next one huge.
+		if el := time.Since(t0); el > 0 {
+			per = max(1, min(int(float64(nb)*float64(batchTarget)/float64(el)), 2*nb, maxPer))
+		}
+		if o.Progress != nil && (w0 == n || time.Since(lastReport) >= 5*time.Second) {
+			lastReport = time.Now()
+			fmt.Fprintf(o.Progress, "ppl: %d/%d windows, running ppl %.4f\n", w0, n, math.Exp(sumWindowMean/float64(w0)))
 		}
 	}
+	var mean float64
 	if o.Protocol == ProtocolWanda {
-		res.PPL = math.Exp(sumWindowMean / float64(n))
+		mean = sumWindowMean / float64(n)
+		res.PPL = math.Exp(mean)
 	} else {
 		cnt := float64(res.Scored)
-		mean := sumNLL / cnt
+		mean = sumNLL / cnt
 		res.PPL = math.Exp(mean)
 		if res.Scored > 1 {
 			res.Stderr = res.PPL * math.Sqrt(math.Max(0, sumNLL2/cnt-mean*mean)/(cnt-1))
 		}
 	}
+	if math.IsInf(res.PPL, 0) || math.IsInf(res.Stderr, 0) {
+		return res, fmt.Errorf("mean NLL %.6g nats per token over %d windows: the perplexity exp(%.6g) overflows float64", mean, n, mean)
+	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// logitsVocab checks that Forward returned whole rows for nseq×T positions
+// and returns the row length, the vocabulary size.
+func logitsVocab(n, nseq, T int) (int, error) {
+	if n == 0 || n%(nseq*T) != 0 {
+		return 0, fmt.Errorf("forward returned %d logits for %d sequences × %d tokens, not a positive multiple", n, nseq, T)
+	}
+	return n / (nseq * T), nil
+}
+
+// finiteLL reports a NaN or infinite log-likelihood: NaN comes from NaN or
+// infinite logits (broken weights), -Inf from a target whose probability
+// underflowed to 0.
+func finiteLL(ll float64) error {
+	switch {
+	case math.IsNaN(ll):
+		return errors.New("log-likelihood is NaN: the model's logits are not finite")
+	case math.IsInf(ll, 0):
+		return fmt.Errorf("log-likelihood is %v: the target's probability is 0", ll)
+	}
+	return nil
 }
 
 // logProb is log softmax(row)[target], computed in float64 with the max

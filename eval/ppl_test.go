@@ -2,9 +2,12 @@ package eval
 
 import (
 	"context"
+	"errors"
 	"math"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pplLM returns pseudo-random logits that depend on the token at each
@@ -138,24 +141,82 @@ func (c *flatLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
 	return make([]float32, nseq*T*c.vocab), nil
 }
 
+// funcLM returns logits from a function of the window's first token, the
+// position and the vocabulary entry.
+type funcLM struct {
+	vocab int
+	f     func(first, pos, v int) float32
+}
+
+func (m funcLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
+	out := make([]float32, nseq*T*m.vocab)
+	for s := 0; s < nseq; s++ {
+		for p := 0; p < T; p++ {
+			for v := 0; v < m.vocab; v++ {
+				out[(s*T+p)*m.vocab+v] = m.f(tokens[s*T], p, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+// shortLM returns n logits whatever it is asked.
+type shortLM struct{ n int }
+
+func (m shortLM) Forward([]int, int, int) ([]float32, error) { return make([]float32, m.n), nil }
+
 func TestPerplexityErrors(t *testing.T) {
-	lm := &flatLM{vocab: 5}
+	flat := &flatLM{vocab: 5}
+	nan := float32(math.NaN())
+	toks := seqTokens(100, 5)
+	// Token 1 throughout, except token 0 starting window 3 of 8 tokens,
+	// whose logits at position 2 are NaN.
+	ones := make([]int, 100)
+	for i := range ones {
+		ones[i] = 1
+	}
+	marked := slices.Clone(ones)
+	marked[3*8] = 0
+	nanAt3 := funcLM{5, func(first, pos, v int) float32 {
+		if first == 0 && pos == 2 {
+			return nan
+		}
+		return 0
+	}}
+	// Over ones, the target always has logit −1e38 and token 0 +1e38: every
+	// NLL is about 2e38, finite, but exp of it overflows.
+	overflow := funcLM{5, func(_, _, v int) float32 {
+		if v == 0 {
+			return 1e38
+		}
+		return -1e38
+	}}
 	cases := []struct {
 		name string
-		toks int
+		lm   LM
+		toks []int
 		ctx  int
 		o    PPLOptions
 		want string
 	}{
-		{"seqlen above context", 100, 8, PPLOptions{SeqLen: 9}, "exceeds the model's context length 8"},
-		{"text shorter than a window", 5, 8, PPLOptions{}, "fewer than one window"},
-		{"unknown protocol", 100, 8, PPLOptions{Protocol: "lmeval"}, `protocol "lmeval"`},
-		{"llamacpp too short", 15, 8, PPLOptions{Protocol: ProtocolLlamaCpp}, "at least 2·seqlen = 16 tokens"},
-		{"seqlen of one", 100, 8, PPLOptions{SeqLen: 1}, "at least 2 tokens"},
+		{"seqlen above context", flat, toks, 8, PPLOptions{SeqLen: 9}, "exceeds the model's context length 8"},
+		{"text shorter than a window", flat, toks[:5], 8, PPLOptions{}, "fewer than one window"},
+		{"unknown protocol", flat, toks, 8, PPLOptions{Protocol: "lmeval"}, `protocol "lmeval"`},
+		{"llamacpp too short", flat, toks[:15], 8, PPLOptions{Protocol: ProtocolLlamaCpp}, "at least 2·seqlen = 16 tokens"},
+		{"wanda seqlen 1", flat, toks, 8, PPLOptions{SeqLen: 1}, "seqlen 1: the wanda protocol needs at least 2 to score a token (wanda: 2, llamacpp: 3)"},
+		{"llamacpp seqlen 2", flat, toks, 8, PPLOptions{SeqLen: 2, Protocol: ProtocolLlamaCpp}, "seqlen 2: the llamacpp protocol needs at least 3 to score a token"},
+		{"nan logits", funcLM{5, func(int, int, int) float32 { return nan }}, toks, 8, PPLOptions{},
+			"window 0 (tokens 0–7) position 0: log-likelihood is NaN: the model's logits are not finite"},
+		{"nan in window 3", nanAt3, marked, 8, PPLOptions{}, "window 3 (tokens 24–31) position 2: log-likelihood is NaN"},
+		{"infinite logit", funcLM{5, func(int, int, int) float32 { return float32(math.Inf(1)) }}, toks, 8, PPLOptions{}, "log-likelihood is NaN"},
+		{"overflowing ppl", overflow, ones, 8, PPLOptions{}, "mean NLL 2e+38 nats per token over 12 windows: the perplexity exp(2e+38) overflows float64"},
+		{"overflowing llamacpp ppl", overflow, ones, 8, PPLOptions{Protocol: ProtocolLlamaCpp}, "overflows float64"},
+		{"logits size", shortLM{7}, toks, 8, PPLOptions{}, "window 0: forward returned 7 logits for 1 sequences × 8 tokens, not a positive multiple"},
+		{"token outside the vocabulary", &flatLM{vocab: 2}, toks, 8, PPLOptions{}, "token 2 outside the model's vocabulary of 2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Perplexity(context.Background(), lm, seqTokens(c.toks, 5), c.ctx, c.o)
+			_, err := Perplexity(context.Background(), c.lm, c.toks, c.ctx, c.o)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want it to mention %q", err, c.want)
 			}
@@ -168,5 +229,32 @@ func TestPerplexityCancelled(t *testing.T) {
 	cancel()
 	if _, err := Perplexity(ctx, &flatLM{vocab: 5}, seqTokens(100, 5), 10, PPLOptions{}); err == nil {
 		t.Error("cancelled run returned no error")
+	}
+}
+
+// slowLM takes perWindow for each sequence, like a large model.
+type slowLM struct {
+	flatLM
+	perWindow time.Duration
+}
+
+func (m *slowLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
+	time.Sleep(time.Duration(nseq) * m.perWindow)
+	return m.flatLM.Forward(tokens, nseq, T)
+}
+
+// TestPerplexityCancelledMidRun: with the default 64k-token batches a
+// single Forward of these 8-token windows would take 80 s; the adaptive
+// batches notice the cancellation within about batchTarget.
+func TestPerplexityCancelledMidRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Perplexity(ctx, &slowLM{flatLM{5}, 10 * time.Millisecond}, seqTokens(80000, 5), 8, PPLOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want the context's error", err)
+	}
+	if el := time.Since(start); el > 300*time.Millisecond+2*batchTarget {
+		t.Errorf("returned after %v", el)
 	}
 }

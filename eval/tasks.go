@@ -1,12 +1,8 @@
 package eval
 
 import (
-	"bytes"
-	"compress/bzip2"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"unicode/utf8"
 
 	"github.com/prunebench/prunebench/data"
@@ -26,8 +22,11 @@ type Doc struct {
 // Task is a loaded zero-shot task.
 type Task struct {
 	Name   string
-	Path   string // the file read
+	Path   string // the file read, absolute
 	Format string // the layout detected in it
+	// Files are the files the documents come from: the task file (as
+	// stored, before decompression), then PIQA's labels file when read.
+	Files []data.FileRef
 	// Settings are choices that change the prompts, recorded with results
 	// (hellaswag.ctx).
 	Settings map[string]string
@@ -42,8 +41,9 @@ type Task struct {
 
 // LoadOptions select the file and the text choices of LoadTask.
 type LoadOptions struct {
-	// Path is the task file; empty means the task's default file under the
-	// data directory (DefaultPath).
+	// Path is the task file, a path relative to the working directory
+	// (never to the data directory); empty means the task's default file in
+	// the data directory (DefaultPath).
 	Path string
 	// HellaSwagCtx is HellaSwagCapitalizeTail (the default) or HellaSwagAsIs.
 	// It applies to the six-line file only, whose contexts lost lm-eval's
@@ -125,8 +125,11 @@ func DefaultPath(name string) (string, error) {
 	return spec.path, nil
 }
 
-// LoadTask reads the named task from opts.Path, or from its default file
-// under dataDir, and builds its requests.
+// LoadTask reads the named task from opts.Path, or from its default file in
+// the data directory dataDir, and builds its requests. The file may hold at
+// most data.MaxTaskBytes, as stored and after decompression (gzip or bzip2,
+// detected by the magic bytes), and a registered file is verified before it
+// is decompressed or parsed.
 func LoadTask(name, dataDir string, opts LoadOptions) (*Task, error) {
 	spec, err := lookupTask(name)
 	if err != nil {
@@ -138,42 +141,47 @@ func LoadTask(name, dataDir string, opts LoadOptions) (*Task, error) {
 		return nil, fmt.Errorf("task %s: hellaswag ctx mode %q: want %q or %q",
 			name, opts.HellaSwagCtx, HellaSwagCapitalizeTail, HellaSwagAsIs)
 	}
-	rel := opts.Path
-	if rel == "" {
-		rel = spec.path
+	var path string
+	if opts.Path == "" {
+		path, err = data.ResolveName(dataDir, spec.path)
+	} else {
+		path, err = data.ResolvePath(opts.Path)
 	}
-	path, err := data.Find(dataDir, rel)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", name, err)
 	}
-	content, err := readMaybeBzip2(path)
+	raw, ref, _, err := data.ReadFile(path, data.MaxTaskBytes, taskFiles)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", name, err)
+	}
+	task, err := decodeTask(spec, path, raw, opts)
+	if err != nil {
+		return nil, err
+	}
+	task.Files = append([]data.FileRef{ref}, task.Files...)
+	return task, nil
+}
+
+// decodeTask decompresses a task file's bytes as read, within
+// data.MaxTaskBytes, and parses them.
+func decodeTask(spec *taskSpec, path string, raw []byte, opts LoadOptions) (*Task, error) {
+	content, err := data.Decompress(path, raw, data.MaxTaskBytes, taskFiles)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", spec.name, err)
 	}
 	return parseTask(spec, path, content, opts)
 }
 
-// readMaybeBzip2 reads a file, unpacking it when it starts with the bzip2
-// magic, whatever its name.
-func readMaybeBzip2(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) < 4 || string(b[:3]) != "BZh" || b[3] < '1' || b[3] > '9' {
-		return b, nil
-	}
-	u, err := io.ReadAll(bzip2.NewReader(bytes.NewReader(b)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: bzip2: %w", path, err)
-	}
-	return u, nil
-}
+// taskFiles names the task files' size limit in errors.
+const taskFiles = "task files"
 
 // parseTask builds a Task from a file's (unpacked) content; name is the
 // file's path, used in errors.
 func parseTask(spec *taskSpec, name string, content []byte, opts LoadOptions) (*Task, error) {
-	src := newSource(name, content)
+	src, err := newSource(name, content)
+	if err != nil {
+		return nil, fmt.Errorf("task %s: %w", spec.name, err)
+	}
 	if !src.hasContent() {
 		return nil, fmt.Errorf("task %s: %s: no documents", spec.name, name)
 	}
@@ -200,7 +208,7 @@ func parseTask(spec *taskSpec, name string, content []byte, opts LoadOptions) (*
 				return nil, fmt.Errorf("task %s: %s:%d: %w", spec.name, name, docs[i].Line, err)
 			}
 		}
-		return &Task{Name: spec.name, Path: name, Format: l.name, Settings: settings,
+		return &Task{Name: spec.name, Path: name, Format: l.name, Files: src.deps, Settings: settings,
 			AccNorm: spec.accNorm, Docs: docs, tieToLast: spec.tieLast}, nil
 	}
 	var names []string

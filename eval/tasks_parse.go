@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/prunebench/prunebench/data"
 )
 
 // source is a task file's content split into lines (line ends removed),
@@ -19,17 +20,25 @@ type source struct {
 	name  string
 	raw   []byte
 	lines []string
+	// deps are further files a layout read (PIQA's labels).
+	deps []data.FileRef
 }
 
-func newSource(name string, raw []byte) *source {
+// newSource splits raw into lines, refusing a line longer than
+// data.MaxLineBytes.
+func newSource(name string, raw []byte) (*source, error) {
 	lines := strings.Split(string(raw), "\n")
 	if lines[len(lines)-1] == "" {
 		lines = lines[:len(lines)-1]
 	}
 	for i, l := range lines {
+		if len(l) > data.MaxLineBytes {
+			return nil, fmt.Errorf("%s:%d: line of %d bytes, longer than %d MiB, the limit for one line",
+				name, i+1, len(l), data.MaxLineBytes>>20)
+		}
 		lines[i] = strings.TrimSuffix(l, "\r")
 	}
-	return &source{name: name, raw: raw, lines: lines}
+	return &source{name: name, raw: raw, lines: lines}, nil
 }
 
 // first returns the first non-blank line and its number (from 1), or 0.
@@ -245,7 +254,7 @@ func rteLabel(s string) (int, error) {
 	case "1", "not_entailment":
 		return 1, nil
 	}
-	return 0, fmt.Errorf("label %q: want 0/entailment or 1/not_entailment", s)
+	return 0, fmt.Errorf("label %s: want 0/entailment or 1/not_entailment", excerpt([]byte(s)))
 }
 
 var rteJSONL = jsonLayout("rte jsonl", []string{"sentence1", "premise"}, func(line int, r record) (Doc, error) {
@@ -296,7 +305,7 @@ var rteTSV = layout{
 		}
 		for _, want := range []string{"sentence1", "sentence2", "label"} {
 			if _, ok := col[want]; !ok {
-				return nil, nil, fmt.Errorf("%s:1: header %q has no column %q", src.name, header, want)
+				return nil, nil, fmt.Errorf("%s:1: header %s has no column %q", src.name, excerpt([]byte(strings.Join(header, "\t"))), want)
 			}
 		}
 		docs := make([]Doc, 0, len(rows))
@@ -422,7 +431,7 @@ var hellaswagSixLine = layout{
 		for i := 0; i < len(src.lines); i += per {
 			gold, err := strconv.Atoi(strings.TrimSpace(src.lines[i+1]))
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s:%d: gold %q: want an integer", src.name, i+2, src.lines[i+1])
+				return nil, nil, fmt.Errorf("%s:%d: gold %s: want an integer", src.name, i+2, excerpt([]byte(src.lines[i+1])))
 			}
 			ctx := hellaswagPreprocess(src.lines[i])
 			if mode == HellaSwagCapitalizeTail {
@@ -463,8 +472,8 @@ func nutcracker(build func(line int, centerpiece string, options []string, gold 
 				return Doc{}, err
 			}
 			if len(lit) != 1 || lit[0] != opts[idx[0]] {
-				return Doc{}, fmt.Errorf("field \"correct_options_literal\": %q disagrees with options[%d] = %q",
-					lit, idx[0], opts[idx[0]])
+				return Doc{}, fmt.Errorf("field \"correct_options_literal\": %s disagrees with options[%d] = %s",
+					excerpt([]byte(strings.Join(lit, ", "))), idx[0], excerpt([]byte(opts[idx[0]])))
 			}
 		}
 		return build(line, c, opts, idx[0])
@@ -562,7 +571,7 @@ func answerIndex(key string) (int, error) {
 			return int(c - '1'), nil
 		}
 	}
-	return 0, fmt.Errorf("field \"answerKey\": %q: want A–E or 1–5", key)
+	return 0, fmt.Errorf("field \"answerKey\": %s: want A–E or 1–5", excerpt([]byte(key)))
 }
 
 // piqaJSONL reads PIQA's {goal, sol1, sol2} with the label inline (HF) or
@@ -600,7 +609,7 @@ var piqaJSONL = layout{
 		if path == "" {
 			path = strings.TrimSuffix(src.name, filepath.Ext(src.name)) + "-labels.lst"
 		}
-		labels, err := readLabels(path)
+		labels, ref, err := readLabels(path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %d documents have no \"label\": %w", src.name, len(unlabelled), err)
 		}
@@ -610,26 +619,31 @@ var piqaJSONL = layout{
 		for _, i := range unlabelled {
 			docs[i].Gold = labels[i]
 		}
+		src.deps = append(src.deps, ref)
 		return docs, nil, nil
 	},
 }
 
 // readLabels reads one integer per non-blank line.
-func readLabels(path string) ([]int, error) {
-	b, err := os.ReadFile(path)
+func readLabels(path string) ([]int, data.FileRef, error) {
+	b, ref, _, err := data.ReadFile(path, data.MaxTaskBytes, taskFiles)
 	if err != nil {
-		return nil, err
+		return nil, data.FileRef{}, err
+	}
+	src, err := newSource(path, b)
+	if err != nil {
+		return nil, data.FileRef{}, err
 	}
 	var out []int
-	for i, l := range newSource(path, b).lines {
+	for i, l := range src.lines {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(l))
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: label %q: want an integer", path, i+1, l)
+			return nil, data.FileRef{}, fmt.Errorf("%s:%d: label %s: want an integer", path, i+1, excerpt([]byte(l)))
 		}
 		out = append(out, n)
 	}
-	return out, nil
+	return out, ref, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
 )
 
@@ -309,8 +310,11 @@ func TestUpstreamLayouts(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {
-			// Relative to the data directory, as a user's --task-file would be.
-			task, err := LoadTask(c.task, dir, LoadOptions{Path: c.file})
+			// A path is never joined to the data directory.
+			if _, err := LoadTask(c.task, dir, LoadOptions{Path: c.file}); !errors.Is(err, data.ErrNotFound) {
+				t.Errorf("path relative to the data directory: got %v, want not found", err)
+			}
+			task, err := LoadTask(c.task, dir, LoadOptions{Path: filepath.Join(dir, c.file)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -322,19 +326,38 @@ func TestUpstreamLayouts(t *testing.T) {
 	}
 }
 
-// TestDefaultPath finds a task under a data directory by its default path.
+// TestDefaultPath finds a task in the data directory by its default path,
+// verified, whatever the working directory holds.
 func TestDefaultPath(t *testing.T) {
 	rel, err := DefaultPath("arc_easy")
 	if err != nil || rel != "tasks/arc-easy/test.json" {
 		t.Fatalf("DefaultPath(arc_easy) = %q, %v", rel, err)
 	}
-	dir := writeFiles(t, map[string]string{rel: `{"centerpiece": "Q?", "options": ["a", "b"], "correct_options_idx": [1]}` + "\n"})
-	task, err := LoadTask("arc_easy", dir, LoadOptions{})
+	real := datatest.Dir(t)
+	real, err = filepath.Abs(real)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if task.Path != filepath.Join(dir, rel) || len(task.Docs) != 1 || task.Docs[0].Gold != 1 {
-		t.Errorf("path %q, docs %+v", task.Path, task.Docs)
+	// A copy in the working directory that would have shadowed the data
+	// directory's before.
+	fake := writeFiles(t, map[string]string{rel: `{"centerpiece": "Q?", "options": ["a", "b"], "correct_options_idx": [1]}` + "\n"})
+	t.Chdir(fake)
+	task, err := LoadTask("arc_easy", real, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := data.Lookup(rel)
+	want := []data.FileRef{{Path: filepath.Join(real, rel), SHA256: e.SHA256, Size: e.Size}}
+	if task.Path != filepath.Join(real, rel) || len(task.Docs) != 2376 || !reflect.DeepEqual(task.Files, want) {
+		t.Errorf("path %q, %d docs, files %+v; want %+v", task.Path, len(task.Docs), task.Files, want)
+	}
+	// The copy, named by its path or found as the default file of another
+	// data directory, is checked against the registry before it is parsed.
+	for _, c := range []struct{ dir, path string }{{real, "./" + rel}, {fake, ""}} {
+		_, err := LoadTask("arc_easy", c.dir, LoadOptions{Path: c.path})
+		if err == nil || !strings.Contains(err.Error(), "size 73 bytes, expected 861962 for registered file "+rel) {
+			t.Errorf("%+v: got %v, want a size mismatch", c, err)
+		}
 	}
 }
 
@@ -410,7 +433,9 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.task+"/"+c.file, func(t *testing.T) {
-			c.opts.Path = c.file
+			if c.file != "" {
+				c.opts.Path = filepath.Join(dir, c.file)
+			}
 			_, err := LoadTask(c.task, dir, c.opts)
 			if err == nil {
 				t.Fatal("no error")

@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/tokenizer"
 )
@@ -53,6 +54,7 @@ type TaskResult struct {
 	AccNorm       *float64          `json:"acc_norm,omitempty"`
 	AccNormStderr *float64          `json:"acc_norm_stderr,omitempty"`
 	Source        string            `json:"source"`
+	Files         []data.FileRef    `json:"files"` // Task.Files: what the documents came from
 	Format        string            `json:"format"`
 	Settings      map[string]string `json:"settings,omitempty"`
 	Seconds       float64           `json:"seconds"`
@@ -108,8 +110,8 @@ type scored struct {
 
 // scoreRequests returns each request's summed continuation log-likelihood and
 // whether every continuation token was the argmax, sending at most maxBatch
-// sequences (0 = all) to each Forward call.
-func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy []bool, truncated int, err error) {
+// sequences (0 = all) to each Forward call and checking ctx before each.
+func scoreRequests(ctx context.Context, lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy []bool, truncated int, err error) {
 	ll = make([]float64, len(reqs))
 	greedy = make([]bool, len(reqs))
 	inputs := make([][]int, len(reqs))
@@ -130,6 +132,9 @@ func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy
 		maxBatch = len(todo)
 	}
 	for b := 0; b < len(todo); b += maxBatch {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, 0, err
+		}
 		batch := todo[b:min(b+maxBatch, len(todo))]
 		T := 0
 		for _, i := range batch {
@@ -145,10 +150,10 @@ func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("forward of %d sequences × %d tokens: %w", len(batch), T, err)
 		}
-		if len(logits) == 0 || len(logits)%(len(batch)*T) != 0 {
-			return nil, nil, 0, fmt.Errorf("forward returned %d logits for %d sequences × %d tokens, not a multiple", len(logits), len(batch), T)
+		V, err := logitsVocab(len(logits), len(batch), T)
+		if err != nil {
+			return nil, nil, 0, err
 		}
-		V := len(logits) / (len(batch) * T)
 		for k, i := range batch {
 			n, c := len(inputs[i]), reqs[i].cont
 			// A continuation longer than the context keeps only the
@@ -165,8 +170,8 @@ func scoreRequests(lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy
 				p := n - len(c) + j
 				row := logits[(k*T+p)*V : (k*T+p+1)*V]
 				lp := logProb(row, target)
-				if math.IsNaN(lp) || math.IsInf(lp, 0) {
-					return nil, nil, 0, fmt.Errorf("request %d position %d: non-finite log-likelihood", i, p)
+				if err := finiteLL(lp); err != nil {
+					return nil, nil, 0, fmt.Errorf("request %d (continuation token %d of %d): %w", i, len(reqs[i].cont)-len(c)+j, len(reqs[i].cont), err)
 				}
 				ll[i] += lp
 				greedy[i] = greedy[i] && linalg.Argmax(row) == target
@@ -189,7 +194,7 @@ func argmax(s []float64, tieToLast bool) int {
 }
 
 // scoreDoc builds and scores the requests of one document and predicts.
-func scoreDoc(lm LM, tok tokenizer.Tokenizer, L, maxBatch int, task *Task, d *Doc) (scored, error) {
+func scoreDoc(ctx context.Context, lm LM, tok tokenizer.Tokenizer, L, maxBatch int, task *Task, d *Doc) (scored, error) {
 	reqs := make([]request, len(d.Contexts))
 	for k := range reqs {
 		var err error
@@ -197,7 +202,7 @@ func scoreDoc(lm LM, tok tokenizer.Tokenizer, L, maxBatch int, task *Task, d *Do
 			return scored{}, err
 		}
 	}
-	ll, greedy, cut, err := scoreRequests(lm, reqs, L, maxBatch)
+	ll, greedy, cut, err := scoreRequests(ctx, lm, reqs, L, maxBatch)
 	if err != nil {
 		return scored{}, err
 	}
@@ -253,7 +258,7 @@ func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen in
 		docs = docs[:opts.Limit]
 	}
 	res := TaskResult{Task: task.Name, Docs: len(docs), Limit: opts.Limit, Source: task.Path,
-		Format: task.Format, Settings: task.Settings}
+		Files: task.Files, Format: task.Format, Settings: task.Settings}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -272,8 +277,10 @@ func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen in
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil {
-			if firstErr == nil {
-				firstErr = fmt.Errorf("zero-shot %s: %s:%d: %w", task.Name, task.Path, docs[i].Line, err)
+			// A cancelled context is reported once, below, not as a
+			// document's failure.
+			if firstErr == nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+				firstErr = fmt.Errorf("zero-shot %s: %s:%d: document %d: %w", task.Name, task.Path, docs[i].Line, i, err)
 				cancel()
 			}
 			return
@@ -309,7 +316,7 @@ func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen in
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				s, err := scoreDoc(lm, tok, contextLen, opts.MaxBatch, task, &docs[i])
+				s, err := scoreDoc(ctx, lm, tok, contextLen, opts.MaxBatch, task, &docs[i])
 				finish(i, s, err)
 			}
 		}()

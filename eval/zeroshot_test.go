@@ -440,8 +440,9 @@ func TestEvaluateErrors(t *testing.T) {
 		{"context length", context.Background(), hashLM(), 0, task, ZeroShotOptions{}, "context length 0"},
 		{"limit", context.Background(), hashLM(), 64, task, ZeroShotOptions{Limit: -1}, "limit -1"},
 		{"lm error", context.Background(), errLM{}, 64, task, ZeroShotOptions{}, "out of memory"},
-		{"logits size", context.Background(), errLM{n: 7}, 64, task, ZeroShotOptions{}, "not a multiple"},
-		{"nan", context.Background(), errLM{nan: true}, 64, task, ZeroShotOptions{}, "non-finite"},
+		{"logits size", context.Background(), errLM{n: 7}, 64, task, ZeroShotOptions{}, "forward returned 7 logits for 2 sequences × 15 tokens, not a positive multiple"},
+		{"nan", context.Background(), errLM{nan: true}, 64, task, ZeroShotOptions{},
+			"zero-shot varied: varied.jsonl:1: document 0: request 0 (continuation token 0 of 2): log-likelihood is NaN"},
 		{"cancelled", cancelled, hashLM(), 64, task, ZeroShotOptions{}, "context canceled"},
 	}
 	for _, c := range cases {
