@@ -128,3 +128,50 @@ func TestReadC4Limits(t *testing.T) {
 		t.Errorf("allocated %d MiB", n>>20)
 	}
 }
+
+// FuzzC4Gzip: a gzip-compressed shard reads as the same documents as the
+// plain one, and arbitrary compressed bytes give documents or an error
+// naming the file, never a crash.
+func FuzzC4Gzip(f *testing.F) {
+	f.Add([]byte(c4Sample), false)
+	f.Add(gz(f, []byte(c4Sample)), true)
+	f.Add(gz(f, make([]byte, 1<<16)), true)
+	f.Add([]byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"), true)
+	f.Fuzz(func(t *testing.T, b []byte, raw bool) {
+		if raw {
+			if _, err := ReadC4(bytes.NewReader(b), "f.json.gz"); err != nil && !strings.HasPrefix(err.Error(), "f.json.gz: ") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		plain, perr := ReadC4(bytes.NewReader(b), "f.json")
+		if len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b || bytes.HasPrefix(b, []byte("BZh")) {
+			return // compressed already
+		}
+		zipped, zerr := ReadC4(bytes.NewReader(gz(t, b)), "f.json")
+		if (perr == nil) != (zerr == nil) || !slices.Equal(plain, zipped) {
+			t.Fatalf("plain %q, %v; gzip %q, %v", plain, perr, zipped, zerr)
+		}
+	})
+}
+
+// FuzzDecompress: any input gives its content within the limit or an error
+// naming the file, never a crash or more than the limit.
+func FuzzDecompress(f *testing.F) {
+	f.Add([]byte("plain"))
+	f.Add(gz(f, make([]byte, 1<<12)))
+	f.Add([]byte("BZh91AY&SY"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		const limit = 1 << 16
+		u, err := Decompress("f.gz", b, limit, "tests")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f.gz: ") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if len(u) > limit && !bytes.Equal(u, b) {
+			t.Fatalf("%d bytes decompressed, limit %d", len(u), limit)
+		}
+	})
+}

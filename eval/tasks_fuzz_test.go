@@ -1,6 +1,9 @@
 package eval
 
 import (
+	"bytes"
+	"compress/gzip"
+	"os"
 	"strings"
 	"testing"
 )
@@ -84,5 +87,35 @@ func FuzzParseSixLine(f *testing.F) {
 		}
 		task, err := parseTask(spec, "fuzz.txt", content, opts)
 		checkParsed(t, spec, task, err)
+	})
+}
+
+// FuzzLoadTask covers loading a task file's bytes as read: decompression
+// (gzip, bzip2, bombs within data.MaxTaskBytes), layout detection and
+// parsing, for every task.
+func FuzzLoadTask(f *testing.F) {
+	bomb, err := os.ReadFile("testdata/zeros-300MiB.bz2")
+	if err != nil {
+		f.Fatal(err)
+	}
+	boolq := []byte(`{"question": "q", "passage": "p", "answer": false}` + "\n")
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(boolq)
+	zw.Close()
+	f.Add(uint8(0), boolq)
+	f.Add(uint8(0), gz.Bytes())
+	f.Add(uint8(2), bomb)
+	f.Add(uint8(2), bomb[:40])
+	f.Add(uint8(1), []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"))
+	f.Add(uint8(2), []byte("BZh91AY&SY"))
+	names := TaskNames()
+	f.Fuzz(func(t *testing.T, task uint8, raw []byte) {
+		spec := fuzzSpec(names[int(task)%len(names)])
+		got, err := decodeTask(spec, "fuzz.bin", raw, LoadOptions{PIQALabels: "/nonexistent/labels.lst"})
+		if err != nil && !strings.Contains(err.Error(), "fuzz.bin") {
+			t.Fatalf("error %q does not name the file", err)
+		}
+		checkParsed(t, spec, got, err)
 	})
 }
