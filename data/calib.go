@@ -21,9 +21,10 @@ const DefaultNSamples = 128
 
 // CalibSpec chooses calibration windows.
 type CalibSpec struct {
-	// Source is a corpus name or text file for contiguous and random (default
-	// CorpusWikiText2Valid), and one or more comma-separated C4 json or
-	// json.gz shards for c4 (no default), read in the order given.
+	// Source is a corpus name or the path of a text file for contiguous and
+	// random (default CorpusWikiText2Valid; see ReadText), and the paths of
+	// one or more comma-separated C4 json or json.gz shards for c4 (no
+	// default), read in the order given.
 	Source string
 	// Mode is ModeContiguous (default), ModeRandom or ModeC4.
 	Mode string
@@ -113,6 +114,8 @@ func (p *Provenance) setFiles(refs ...FileRef) {
 //     generator (EVALUATION.md §2.1).
 //
 // Evaluation splits (registered files marked EvalOnly) are refused.
+// NSamples × SeqLen beyond MaxCalibTokens is refused before the source is
+// read, and what the source can give before the windows are allocated.
 func Calibrate(dir string, spec CalibSpec, encode func(text string) []int) ([][]int, Provenance, error) {
 	spec, err := spec.withDefaults()
 	if err != nil {
