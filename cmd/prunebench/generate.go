@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"math"
 
 	"github.com/prunebench/prunebench/model"
 )
@@ -21,19 +22,18 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *steps <= 0 {
 		return usagef("--steps %d: must be positive", *steps)
 	}
-	if *temp < 0 {
-		return usagef("--temperature %g: must be ≥ 0", *temp)
+	if !(*temp >= 0) || math.IsInf(*temp, 1) {
+		return usagef("--temperature %g: must be a finite number ≥ 0", *temp)
 	}
 	m, err := c.openModel()
 	if err != nil {
 		return err
 	}
 	out := bufio.NewWriter(stdout)
-	defer out.Flush()
 	err = model.Generate(m, *prompt, *steps, *temp, *seed, func(piece string) { out.WriteString(piece) })
 	if err != nil {
 		return err
 	}
 	out.WriteString("\n")
-	return nil
+	return out.Flush()
 }

@@ -14,8 +14,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/results"
 )
@@ -45,10 +47,26 @@ type usageError struct{ error }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first signal cancels the work, which stops within seconds and
+		// cleans up through the usual error path; a second one exits at once.
+		s := <-sigs
+		cancel(interrupted{s.(syscall.Signal)})
+		s = <-sigs
+		atomicfile.RemoveTemps()
+		fmt.Fprintf(os.Stderr, "prunebench: %v again: exiting at once\n", s)
+		os.Exit(128 + int(s.(syscall.Signal)))
+	}()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
+
+// interrupted is the cancellation cause of a run stopped by a signal.
+type interrupted struct{ sig syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + i.sig.String() }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
@@ -62,18 +80,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if v.name != args[0] {
 			continue
 		}
-		err := v.run(ctx, args[1:], stdout, stderr)
+		out := &checkedWriter{w: stdout}
+		err := v.run(ctx, args[1:], out, stderr)
+		if err == nil && out.err != nil {
+			// A result that did not reach stdout (a full disk, a closed
+			// pipe) is a failure, not a success with nothing printed.
+			err = fmt.Errorf("writing results to stdout: %w", out.err)
+		}
 		var ue usageError
+		var sig interrupted
 		switch {
 		case err == nil:
 			return exitOK
 		case errors.Is(err, flag.ErrHelp):
 			return exitOK
 		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, err)
+			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, oneLine(err))
 			return exitUsage
+		case ctx.Err() != nil && errors.As(context.Cause(ctx), &sig):
+			fmt.Fprintf(stderr, "prunebench %s: %v; nothing was written\n", v.name, sig)
+			return 128 + int(sig.sig)
 		default:
-			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, err)
+			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, oneLine(err))
 			return exitFail
 		}
 	}
@@ -84,6 +112,28 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// One line, like every other error, so that scripts can show it as is.
 	fmt.Fprintf(stderr, "prunebench: unknown verb %q: want one of %s (prunebench help)\n", args[0], strings.Join(names, ", "))
 	return exitUsage
+}
+
+// checkedWriter remembers the first write error, which encoders and table
+// renderers do not all report.
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
+}
+
+// oneLine keeps an error message on the one stderr line scripts read: the
+// line breaks some wrapped errors carry (errors.Join) become "; ".
+func oneLine(err error) string {
+	return strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(err.Error())
 }
 
 func printUsage(w io.Writer) {

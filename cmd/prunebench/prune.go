@@ -78,6 +78,9 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if spec.Pattern, err = prune.ParsePattern(*sparsity); err != nil {
 		return usageError{err}
 	}
+	if err := checkCalibFlags(spec); err != nil {
+		return err
+	}
 	if *evalWhat != "" && *evalWhat != "ppl" {
 		return usagef("--eval %q: want ppl", *evalWhat)
 	}
@@ -136,7 +139,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	rep := pruneReport{
-		Model: c.model, Method: spec.Method, Sparsity: spec.Pattern.String(), Calib: res.Calib,
+		Model: c.model, Method: res.Method, Sparsity: spec.Pattern.String(), Calib: res.Calib,
 		Achieved: res.Result.Sparsity, MeanRelError: res.Result.MeanRelError,
 		PruneSeconds: res.Result.PruneSeconds, Seconds: res.Result.Seconds,
 	}
@@ -165,6 +168,25 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return json.NewEncoder(stdout).Encode(rep)
 	}
 	return printPrune(stdout, rep)
+}
+
+// checkCalibFlags refuses calibration flags that no model or corpus could
+// satisfy, before anything is read.
+func checkCalibFlags(spec runners.PruneSpec) error {
+	c := spec.Calib
+	switch {
+	case c.NSamples < 1:
+		return usagef("--nsamples %d: must be ≥ 1", c.NSamples)
+	case c.SeqLen != 0 && c.SeqLen < 2:
+		return usagef("--seqlen %d: a calibration window needs at least 2 tokens (0 = the model's context length)", c.SeqLen)
+	case spec.ChunkSeqs < 0:
+		return usagef("--chunk %d: must be ≥ 0 (0 = all sequences at once)", spec.ChunkSeqs)
+	}
+	switch c.Mode {
+	case data.ModeContiguous, data.ModeRandom, data.ModeC4:
+		return nil
+	}
+	return usagef("--calib-mode %q: want %s, %s or %s", c.Mode, data.ModeContiguous, data.ModeRandom, data.ModeC4)
 }
 
 // checkOut refuses an --out that SaveHF would refuse, before the run

@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/eval"
+	"github.com/prunebench/prunebench/internal/atomicfile"
 )
 
 // zeroshotReport is the JSON shape of a zero-shot run.
@@ -35,13 +35,21 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *limit < 0 {
 		return usagef("--limit %d: must be ≥ 0", *limit)
 	}
+	if *hsCtx != eval.HellaSwagCapitalizeTail && *hsCtx != eval.HellaSwagAsIs {
+		return usagef("--hellaswag-ctx %q: want %s or %s", *hsCtx, eval.HellaSwagCapitalizeTail, eval.HellaSwagAsIs)
+	}
 	names := strings.Split(*tasks, ",")
+	for i, n := range names {
+		if names[i] = strings.TrimSpace(n); names[i] == "" {
+			return usagef("--tasks %q: empty task name (want a comma-separated list from %s)", *tasks, strings.Join(eval.TaskNames(), ","))
+		}
+	}
 	dir := data.Dir(c.dataDir)
 	// Load every task before the model runs, so that a bad file or name
 	// fails in a second, not after an hour of scoring.
 	loaded := make([]*eval.Task, len(names))
 	for i, n := range names {
-		t, err := eval.LoadTask(strings.TrimSpace(n), dir, eval.LoadOptions{HellaSwagCtx: *hsCtx})
+		t, err := eval.LoadTask(n, dir, eval.LoadOptions{HellaSwagCtx: *hsCtx})
 		if errors.Is(err, eval.ErrUnknownTask) {
 			return usageError{fmt.Errorf("--tasks: %w", err)}
 		}
@@ -57,14 +65,15 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	// sw stays a nil interface without --samples; sf keeps the file to sync.
+	// sw stays a nil interface without --samples. The file appears, complete,
+	// only when every task has been scored; an existing one is kept till then.
 	var sw io.Writer
-	var sf *os.File
+	var sf *atomicfile.File
 	if *samples != "" {
-		if sf, err = os.Create(*samples); err != nil {
-			return err
+		if sf, err = atomicfile.Create(*samples); err != nil {
+			return fmt.Errorf("--samples %s: %w", *samples, err)
 		}
-		defer sf.Close()
+		defer sf.Abort()
 		sw = sf
 	}
 	start := time.Now()
@@ -84,8 +93,8 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if sf != nil {
-		if err := sf.Sync(); err != nil {
-			return err
+		if err := sf.Commit(); err != nil {
+			return fmt.Errorf("--samples: %w", err)
 		}
 	}
 	if c.json {

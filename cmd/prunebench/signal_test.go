@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prunebench/prunebench/internal/datatest"
+)
+
+// longPrune is a prune of stories260K that takes tens of seconds: ADMM-Grad
+// on 128 full-length calibration windows, saved to out.
+func longPrune(dir, out string) []string {
+	return []string{"prune", "--data-dir", dir, "--model", "stories260K", "--method", "admm-grad", "--sparsity", "0.6",
+		"--iters", "200", "--steps", "100", "--out", out}
+}
+
+// TestInterrupt checks that one Ctrl-C (or SIGTERM) stops a run within
+// seconds, mid-block, with exit 128+signal, one final stderr line and no
+// file left behind; and that a second one exits at once.
+func TestInterrupt(t *testing.T) {
+	dir := datatest.Dir(t)
+	cases := []struct {
+		name  string
+		sigs  []syscall.Signal
+		code  int
+		limit time.Duration
+	}{
+		{"SIGINT", []syscall.Signal{syscall.SIGINT}, 130, 5 * time.Second},
+		{"SIGTERM", []syscall.Signal{syscall.SIGTERM}, 143, 5 * time.Second},
+		{"SIGINT twice", []syscall.Signal{syscall.SIGINT, syscall.SIGINT}, 130, time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			work := t.TempDir()
+			out := filepath.Join(work, "pruned")
+			ch := startChild(t, work, nil, longPrune(dir, out)...)
+			// Wait until pruning is under way: the first block's report.
+			if !waitFor(context.Background(), 2*time.Minute, func() bool { return strings.Contains(ch.stderr.String(), "block 1/") }) {
+				ch.cmd.Process.Kill()
+				t.Fatalf("no block finished in 2 minutes; stderr:\n%s", ch.stderr.String())
+			}
+			sent := time.Now()
+			for _, s := range c.sigs {
+				ch.cmd.Process.Signal(s)
+				time.Sleep(50 * time.Millisecond)
+			}
+			o := ch.wait(t, time.Minute)
+			took := time.Since(sent)
+			t.Logf("exit %d %v after the signal; last line: %s", o.code, took.Round(time.Millisecond), lastLine(o.stderr))
+			if o.code != c.code {
+				t.Errorf("exit %d, want %d", o.code, c.code)
+			}
+			if took > c.limit {
+				t.Errorf("stopped %v after the signal, want within %v", took, c.limit)
+			}
+			if !strings.Contains(lastLine(o.stderr), "interrupt") && !strings.Contains(lastLine(o.stderr), "terminated") {
+				t.Errorf("last stderr line %q does not say the run was interrupted", lastLine(o.stderr))
+			}
+			if o.stdout != "" {
+				t.Errorf("stdout: %q", o.stdout)
+			}
+			if es, _ := os.ReadDir(work); len(es) > 0 {
+				t.Errorf("left %q behind", es[0].Name())
+			}
+		})
+	}
+}
+
+// TestSignalDuringSave sends SIGTERM while prune --out writes its output:
+// the directory appears complete or not at all, and no temporary remains.
+func TestSignalDuringSave(t *testing.T) {
+	dir := datatest.Dir(t)
+	for _, delay := range []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond} {
+		work := t.TempDir()
+		out := filepath.Join(work, "pruned")
+		ch := startChild(t, work, nil, "prune", "--data-dir", dir, "--model", "stories260K", "--method", "magnitude",
+			"--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--out", out)
+		if !waitFor(context.Background(), time.Minute, func() bool { return strings.Contains(ch.stderr.String(), "block 5/5") }) {
+			ch.cmd.Process.Kill()
+			t.Fatalf("pruning did not finish; stderr:\n%s", ch.stderr.String())
+		}
+		time.Sleep(delay)
+		ch.cmd.Process.Signal(syscall.SIGTERM)
+		o := ch.wait(t, time.Minute)
+		es, _ := os.ReadDir(work)
+		switch o.code {
+		case exitOK:
+			if len(es) != 1 || es[0].Name() != "pruned" {
+				t.Errorf("delay %v: exit 0 but the directory holds %v", delay, es)
+			}
+			if _, err := os.Stat(filepath.Join(out, "config.json")); err != nil {
+				t.Errorf("delay %v: exit 0 but %v", delay, err)
+			}
+		case 143:
+			if len(es) != 0 {
+				t.Errorf("delay %v: interrupted but left %q", delay, es[0].Name())
+			}
+		default:
+			t.Errorf("delay %v: exit %d: %s", delay, o.code, o.stderr)
+		}
+	}
+}
+
+// TestStdoutFull checks that results that cannot be written fail the run.
+func TestStdoutFull(t *testing.T) {
+	dir := datatest.Dir(t)
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skipf("no /dev/full: %v", err)
+	}
+	defer full.Close()
+	for _, args := range [][]string{
+		{"ppl", "--data-dir", dir, "--model", "stories260K", "--max-windows", "1", "--json"},
+		{"ppl", "--data-dir", dir, "--model", "stories260K", "--max-windows", "1"},
+		{"generate", "--data-dir", dir, "--model", "stories260K", "--steps", "20"},
+	} {
+		o := startChild(t, t.TempDir(), full, args...).wait(t, time.Minute)
+		if o.code != exitFail || !strings.Contains(lastLine(o.stderr), "stdout") {
+			t.Errorf("%q > /dev/full: exit %d, last stderr line %q: want 1 and a line about stdout", args, o.code, lastLine(o.stderr))
+		}
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
+}
