@@ -64,6 +64,43 @@ func MinSeqLen(protocol string) int {
 // about this long once the batch size has adapted.
 const batchTarget = 500 * time.Millisecond
 
+// PlanPerplexity checks, before any work, that ntokens tokens can be scored
+// under o with a model of context length contextLen, and returns the
+// result's settings and window counts (Protocol, SeqLen, Tokens, Windows,
+// Dropped). Windows too short to score a token (MinSeqLen) or a text shorter
+// than the protocol needs are errors.
+func PlanPerplexity(ntokens, contextLen int, o PPLOptions) (PPLResult, error) {
+	if o.Protocol == "" {
+		o.Protocol = ProtocolWanda
+	}
+	if o.SeqLen <= 0 {
+		o.SeqLen = contextLen
+	}
+	T := o.SeqLen
+	res := PPLResult{Protocol: o.Protocol, SeqLen: T, Tokens: ntokens}
+	switch minT := MinSeqLen(o.Protocol); {
+	case minT == 0:
+		return res, fmt.Errorf("protocol %q: want %q or %q", o.Protocol, ProtocolWanda, ProtocolLlamaCpp)
+	case T > contextLen:
+		return res, fmt.Errorf("seqlen %d exceeds the model's context length %d", T, contextLen)
+	case T < minT:
+		return res, fmt.Errorf("seqlen %d: the %s protocol needs at least %d to score a token (%s: %d, %s: %d)",
+			T, o.Protocol, minT, ProtocolWanda, MinSeqLen(ProtocolWanda), ProtocolLlamaCpp, MinSeqLen(ProtocolLlamaCpp))
+	case o.Protocol == ProtocolLlamaCpp && ntokens/2 < T:
+		return res, fmt.Errorf("llamacpp protocol needs at least 2·seqlen = %d tokens, the text has %d", 2*T, ntokens)
+	}
+	n := ntokens / T
+	if n == 0 {
+		return res, fmt.Errorf("text has %d tokens, fewer than one window of %d", ntokens, T)
+	}
+	res.Dropped = ntokens - n*T
+	if o.MaxWindows > 0 && n > o.MaxWindows {
+		n = o.MaxWindows
+	}
+	res.Windows = n
+	return res, nil
+}
+
 // Perplexity scores tokens (the whole text, tokenised once with BOS) under
 // one protocol. contextLen is the model's context length. Windows too short
 // to score a token (MinSeqLen) are refused before any work, and a NaN or
@@ -73,34 +110,12 @@ const batchTarget = 500 * time.Millisecond
 // between calls.
 func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLOptions) (PPLResult, error) {
 	start := time.Now()
-	if o.Protocol == "" {
-		o.Protocol = ProtocolWanda
+	res, err := PlanPerplexity(len(tokens), contextLen, o)
+	if err != nil {
+		return res, err
 	}
-	if o.SeqLen <= 0 {
-		o.SeqLen = contextLen
-	}
-	T := o.SeqLen
-	res := PPLResult{Protocol: o.Protocol, SeqLen: T, Tokens: len(tokens)}
-	switch minT := MinSeqLen(o.Protocol); {
-	case minT == 0:
-		return res, fmt.Errorf("protocol %q: want %q or %q", o.Protocol, ProtocolWanda, ProtocolLlamaCpp)
-	case T > contextLen:
-		return res, fmt.Errorf("seqlen %d exceeds the model's context length %d", T, contextLen)
-	case T < minT:
-		return res, fmt.Errorf("seqlen %d: the %s protocol needs at least %d to score a token (%s: %d, %s: %d)",
-			T, o.Protocol, minT, ProtocolWanda, MinSeqLen(ProtocolWanda), ProtocolLlamaCpp, MinSeqLen(ProtocolLlamaCpp))
-	case o.Protocol == ProtocolLlamaCpp && len(tokens)/2 < T:
-		return res, fmt.Errorf("llamacpp protocol needs at least 2·seqlen = %d tokens, the text has %d", 2*T, len(tokens))
-	}
-	n := len(tokens) / T
-	if n == 0 {
-		return res, fmt.Errorf("text has %d tokens, fewer than one window of %d", len(tokens), T)
-	}
-	res.Dropped = len(tokens) - n*T
-	if o.MaxWindows > 0 && n > o.MaxWindows {
-		n = o.MaxWindows
-	}
-	res.Windows = n
+	o.Protocol, o.SeqLen = res.Protocol, res.SeqLen
+	T, n := res.SeqLen, res.Windows
 
 	// first is the first position whose logits are scored: every shifted
 	// position for wanda, the second half for llama.cpp.

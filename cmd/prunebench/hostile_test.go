@@ -22,10 +22,14 @@ type hostile struct {
 	cwd  string // working directory; a fresh empty one when ""
 	args []string
 	code int
-	// want are substrings of the one stderr line (on failure) or of stdout
-	// (on success).
+	// want are substrings of the error line (on failure) or of stdout (on
+	// success).
 	want []string
 }
+
+// lateFailures are the cases whose failure only the work itself can find:
+// progress lines may precede the one error line, which must be the last.
+var lateFailures = map[string]bool{"overflowing perplexity": true}
 
 // fixtures builds the hostile files of the suite under root.
 type fixtures struct {
@@ -313,9 +317,8 @@ func TestHostileInput(t *testing.T) {
 		{"llama2c no vocabulary", "", ppl(p("novocab/stories260K.bin")), exitFail, []string{p("novocab/stories260K.bin"), "vocabulary", "tok512.bin"}},
 		{"vocab token length 2^31", "", ppl(p("vocablen/stories260K.bin")), exitFail, []string{p("vocablen/tok512.bin")}},
 		{"vocab truncated", "", ppl(p("vocabtrunc/stories260K.bin")), exitFail, []string{p("vocabtrunc/tok512.bin")}},
-		{"llama2c context 1e8, default seqlen", "", ppl(p("hugectx/stories260K.bin"), "--max-windows", "1"), exitFail, []string{"100000000"}},
-		{"llama2c context 1e8, seqlen 64", "", ppl(p("hugectx/stories260K.bin"), "--seqlen", "64", "--max-windows", "1", "--json"), exitOK, []string{`"ppl":`}},
-		{"generate on context 1e8", "", []string{"generate", "--data-dir", dir, "--model", p("hugectx/stories260K.bin"), "--steps", "16"}, exitOK, []string{"Once"}},
+		// llama2.c stores RoPE tables sized by seq_len, so the file size refutes it.
+		{"llama2c context 1e8", "", ppl(p("hugectx/stories260K.bin"), "--seqlen", "64"), exitFail, []string{p("hugectx/stories260K.bin"), "100000000", "needs exactly"}},
 		{"model /dev/zero", "", ppl("/dev/zero"), exitFail, []string{"/dev/zero"}},
 		{"model directory without a checkpoint", "", ppl(p("full")), exitFail, []string{p("full")}},
 
@@ -344,10 +347,12 @@ func TestHostileInput(t *testing.T) {
 		{"config vocab -1", "", ppl(vocabNeg), exitFail, []string{"config.json", "vocab_size"}},
 		{"config not JSON", "", ppl(notJSON), exitFail, []string{filepath.Join(notJSON, "config.json")}},
 		{"config context 1e8, seqlen 64", "", ppl(ctx, "--seqlen", "64", "--max-windows", "1", "--json"), exitOK, []string{`"ppl":`}},
+		{"config context 1e8, default seqlen", "", ppl(ctx, "--max-windows", "1"), exitFail, []string{"100000000"}},
+		{"generate on context 1e8", "", []string{"generate", "--data-dir", dir, "--model", ctx, "--steps", "16"}, exitOK, []string{"Once"}},
 		{"F64 tensor", "", ppl(f64), exitFail, []string{"model.layers.1.self_attn.q_proj.weight", "F64"}},
 		{"tokenizer.model garbage", "", ppl(badTok), exitFail, []string{filepath.Join(badTok, "tokenizer.model")}},
 		{"NaN weight", "", ppl(nanNorm, "--max-windows", "1"), exitFail, []string{"NaN"}},
-		{"overflowing perplexity", "", ppl(overflow, "--max-windows", "1"), exitFail, []string{"perplexity"}},
+		{"overflowing perplexity", "", ppl(overflow, "--max-windows", "1"), exitFail, []string{"perplexity", "overflows"}},
 
 		// Where files come from.
 		{"data dir checksum", "", []string{"ppl", "--data-dir", p("baddata"), "--model", "stories260K"}, exitFail, []string{p("baddata/models/stories260K/stories260K.bin"), "sha256"}},
@@ -410,7 +415,7 @@ func TestHostileInput(t *testing.T) {
 		// prune: calibration.
 		{"nsamples 1e9", "", prune(with(wanda, "--nsamples", "1000000000")...), exitFail, []string{"1000000000"}},
 		{"nsamples 0", "", prune(with(wanda, "--nsamples", "0")...), exitUsage, []string{"--nsamples"}},
-		{"calibration seqlen 1000", "", prune(with(wanda, "--seqlen", "1000")...), exitFail, []string{"1000", "context length 512"}},
+		{"calibration seqlen 1000", "", prune(with(wanda, "--seqlen", "1000")...), exitFail, []string{"--seqlen 1000", "512"}},
 		{"calibration seqlen 1", "", prune(with(wanda, "--seqlen", "1")...), exitUsage, []string{"--seqlen"}},
 		{"negative chunk", "", prune(with(wanda, "--chunk", "-1")...), exitUsage, []string{"--chunk"}},
 		{"calibration file missing", "", prune(with(wanda, "--calib", p("nope.txt"))...), exitFail, []string{p("nope.txt")}},
@@ -432,8 +437,8 @@ func TestHostileInput(t *testing.T) {
 		// zeroshot.
 		{"unknown task", "", zs("--tasks", "rte,nope"), exitUsage, []string{"--tasks", `"nope"`, "unknown task"}},
 		{"empty task name", "", zs("--tasks", "rte,,boolq"), exitUsage, []string{"--tasks"}},
-		{"garbled task file", "", []string{"zeroshot", "--data-dir", p("garbled"), "--model", bin, "--tasks", "rte", "--limit", "2", "--samples", p("samples.jsonl")}, exitFail,
-			[]string{p("garbled/tasks/rte/dev.tsv") + ":5", "fields"}},
+		{"truncated task file", "", []string{"zeroshot", "--data-dir", p("garbled"), "--model", bin, "--tasks", "rte", "--limit", "2", "--samples", p("samples.jsonl")}, exitFail,
+			[]string{p("garbled/tasks/rte/dev.tsv"), "size"}},
 		{"negative limit", "", zs("--limit", "-1"), exitUsage, []string{"--limit -1"}},
 		{"hellaswag context mode", "", zs("--tasks", "hellaswag", "--hellaswag-ctx", "upper"), exitUsage, []string{"upper"}},
 		{"samples in /proc", "", zs("--tasks", "rte", "--limit", "1", "--samples", "/proc/x/samples.jsonl"), exitFail, []string{"--samples /proc/x/samples.jsonl"}},
@@ -461,10 +466,16 @@ func TestHostileInput(t *testing.T) {
 				if o.stdout != "" {
 					t.Errorf("stdout not empty: %q", o.stdout)
 				}
-				if strings.Count(o.stderr, "\n") != 1 || !strings.HasSuffix(o.stderr, "\n") {
-					t.Errorf("stderr is not exactly one line:\n%s", o.stderr)
-				}
 				out = o.stderr
+				if lateFailures[c.name] {
+					out = lastLine(o.stderr) + "\n"
+					if strings.Count(o.stderr, "prunebench ") != 1 {
+						t.Errorf("stderr has more than the one error line:\n%s", o.stderr)
+					}
+				}
+				if strings.Count(out, "\n") != 1 || !strings.HasSuffix(o.stderr, "\n") || !strings.HasPrefix(out, "prunebench ") {
+					t.Errorf("the error is not exactly one line starting with prunebench:\n%s", o.stderr)
+				}
 			}
 			if strings.Contains(o.stderr, "%!") || strings.Contains(o.stderr, "goroutine ") {
 				t.Errorf("stderr has a formatting artefact or a trace:\n%s", o.stderr)

@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -145,11 +144,15 @@ func printUsage(w io.Writer) {
 	fmt.Fprintf(w, "The data directory comes from --data-dir, else $%s, else ../shared/data.\n", data.EnvVar)
 }
 
-// common holds the flags every verb shares.
+// common holds the flags every verb shares, and the files of the model
+// once opened.
 type common struct {
 	dataDir string
 	model   string
 	json    bool
+	// modelFiles are the checkpoint and vocabulary files the model was
+	// loaded from, recorded with every result.
+	modelFiles []data.FileRef
 }
 
 func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
@@ -182,24 +185,32 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openModel resolves --model as a path, then as a short name in the data
-// directory, and loads it.
+// openModel resolves --model (a short name in the data directory only, or
+// a path), verifies registered files, loads the model and records the path
+// and sha256 of every file it was loaded from.
 func (c *common) openModel() (*model.Model, error) {
 	if c.model == "" {
 		return nil, usagef("--model is required")
 	}
 	dir := data.Dir(c.dataDir)
-	path, err := data.Find(dir, c.model)
-	if err != nil && !strings.ContainsAny(c.model, `/\`) {
-		path, err = data.Find(dir, filepath.Join("models", c.model))
-	}
+	path, err := data.ResolveModel(dir, c.model)
 	if err != nil {
 		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
 	if err := data.VerifyPath(dir, path); err != nil {
 		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
-	return model.Load(path)
+	m, err := model.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	c.modelFiles = make([]data.FileRef, len(m.Files))
+	for i, f := range m.Files {
+		if c.modelFiles[i], err = data.Ref(f); err != nil {
+			return nil, fmt.Errorf("--model %s: %w", c.model, err)
+		}
+	}
+	return m, nil
 }
 
 func printTable(w io.Writer, header []string, rows [][]string) error {

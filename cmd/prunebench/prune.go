@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/prunebench/prunebench/data"
@@ -20,6 +17,7 @@ import (
 // pruneReport is the JSON shape of a prune run.
 type pruneReport struct {
 	Model        string             `json:"model"`
+	ModelFiles   []data.FileRef     `json:"model_files"`
 	Method       runners.MethodSpec `json:"method"`
 	Sparsity     string             `json:"sparsity"`
 	Calib        data.Provenance    `json:"calibration"`
@@ -87,9 +85,6 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := p.check(); err != nil {
 		return err
 	}
-	if err := checkOut(*out); err != nil {
-		return err
-	}
 	spec.Method = runners.MethodSpec{Name: *method}
 	// Only flags the user set override the method's defaults, so that an
 	// option the method lacks is reported instead of silently ignored.
@@ -126,6 +121,12 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if *out != "" {
+		// Every reason the save would fail, before hours of pruning.
+		if err := model.CheckSaveHF(m, *out); err != nil {
+			return fmt.Errorf("--out %s: %w", *out, err)
+		}
+	}
 	var pplIn pplInput
 	if *evalWhat == "ppl" {
 		if pplIn, err = p.prepare(c.dataDir, m); err != nil {
@@ -139,7 +140,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	rep := pruneReport{
-		Model: c.model, Method: res.Method, Sparsity: spec.Pattern.String(), Calib: res.Calib,
+		Model: c.model, ModelFiles: c.modelFiles, Method: res.Method, Sparsity: spec.Pattern.String(), Calib: res.Calib,
 		Achieved: res.Result.Sparsity, MeanRelError: res.Result.MeanRelError,
 		PruneSeconds: res.Result.PruneSeconds, Seconds: res.Result.Seconds,
 	}
@@ -151,14 +152,15 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if *out != "" {
-		if err := model.SaveHF(m, *out); err != nil {
-			return err
+		fmt.Fprintf(stderr, "prune: saving %s\n", *out)
+		if err := model.SaveHFContext(ctx, m, *out); err != nil {
+			return fmt.Errorf("--out %s: %w", *out, err)
 		}
 		rep.Out = *out
 		fmt.Fprintf(stderr, "prune: saved %s\n", *out)
 	}
 	if *evalWhat == "ppl" {
-		pr, err := p.perplexity(ctx, c.model, m, pplIn, stderr)
+		pr, err := p.perplexity(ctx, &c, m, pplIn, stderr)
 		if err != nil {
 			return err
 		}
@@ -187,24 +189,6 @@ func checkCalibFlags(spec runners.PruneSpec) error {
 		return nil
 	}
 	return usagef("--calib-mode %q: want %s, %s or %s", c.Mode, data.ModeContiguous, data.ModeRandom, data.ModeC4)
-}
-
-// checkOut refuses an --out that SaveHF would refuse, before the run
-// rather than after it.
-func checkOut(dir string) error {
-	if dir == "" {
-		return nil
-	}
-	entries, err := os.ReadDir(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil
-	case err != nil:
-		return fmt.Errorf("--out %s: %w", dir, err)
-	case len(entries) > 0:
-		return fmt.Errorf("--out %s: directory exists and is not empty", dir)
-	}
-	return nil
 }
 
 func printPrune(w io.Writer, rep pruneReport) error {

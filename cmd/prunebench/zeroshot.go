@@ -16,10 +16,11 @@ import (
 
 // zeroshotReport is the JSON shape of a zero-shot run.
 type zeroshotReport struct {
-	Model   string                     `json:"model"`
-	Tasks   map[string]eval.TaskResult `json:"tasks"`
-	MeanAcc float64                    `json:"mean_acc"`
-	Seconds float64                    `json:"seconds"`
+	Model      string                     `json:"model"`
+	ModelFiles []data.FileRef             `json:"model_files"`
+	Tasks      map[string]eval.TaskResult `json:"tasks"`
+	MeanAcc    float64                    `json:"mean_acc"`
+	Seconds    float64                    `json:"seconds"`
 }
 
 func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -56,9 +57,6 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		if err := data.VerifyPath(dir, t.Path); err != nil {
-			return err
-		}
 		loaded[i] = t
 	}
 	m, err := c.openModel()
@@ -77,7 +75,7 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		sw = sf
 	}
 	start := time.Now()
-	rep := zeroshotReport{Model: c.model, Tasks: map[string]eval.TaskResult{}}
+	rep := zeroshotReport{Model: c.model, ModelFiles: c.modelFiles, Tasks: map[string]eval.TaskResult{}}
 	var rows [][]string
 	for _, t := range loaded {
 		fmt.Fprintf(stderr, "zeroshot: %s: %d documents from %s\n", t.Name, len(t.Docs), t.Path)
