@@ -40,10 +40,17 @@ bench:
 bench-prune:
 	$(GO) test $(GOFLAGS_TAGS) -run='^$$' -bench=Layer7B -benchtime=1x -timeout=2h ./runners/...
 
+# Every fuzz target of FUZZPKGS for FUZZTIME each, one worker (-parallel
+# FUZZPAR), under a 4 GB address-space limit so that a parser that sizes an
+# allocation from its input fails here instead of passing on a big machine.
+FUZZPKGS ?= ./...
+FUZZPAR  ?= 1
+FUZZ_AS  ?= 4294967296
 fuzz:
-	@for p in $$($(GO) list ./...); do \
+	@for p in $$($(GO) list $(FUZZPKGS)); do \
 		for f in $$($(GO) test -list='^Fuzz' $$p | grep '^Fuzz'); do \
-			$(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-15s} $$p || exit 1; \
+			echo "fuzz: $$p $$f for $${FUZZTIME:-15s}" >&2; \
+			prlimit --as=$(FUZZ_AS) -- $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-15s} -parallel=$(FUZZPAR) $$p || exit 1; \
 		done; \
 	done
 
