@@ -50,7 +50,7 @@ fuzz:
 	@for p in $$($(GO) list $(FUZZPKGS)); do \
 		for f in $$($(GO) test -list='^Fuzz' $$p | grep '^Fuzz'); do \
 			echo "fuzz: $$p $$f for $${FUZZTIME:-15s}" >&2; \
-			prlimit --as=$(FUZZ_AS) -- $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-15s} -parallel=$(FUZZPAR) $$p || exit 1; \
+			prlimit --as=$(FUZZ_AS) -- $(GO) test -run='^$$' -fuzz="^$$f\$$" -fuzztime=$${FUZZTIME:-15s} -timeout=0 -parallel=$(FUZZPAR) $$p || exit 1; \
 		done; \
 	done
 
