@@ -122,6 +122,9 @@ func readGGUFModel(r io.ReaderAt, size int64, name string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := finiteWeights(&w, ggufTensorName); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	tok, err := g.tokenizer()
 	if err != nil {
 		return nil, err
@@ -636,7 +639,7 @@ func (f *ggufFile) config() (Config, error) {
 	}
 	_, hasOutput := f.tensors["output.weight"]
 	c.TiedClassifier = !hasOutput
-	if err := c.Validate(); err != nil {
+	if err := c.validate(ggufKeys); err != nil {
 		return c, fmt.Errorf("%s: %w", f.name, err)
 	}
 	return c, nil

@@ -114,7 +114,7 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 	default:
 		return fail("hidden_size %d is not a multiple of num_attention_heads %d and head_dim is absent", c.Dim, c.Heads)
 	}
-	if err := c.Validate(); err != nil {
+	if err := c.validate(hfKeys); err != nil {
 		return fail("%w", err)
 	}
 	return c, nil
@@ -233,6 +233,9 @@ func LoadHF(dir string) (*Model, error) {
 	w, err := buildWeights(&cfg, fetch, hfTensorName)
 	if err != nil {
 		return nil, err
+	}
+	if err := finiteWeights(&w, hfTensorName); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	for l := range w.Blocks {
 		b := &w.Blocks[l]

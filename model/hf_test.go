@@ -315,7 +315,7 @@ func TestLoadHFRejects(t *testing.T) {
 		{"bad kv heads", func(_ string, cfg map[string]any, w *safetensors.Writer) {
 			embed(w, safetensors.F32)
 			cfg["num_key_value_heads"] = 3
-		}, "kv heads 3"},
+		}, "num_key_value_heads 3"},
 		{"tied lm_head differs", func(_ string, _ map[string]any, w *safetensors.Writer) {
 			embed(w, safetensors.F32)
 			w.AddFloat32("lm_head.weight", []int{512, 64}, append(make([]float32, 512*64-1), 1), safetensors.F32)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -199,5 +200,36 @@ func TestHFHostile(t *testing.T) {
 	}
 	if alloc := allocated(func() { _, err = m.Forward(make([]int, 64), 1, 64) }); err != nil || alloc > 16<<20 {
 		t.Errorf("64-token forward with a 10⁸ context: %v, %d bytes", err, alloc)
+	}
+}
+
+// TestNonFiniteWeights checks that a NaN or infinite weight in any tensor is
+// refused with the tensor's name in the format's spelling, for every format
+// the loaders read.
+func TestNonFiniteWeights(t *testing.T) {
+	cfg := synthConfig()
+	cfg.TiedClassifier = false
+	for _, c := range []struct {
+		name  string
+		poke  func(w *Weights) // plants the bad value
+		names namer
+		want  string
+	}{
+		{"embed NaN, HF", func(w *Weights) { w.Embed[5] = float32(math.NaN()) }, hfTensorName, "model.embed_tokens.weight"},
+		{"classifier +Inf, GGUF", func(w *Weights) { w.Classifier[0] = float32(math.Inf(1)) }, ggufTensorName, "output.weight"},
+		{"down -Inf, llama2.c", func(w *Weights) { w.Blocks[1].Down.W[7] = float32(math.Inf(-1)) }, llama2cTensorName, "w2[1]"},
+		{"ffn norm NaN, HF", func(w *Weights) { w.Blocks[0].FFNNorm[2] = float32(math.NaN()) }, hfTensorName, "model.layers.0.post_attention_layernorm.weight"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := randomModel(cfg, 1)
+			if err := finiteWeights(&m.Weights, c.names); err != nil {
+				t.Fatalf("finite weights refused: %v", err)
+			}
+			c.poke(&m.Weights)
+			err := finiteWeights(&m.Weights, c.names)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "finite") {
+				t.Errorf("got %v, want an error naming %s", err, c.want)
+			}
+		})
 	}
 }

@@ -103,7 +103,7 @@ func readLlama2C(r io.ReaderAt, size int64, name string) (Config, Weights, error
 		HeadDim: int(dim / heads), Vocab: int(vocab), SeqLen: int(seq),
 		NormEps: 1e-5, RopeBase: 10000, TiedClassifier: shared,
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(llama2cKeys); err != nil {
 		return Config{}, Weights{}, fail("header: %w", err)
 	}
 	hd, kv := dim/heads, dim/heads*kvHeads
@@ -181,5 +181,21 @@ func readLlama2C(r io.ReaderAt, size int64, name string) (Config, Weights, error
 			Up: Linear{Out: ff, In: d, W: w3[l]},
 		}
 	}
+	if err := finiteWeights(&w, llama2cTensorName); err != nil {
+		return Config{}, Weights{}, fail("%w", err)
+	}
 	return cfg, w, nil
+}
+
+// llama2cTensorName names a tensor as run.c's TransformerWeights does.
+func llama2cTensorName(role string, layer int) string {
+	n := map[string]string{
+		roleEmbed: "token_embedding_table", roleFinalNorm: "rms_final_weight", roleClassifier: "wcls",
+		roleAttnNorm: "rms_att_weight", roleFFNNorm: "rms_ffn_weight",
+		"q": "wq", "k": "wk", "v": "wv", "o": "wo", "gate": "w1", "down": "w2", "up": "w3",
+	}[role]
+	if layer < 0 {
+		return n
+	}
+	return fmt.Sprintf("%s[%d]", n, layer)
 }

@@ -146,8 +146,8 @@ func TestLlama2CRejects(t *testing.T) {
 		{"zero layers", header([7]int32{8, 12, 0, 4, 2, 16, 6}), "n_layers = 0"},
 		{"negative dim", header([7]int32{-8, 12, 2, 4, 2, 16, 6}), "dim = -8"},
 		{"dim not multiple of heads", header([7]int32{8, 12, 2, 3, 1, 16, 6}), "not a multiple"},
-		{"kv heads", header([7]int32{8, 12, 2, 4, 3, 16, 6}), "kv heads 3"},
-		{"odd head dim", header([7]int32{12, 12, 2, 4, 2, 16, 6}), "head dim 3"},
+		{"kv heads", header([7]int32{8, 12, 2, 4, 3, 16, 6}), "n_kv_heads 3"},
+		{"odd head dim", header([7]int32{12, 12, 2, 4, 2, 16, 6}), "head dim (dim/n_heads) 3"},
 		{"overflow", header([7]int32{math.MaxInt32 - 1, math.MaxInt32, math.MaxInt32, 1, 1, math.MaxInt32, 2}), "beyond 2^63"},
 		{"separate classifier missing", header([7]int32{8, 12, 2, 4, 2, -16, 6}), "classifier separate"},
 	}

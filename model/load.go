@@ -219,6 +219,37 @@ func buildWeights(c *Config, fetch fetchFunc, name namer) (Weights, error) {
 	return w, nil
 }
 
+// finiteWeights refuses a NaN or infinite weight, naming its tensor and
+// index: it would otherwise surface as a NaN perplexity or a failed
+// factorisation far from its cause.
+func finiteWeights(w *Weights, name namer) error {
+	check := func(role string, layer int, v []float32) error {
+		for i, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return fmt.Errorf("tensor %s: value %d of %d is %v; weights must be finite", name(role, layer), i, len(v), x)
+			}
+		}
+		return nil
+	}
+	errs := []error{check(roleEmbed, -1, w.Embed), check(roleFinalNorm, -1, w.FinalNorm)}
+	if len(w.Classifier) == 0 || len(w.Embed) == 0 || &w.Classifier[0] != &w.Embed[0] {
+		errs = append(errs, check(roleClassifier, -1, w.Classifier))
+	}
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		errs = append(errs, check(roleAttnNorm, l, b.AttnNorm), check(roleFFNNorm, l, b.FFNNorm))
+		for i, lin := range b.Linears() {
+			errs = append(errs, check(blockMatrixRoles[i], l, lin.W))
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkWeights verifies that every weight has the size the config implies,
 // so that a hand-built or pruned Model cannot be saved inconsistently.
 func checkWeights(c *Config, w *Weights) error {

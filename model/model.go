@@ -29,13 +29,31 @@ type Config struct {
 const maxDimension = math.MaxInt32
 
 // Validate reports the first inconsistent field.
-func (c *Config) Validate() error {
+func (c *Config) Validate() error { return c.validate(genericKeys) }
+
+// configKeys spells Config's fields as one checkpoint format names them,
+// so that an error names the key the user can find in the file.
+type configKeys struct {
+	Dim, HiddenDim, Layers, Heads, KVHeads, HeadDim, Vocab, SeqLen, NormEps, RopeBase string
+}
+
+var (
+	genericKeys = configKeys{"dim", "hidden dim", "layers", "heads", "kv heads", "head dim", "vocab", "context length", "norm eps", "rope base"}
+	hfKeys      = configKeys{"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+		"head_dim", "vocab_size", "max_position_embeddings", "rms_norm_eps", "rope_theta"}
+	ggufKeys = configKeys{"llama.embedding_length", "llama.feed_forward_length", "llama.block_count", "llama.attention.head_count",
+		"llama.attention.head_count_kv", "llama.rope.dimension_count", "token_embd.weight rows", "llama.context_length",
+		"llama.attention.layer_norm_rms_epsilon", "llama.rope.freq_base"}
+	llama2cKeys = configKeys{"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "head dim (dim/n_heads)", "vocab_size", "seq_len", "norm eps", "rope base"}
+)
+
+func (c *Config) validate(k configKeys) error {
 	for _, f := range []struct {
 		name string
 		v    int
 	}{
-		{"dim", c.Dim}, {"hidden dim", c.HiddenDim}, {"layers", c.Layers}, {"heads", c.Heads},
-		{"kv heads", c.KVHeads}, {"head dim", c.HeadDim}, {"vocab", c.Vocab}, {"context length", c.SeqLen},
+		{k.Dim, c.Dim}, {k.HiddenDim, c.HiddenDim}, {k.Layers, c.Layers}, {k.Heads, c.Heads},
+		{k.KVHeads, c.KVHeads}, {k.HeadDim, c.HeadDim}, {k.Vocab, c.Vocab}, {k.SeqLen, c.SeqLen},
 	} {
 		if f.v > maxDimension {
 			return fmt.Errorf("%s %d: must be at most %d", f.name, f.v, maxDimension)
@@ -43,25 +61,25 @@ func (c *Config) Validate() error {
 	}
 	switch {
 	case c.Dim <= 0:
-		return fmt.Errorf("dim %d: must be positive", c.Dim)
+		return fmt.Errorf("%s %d: must be positive", k.Dim, c.Dim)
 	case c.HiddenDim <= 0:
-		return fmt.Errorf("hidden dim %d: must be positive", c.HiddenDim)
+		return fmt.Errorf("%s %d: must be positive", k.HiddenDim, c.HiddenDim)
 	case c.Layers <= 0:
-		return fmt.Errorf("layers %d: must be positive", c.Layers)
+		return fmt.Errorf("%s %d: must be positive", k.Layers, c.Layers)
 	case c.Heads <= 0:
-		return fmt.Errorf("heads %d: must be positive", c.Heads)
+		return fmt.Errorf("%s %d: must be positive", k.Heads, c.Heads)
 	case c.KVHeads <= 0 || c.Heads%c.KVHeads != 0:
-		return fmt.Errorf("kv heads %d: must be positive and divide heads %d", c.KVHeads, c.Heads)
+		return fmt.Errorf("%s %d: must be positive and divide %s %d", k.KVHeads, c.KVHeads, k.Heads, c.Heads)
 	case c.HeadDim <= 0 || c.HeadDim%2 != 0:
-		return fmt.Errorf("head dim %d: must be positive and even", c.HeadDim)
+		return fmt.Errorf("%s %d: must be positive and even", k.HeadDim, c.HeadDim)
 	case c.Vocab <= 0:
-		return fmt.Errorf("vocab %d: must be positive", c.Vocab)
+		return fmt.Errorf("%s %d: must be positive", k.Vocab, c.Vocab)
 	case c.SeqLen <= 0:
-		return fmt.Errorf("context length %d: must be positive", c.SeqLen)
+		return fmt.Errorf("%s %d: must be positive", k.SeqLen, c.SeqLen)
 	case !(c.NormEps > 0):
-		return fmt.Errorf("norm eps %g: must be positive", c.NormEps)
+		return fmt.Errorf("%s %g: must be positive", k.NormEps, c.NormEps)
 	case !(c.RopeBase > 0):
-		return fmt.Errorf("rope base %g: must be positive", c.RopeBase)
+		return fmt.Errorf("%s %g: must be positive", k.RopeBase, c.RopeBase)
 	}
 	return nil
 }

@@ -171,6 +171,8 @@ func TestHostileInput(t *testing.T) {
 	f.write("zeroheads/tok512.bin", vocabB)
 	f.write("hugectx/stories260K.bin", patched(binB, 24, le32(100_000_000)))
 	f.write("hugectx/tok512.bin", vocabB)
+	f.write("nan/stories260K.bin", patched(binB, 28+4*100, le32(0x7fc00000)))
+	f.write("nan/tok512.bin", vocabB)
 	// Vocabulary: max token length, then per token score, length, bytes.
 	f.write("vocablen/stories260K.bin", binB)
 	f.write("vocablen/tok512.bin", patched(vocabB, 8, le32(math.MaxInt32)))
@@ -319,6 +321,7 @@ func TestHostileInput(t *testing.T) {
 		{"vocab truncated", "", ppl(p("vocabtrunc/stories260K.bin")), exitFail, []string{p("vocabtrunc/tok512.bin")}},
 		// llama2.c stores RoPE tables sized by seq_len, so the file size refutes it.
 		{"llama2c context 1e8", "", ppl(p("hugectx/stories260K.bin"), "--seqlen", "64"), exitFail, []string{p("hugectx/stories260K.bin"), "100000000", "needs exactly"}},
+		{"llama2c NaN weight", "", ppl(p("nan/stories260K.bin")), exitFail, []string{p("nan/stories260K.bin"), "token_embedding_table", "NaN"}},
 		{"model /dev/zero", "", ppl("/dev/zero"), exitFail, []string{"/dev/zero"}},
 		{"model directory without a checkpoint", "", ppl(p("full")), exitFail, []string{p("full")}},
 
@@ -351,7 +354,7 @@ func TestHostileInput(t *testing.T) {
 		{"generate on context 1e8", "", []string{"generate", "--data-dir", dir, "--model", ctx, "--steps", "16"}, exitOK, []string{"Once"}},
 		{"F64 tensor", "", ppl(f64), exitFail, []string{"model.layers.1.self_attn.q_proj.weight", "F64"}},
 		{"tokenizer.model garbage", "", ppl(badTok), exitFail, []string{filepath.Join(badTok, "tokenizer.model")}},
-		{"NaN weight", "", ppl(nanNorm, "--max-windows", "1"), exitFail, []string{"NaN"}},
+		{"NaN weight", "", ppl(nanNorm, "--max-windows", "1"), exitFail, []string{nanNorm, "model.layers.2.input_layernorm.weight", "NaN"}},
 		{"overflowing perplexity", "", ppl(overflow, "--max-windows", "1"), exitFail, []string{"perplexity", "overflows"}},
 
 		// Where files come from.
@@ -473,7 +476,7 @@ func TestHostileInput(t *testing.T) {
 						t.Errorf("stderr has more than the one error line:\n%s", o.stderr)
 					}
 				}
-				if strings.Count(out, "\n") != 1 || !strings.HasSuffix(o.stderr, "\n") || !strings.HasPrefix(out, "prunebench ") {
+				if strings.Count(out, "\n") != 1 || !strings.HasSuffix(o.stderr, "\n") || !strings.HasPrefix(out, "prunebench") {
 					t.Errorf("the error is not exactly one line starting with prunebench:\n%s", o.stderr)
 				}
 			}
