@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sync"
@@ -54,7 +55,16 @@ func grow(buf []float32, n int) []float32 {
 // BlockForward applies block b in place to x, which holds nseq independent sequences of T
 // tokens ((nseq·T)×Dim, positions 0..T-1 each, causal). hook may be nil.
 func BlockForward(cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) {
-	blockForward(cfg, b, x, nseq, T, nil, hook)
+	blockForward(context.Background(), cfg, b, x, nseq, T, nil, hook)
+}
+
+// BlockForwardContext is BlockForward that gives up when ctx is done: it
+// looks at ctx between the block's stages and between the attention of one
+// (sequence, head) pair and the next, so that one call over a whole
+// calibration set (minutes on a large model) stops within moments. It then
+// returns ctx.Err() and x holds no meaningful values.
+func BlockForwardContext(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) error {
+	return blockForward(ctx, cfg, b, x, nseq, T, nil, hook)
 }
 
 // kvSlot is where one block keeps the keys and values it attends over when
@@ -68,7 +78,7 @@ type kvSlot struct {
 // blockForward is BlockForward with an optional KV cache. Without one the keys
 // and values come from x itself and every sequence starts at position 0;
 // with one there is a single sequence whose tokens start at cache.pos.
-func blockForward(cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot, hook Hook) {
+func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot, hook Hook) error {
 	d, qd, kvd, hd := cfg.Dim, cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	n := nseq * T
 	pos0, keys := 0, T
@@ -108,13 +118,19 @@ func blockForward(cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot
 		k, v = cache.k[:keys*kvd], cache.v[:keys*kvd]
 		cache.pos = keys
 	}
-	attention(cfg, ws, k, v, nseq, T, pos0)
+	attention(ctx, cfg, ws, k, v, nseq, T, pos0)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if hook != nil {
 		hook(AttnOut, ws.att, n, qd)
 	}
 	linalg.MatMulT(ws.out, ws.att, n, qd, b.O.W, d)
 	addInPlace(x, ws.out)
 
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	rmsNorm(ws.xn, x, b.FFNNorm, n, d, cfg.NormEps)
 	if hook != nil {
 		hook(MLPIn, ws.xn, n, d)
@@ -125,8 +141,12 @@ func blockForward(cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot
 	if hook != nil {
 		hook(DownIn, ws.gate, n, cfg.HiddenDim)
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	linalg.MatMulT(ws.out, ws.gate, n, cfg.HiddenDim, b.Down.W, d)
 	addInPlace(x, ws.out)
+	return nil
 }
 
 // rmsNorm writes x/sqrt(mean(x²)+eps)·g row by row. The mean of squares is
@@ -249,7 +269,7 @@ const attnBlock = 128
 // attention fills ws.att (rows × QDim) from the rotated queries ws.q and the
 // keys and values k, v. The (sequence, head) pairs are shared among the
 // cores; each runs its row blocks with its own score buffer.
-func attention(cfg *Config, ws *workspace, k, v []float32, nseq, T, pos0 int) {
+func attention(ctx context.Context, cfg *Config, ws *workspace, k, v []float32, nseq, T, pos0 int) {
 	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	group := cfg.Heads / cfg.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
@@ -259,6 +279,9 @@ func attention(cfg *Config, ws *workspace, k, v []float32, nseq, T, pos0 int) {
 		*buf = grow(*buf, min(T, attnBlock)*(pos0+T))
 		s := *buf
 		for u := lo; u < hi; u++ {
+			if ctx.Err() != nil {
+				return // the caller reports it
+			}
 			seq, h := u/cfg.Heads, u%cfg.Heads
 			kh := k[seq*T*kvd+(h/group)*hd:]
 			vh := v[seq*T*kvd+(h/group)*hd:]

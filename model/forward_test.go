@@ -1,9 +1,12 @@
 package model
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -461,5 +464,37 @@ func TestExp32(t *testing.T) {
 	}
 	if got := exp32(float32(math.NaN())); !math.IsNaN(float64(got)) {
 		t.Errorf("exp32(NaN) = %g, want NaN", got)
+	}
+}
+
+// TestBlockForwardContext checks that a cancelled context stops a block
+// forward with its error, and that an open one computes what BlockForward
+// does, bit for bit.
+func TestBlockForwardContext(t *testing.T) {
+	cfg := synthConfig()
+	m := randomModel(cfg, 3)
+	const nseq, T = 3, 16
+	x, err := m.Embed(randomTokens(nseq*T, cfg.Vocab, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Clone(x)
+	BlockForward(&cfg, &m.Weights.Blocks[0], want, nseq, T, nil)
+	got := slices.Clone(x)
+	if err := BlockForwardContext(context.Background(), &cfg, &m.Weights.Blocks[0], got, nseq, T, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Error("BlockForwardContext differs from BlockForward")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	err = BlockForwardContext(ctx, &cfg, &m.Weights.Blocks[0], slices.Clone(x), nseq, T, func(Input, []float32, int, int) { calls++ })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: got %v, want context.Canceled", err)
+	}
+	if calls > 1 {
+		t.Errorf("cancelled: the forward went on to %d hooked stages", calls)
 	}
 }

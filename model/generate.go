@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -43,7 +44,7 @@ func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	for l := range m.Weights.Blocks {
-		blockForward(&m.Config, &m.Weights.Blocks[l], x, 1, len(tokens), &c.slots[l], nil)
+		blockForward(context.Background(), &m.Config, &m.Weights.Blocks[l], x, 1, len(tokens), &c.slots[l], nil)
 	}
 	return m.Head(x, len(tokens)), nil
 }

@@ -11,9 +11,8 @@
 // Cancellation: Method.Prune and Run take a context. Run looks at it before
 // every block, between calibration chunks of the block forward, inside the
 // statistics and relative-error products, and between linears; methods
-// look at it at least about once a second of work. A model.BlockForward
-// call in progress cannot be left early, so --chunk bounds the worst case
-// on large models. After every method the pipeline checks that the
+// look at it at least about once a second of work, and the block forward
+// (model.BlockForwardContext) between attention heads. After every method the pipeline checks that the
 // weights are finite, whatever the method checked itself, so that a NaN
 // fails at its linear instead of in the evaluation.
 package prune

@@ -89,10 +89,10 @@ type Result struct {
 //
 // Run looks at ctx before every block, between calibration chunks of the
 // block forward and inside the statistics, before and after every linear,
-// and hands it to the method, so that a cancelled run stops within about a
-// second plus whatever model.BlockForward call is under way (one chunk:
-// ChunkSeqs bounds it). It then returns an error wrapping ctx.Err() and
-// the model is partly pruned.
+// and hands it to the method; the block forward itself looks at ctx
+// between attention heads (model.BlockForwardContext). A cancelled run so
+// stops within about a second, whatever ChunkSeqs. It then returns an error
+// wrapping ctx.Err() and the model is partly pruned.
 func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pattern, opts PipelineOptions) (*Result, error) {
 	start := time.Now()
 	if method == nil {
@@ -267,14 +267,15 @@ func (r *blockRunner) forward(ctx context.Context, b *model.Block, x []float32, 
 		if hook != nil {
 			chunk = r.scratch[:copy(r.scratch[:step], chunk)]
 		}
-		model.BlockForward(r.cfg, b, chunk, n, r.T, hook)
+		if err := model.BlockForwardContext(ctx, r.cfg, b, chunk, n, r.T, hook); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // collect accumulates the statistics of b's 4 inputs on x.
-// A cancelled ctx also skips the remaining statistics of the chunk under
-// way: the forward cannot be left early, its Gram updates can.
+// A cancelled ctx skips the remaining statistics of the chunk under way.
 func (r *blockRunner) collect(ctx context.Context, b *model.Block, x []float32) error {
 	for _, st := range r.stats {
 		clear(st.Gram)

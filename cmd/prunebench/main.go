@@ -49,17 +49,20 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		// The first signal cancels the work, which stops within seconds and
-		// cleans up through the usual error path; a second one exits at once.
-		s := <-sigs
-		cancel(interrupted{s.(syscall.Signal)})
-		s = <-sigs
-		atomicfile.RemoveTemps()
-		fmt.Fprintf(os.Stderr, "prunebench: %v again: exiting at once\n", s)
-		os.Exit(128 + int(s.(syscall.Signal)))
-	}()
+	go handleSignals(sigs, cancel, os.Stderr, os.Exit)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// handleSignals turns the first signal into the cancellation of the work,
+// which stops within seconds and cleans up through the usual error path;
+// a second signal removes every temporary output and exits at once.
+func handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer, exit func(int)) {
+	s := <-sigs
+	cancel(interrupted{s.(syscall.Signal)})
+	s = <-sigs
+	atomicfile.RemoveTemps()
+	fmt.Fprintf(stderr, "prunebench: %v again: exiting at once\n", s)
+	exit(128 + int(s.(syscall.Signal)))
 }
 
 // interrupted is the cancellation cause of a run stopped by a signal.
