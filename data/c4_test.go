@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	. "github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/internal/memtest"
 )
 
 func gz(t testing.TB, b []byte) []byte {
@@ -120,7 +121,7 @@ func FuzzC4Lines(f *testing.F) {
 func TestReadC4Limits(t *testing.T) {
 	bomb := gzipZeros(t, MaxLineBytes+1<<20)
 	var err error
-	n := allocated(func() { _, err = ReadC4(bytes.NewReader(bomb), "bomb.json.gz") })
+	n := memtest.Allocated(func() { _, err = ReadC4(bytes.NewReader(bomb), "bomb.json.gz") })
 	if want := "bomb.json.gz: line 1: longer than 16 MiB, the limit for one line"; err == nil || err.Error() != want {
 		t.Errorf("gzip bomb without a newline: got %v, want %q", err, want)
 	}

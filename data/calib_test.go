@@ -12,6 +12,7 @@ import (
 
 	. "github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
+	"github.com/prunebench/prunebench/internal/memtest"
 )
 
 // byteEncode stands in for a tokenizer: BOS (1) then one id per byte.
@@ -268,7 +269,7 @@ func TestCalibrateSizesBeforeReading(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			n := allocated(func() { _, _, err = Calibrate("", tc.spec, byteEncode) })
+			n := memtest.Allocated(func() { _, _, err = Calibrate("", tc.spec, byteEncode) })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want %q", err, tc.want)
 			}

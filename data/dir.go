@@ -121,25 +121,3 @@ func Resolve(dir, arg, rel string) (string, error) {
 func ResolveModel(dir, arg string) (string, error) {
 	return Resolve(dir, arg, "models/"+arg)
 }
-
-// Find resolves name as a path relative to the working directory, then
-// under the data directory dir.
-//
-// Deprecated: a file in the working directory shadows the data directory's
-// copy; use Resolve, ResolveModel, ResolveName or ResolvePath.
-func Find(dir, name string) (string, error) {
-	cands := []string{name}
-	if dir != "" && !filepath.IsAbs(name) {
-		cands = append(cands, filepath.Join(dir, name))
-	}
-	for _, c := range cands {
-		if _, err := os.Stat(c); err == nil {
-			return c, nil
-		}
-	}
-	where := fmt.Sprintf("%q", cands)
-	if dir == "" {
-		where += fmt.Sprintf(" (no data directory: pass --data-dir or set %s)", EnvVar)
-	}
-	return "", fmt.Errorf("%s: %w; looked in %s", name, ErrNotFound, where)
-}

@@ -21,8 +21,7 @@
 // the data directory's copy. Anything else is a path, relative to the
 // working directory and never joined to the data directory (ResolvePath); a
 // file in the working directory is named ./NAME, as the error for an unknown
-// short name suggests. C4 shards have no short names. Find, which tried the
-// working directory first, is deprecated.
+// short name suggests. C4 shards have no short names.
 //
 // A registered file is verified wherever it is found: a path whose trailing
 // components are a registry entry's Rel (/tmp/x/models/stories260K/tok512.bin,

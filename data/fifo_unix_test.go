@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	. "github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/internal/memtest"
 )
 
 // TestReadTextFIFO: an endless FIFO is refused at the limit, in memory
@@ -33,7 +34,7 @@ func TestReadTextFIFO(t *testing.T) {
 		}
 	}()
 	var err error
-	n := allocated(func() { _, err = ReadText("", p) })
+	n := memtest.Allocated(func() { _, err = ReadText("", p) })
 	if want := p + ": is larger than 256 MiB, the limit for text corpora"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
 	}

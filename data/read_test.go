@@ -6,23 +6,13 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	. "github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
+	"github.com/prunebench/prunebench/internal/memtest"
 )
-
-// allocated returns the bytes fn allocates, an upper bound of the memory it
-// needs at its peak.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // gzipZeros returns n zero bytes, gzip-compressed: about n/1000 bytes.
 func gzipZeros(t testing.TB, n int) []byte {
@@ -63,7 +53,7 @@ func TestReadTextLimits(t *testing.T) {
 				t.Skip(err)
 			}
 			var err error
-			n := allocated(func() { _, err = ReadText("", tc.path) })
+			n := memtest.Allocated(func() { _, err = ReadText("", tc.path) })
 			want := tc.path + ": is larger than 256 MiB, the limit for text corpora"
 			if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrTooLarge) {
 				t.Errorf("got %v, want %q", err, want)
@@ -105,7 +95,7 @@ func TestDecompress(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []byte
 			var err error
-			n := allocated(func() { got, err = Decompress("f.gz", tc.in, tc.limit, "task files") })
+			n := memtest.Allocated(func() { got, err = Decompress("f.gz", tc.in, tc.limit, "task files") })
 			if tc.wantErr == "" {
 				if err != nil || string(got) != tc.want {
 					t.Fatalf("got %d bytes, %v", len(got), err)

@@ -7,21 +7,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/internal/memtest"
 	"github.com/prunebench/prunebench/safetensors"
 )
-
-// allocated runs f and returns the bytes it allocated.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // hostileAllocLimit is what refusing a hostile header may cost: the small
 // test files themselves and their parsed headers, never what they declare.
@@ -115,7 +106,7 @@ func TestGGUFHostile(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b := c.file(t)
 			var err error
-			alloc := allocated(func() { _, err = readGGUFModel(bytes.NewReader(b), int64(len(b)), "hostile.gguf") })
+			alloc := memtest.Allocated(func() { _, err = readGGUFModel(bytes.NewReader(b), int64(len(b)), "hostile.gguf") })
 			checkRefused(t, err, alloc, append(c.want, "hostile.gguf")...)
 		})
 	}
@@ -144,7 +135,7 @@ func TestLlama2CHostile(t *testing.T) {
 				binary.LittleEndian.PutUint32(b[4*i:], uint32(v))
 			}
 			var err error
-			alloc := allocated(func() { _, _, err = readLlama2C(bytes.NewReader(b), int64(len(b)), "hostile.bin") })
+			alloc := memtest.Allocated(func() { _, _, err = readLlama2C(bytes.NewReader(b), int64(len(b)), "hostile.bin") })
 			checkRefused(t, err, alloc, "hostile.bin", c.want)
 		})
 	}
@@ -185,7 +176,7 @@ func TestHFHostile(t *testing.T) {
 				}
 			}
 			var err error
-			alloc := allocated(func() { _, err = LoadHF(dir) })
+			alloc := memtest.Allocated(func() { _, err = LoadHF(dir) })
 			checkRefused(t, err, alloc, c.want...)
 		})
 	}
@@ -198,7 +189,7 @@ func TestHFHostile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if alloc := allocated(func() { _, err = m.Forward(make([]int, 64), 1, 64) }); err != nil || alloc > 16<<20 {
+	if alloc := memtest.Allocated(func() { _, err = m.Forward(make([]int, 64), 1, 64) }); err != nil || alloc > 16<<20 {
 		t.Errorf("64-token forward with a 10⁸ context: %v, %d bytes", err, alloc)
 	}
 }
