@@ -294,6 +294,18 @@ func TestHostileInput(t *testing.T) {
 	}
 	f.write("c4bomb.json.gz", gzipBomb(t, 4<<30))
 	f.write("samples.jsonl", []byte("precious\n"))
+	bigTok := cloneHF("hf-bigtok")
+	os.Remove(filepath.Join(bigTok, "tokenizer.bin"))
+	if fh, err := os.Create(filepath.Join(bigTok, "tokenizer.model")); err != nil {
+		t.Fatal(err)
+	} else {
+		fh.Truncate(1 << 30)
+		fh.Close()
+	}
+	bigConfig := cloneHF("hf-bigconfig")
+	f.write("hf-bigconfig/config.json", append(f.read(filepath.Join(bigConfig, "config.json")), bytes.Repeat([]byte(" "), 2<<20)...))
+	noTok := cloneHF("hf-notok")
+	os.Remove(filepath.Join(noTok, "tokenizer.bin"))
 	f.write("full/keep.txt", []byte("x"))
 
 	prune := func(extra ...string) []string {
@@ -349,6 +361,9 @@ func TestHostileInput(t *testing.T) {
 		{"config heads 0", "", ppl(heads), exitFail, []string{"config.json", "num_attention_heads"}},
 		{"config vocab -1", "", ppl(vocabNeg), exitFail, []string{"config.json", "vocab_size"}},
 		{"config not JSON", "", ppl(notJSON), exitFail, []string{filepath.Join(notJSON, "config.json")}},
+		{"tokenizer.model of 1 GB", "", ppl(bigTok), exitFail, []string{filepath.Join(bigTok, "tokenizer.model")}},
+		{"config.json of 2 MB", "", ppl(bigConfig), exitFail, []string{filepath.Join(bigConfig, "config.json")}},
+		{"no tokenizer", "", ppl(noTok), exitFail, []string{noTok, "tokenizer"}},
 		{"config context 1e8, seqlen 64", "", ppl(ctx, "--seqlen", "64", "--max-windows", "1", "--json"), exitOK, []string{`"ppl":`}},
 		{"config context 1e8, default seqlen", "", ppl(ctx, "--max-windows", "1"), exitFail, []string{"100000000"}},
 		{"generate on context 1e8", "", []string{"generate", "--data-dir", dir, "--model", ctx, "--steps", "16"}, exitOK, []string{"Once"}},
@@ -374,6 +389,7 @@ func TestHostileInput(t *testing.T) {
 		{"dataset 10 GB", "", ppl("stories260K", "--dataset", sparse), exitFail, []string{sparse, "MiB"}},
 		{"dataset not UTF-8", "", ppl("stories260K", "--dataset", p("latin1.txt")), exitFail, []string{p("latin1.txt"), "UTF-8"}},
 		{"dataset shorter than a window", "", ppl("stories260K", "--dataset", p("short.txt")), exitFail, []string{p("short.txt")}},
+		{"dataset bare name", "", ppl("stories260K", "--dataset", "mytext.txt"), exitFail, []string{"mytext.txt", "./mytext.txt"}},
 		{"dataset is a directory", "", ppl("stories260K", "--dataset", p("full")), exitFail, []string{p("full")}},
 		{"seqlen above context", "", ppl("stories260K", "--seqlen", "513"), exitFail, []string{"--seqlen 513", "context length 512"}},
 		{"llamacpp seqlen 2", "", ppl("stories260K", "--protocol", "llamacpp", "--seqlen", "2"), exitUsage, []string{"--seqlen 2"}},
@@ -388,6 +404,7 @@ func TestHostileInput(t *testing.T) {
 		{"stray argument", "", ppl("stories260K", "extra"), exitUsage, []string{`"extra"`}},
 		{"missing model", "", []string{"ppl", "--data-dir", dir}, exitUsage, []string{"--model", "required"}},
 		{"unknown model", "", ppl("stories1B"), exitFail, []string{"stories1B", filepath.Join(dir, "models", "stories1B")}},
+		{"data directory is a file", "", []string{"ppl", "--data-dir", p("empty.txt"), "--model", "stories260K"}, exitFail, []string{p("empty.txt")}},
 		{"missing data directory", "", []string{"ppl", "--data-dir", p("nowhere"), "--model", "stories260K"}, exitFail, []string{p("nowhere")}},
 		{"generate steps 0", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--steps", "0"}, exitUsage, []string{"--steps 0"}},
 		{"generate steps above context", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--steps", "100000"}, exitFail, []string{"100000", "512"}},
@@ -423,6 +440,8 @@ func TestHostileInput(t *testing.T) {
 		{"negative chunk", "", prune(with(wanda, "--chunk", "-1")...), exitUsage, []string{"--chunk"}},
 		{"calibration file missing", "", prune(with(wanda, "--calib", p("nope.txt"))...), exitFail, []string{p("nope.txt")}},
 		{"calibration /dev/zero", "", prune(with(wanda, "--calib", "/dev/zero")...), exitFail, []string{"/dev/zero"}},
+		{"calibration bare name", "", prune(with(wanda, "--calib", "mycalib.txt")...), exitFail, []string{"mycalib.txt", "./mycalib.txt"}},
+		{"blocksize 1e9 is one block", "", prune("--method", "sparsegpt", "--sparsity", "0.5", "--blocksize", "1000000000", "--json"), exitOK, []string{`"blocksize":1000000000`}},
 		{"calibration mode", "", prune(with(wanda, "--calib-mode", "shuffled")...), exitUsage, []string{"shuffled"}},
 		{"C4 gzip bomb", "", prune(with(wanda, "--calib-mode", "c4", "--calib", p("c4bomb.json.gz"))...), exitFail, []string{p("c4bomb.json.gz")}},
 
