@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/prunebench/prunebench/internal/datatest"
@@ -227,5 +230,48 @@ func TestPruneTable(t *testing.T) {
 	// 35 linear rows and one summary row.
 	if n := strings.Count(o.stdout, "64×172"); n != 5 {
 		t.Errorf("%d down_proj rows, want 5:\n%s", n, o.stdout)
+	}
+}
+
+// TestPruneOutGGUF prunes the tiny GGUF model, whose vocabulary lives in the
+// GGUF file, and saves it: the directory must load and score as the
+// in-process model did, with the usual permissions.
+func TestPruneOutGGUF(t *testing.T) {
+	dir := datatest.Dir(t)
+	out := filepath.Join(t.TempDir(), "pruned")
+	o := mustRun(t, "prune", "--data-dir", dir, "--model", "llama-2-tiny-random", "--method", "wanda", "--sparsity", "0.5",
+		"--nsamples", "2", "--seqlen", "64", "--eval", "ppl", "--max-windows", "2", "--eval-seqlen", "64", "--out", out, "--json")
+	var rep pruneReport
+	decodeJSON(t, o.stdout, &rep, "out", "ppl")
+	saved := mustRun(t, "ppl", "--data-dir", dir, "--model", out, "--max-windows", "2", "--seqlen", "64", "--json")
+	var savedRep pplReport
+	decodeJSON(t, saved.stdout, &savedRep)
+	if rep.PPL == nil || savedRep.PPL != rep.PPL.PPL || savedRep.Tokens != rep.PPL.Tokens {
+		t.Errorf("saved model: ppl %v over %d tokens, in-process %+v", savedRep.PPL, savedRep.Tokens, rep.PPL)
+	}
+	umask := syscall.Umask(0)
+	syscall.Umask(umask)
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		want := fs.FileMode(0o666 &^ umask)
+		if d.IsDir() {
+			want = fs.FileMode(0o777 &^ umask)
+		}
+		if info.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, info.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tokenizer.model")); err != nil {
+		t.Errorf("no tokenizer.model in the saved directory: %v", err)
 	}
 }
