@@ -168,6 +168,10 @@ func TestSparseGPTOptions(t *testing.T) {
 	if want := "sparsegpt: --blocksize 6: must be a multiple of M=4 for 2:4, so that N:M groups do not straddle blocks"; err == nil || err.Error() != want {
 		t.Errorf("block size 6 for 2:4: error %v, want %q", err, want)
 	}
+	// Above the width (16) the sweep is one block of the whole width.
+	if _, _, err := (SparseGPT{BlockSize: 130, PercDamp: 0.01}).Prune(context.Background(), clone(w0), st, prune.Pattern{N: 2, M: 4}); err != nil {
+		t.Errorf("block size 130 for 2:4 on width 16: %v", err)
+	}
 }
 
 // TestSparseGPTBlockSizeInvariance: on a fixed mask, lazy batching is exact

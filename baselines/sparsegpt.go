@@ -67,7 +67,9 @@ func (s SparseGPT) Prune(ctx context.Context, w *model.Linear, st *prune.Stats, 
 	if err := p.Fits(w.In); err != nil {
 		return nil, prune.Report{}, fmt.Errorf("sparsegpt: %w", err)
 	}
-	if p.Structured() && s.BlockSize%p.M != 0 {
+	// The sweep's blocks are min(BlockSize, width) wide (a width that M
+	// divides, as Fits checked), so that is what M must divide.
+	if bs := min(s.BlockSize, w.In); p.Structured() && bs%p.M != 0 {
 		return nil, prune.Report{}, fmt.Errorf("sparsegpt: --blocksize %d: must be a multiple of M=%d for %s, so that N:M groups do not straddle blocks", s.BlockSize, p.M, p)
 	}
 	sw, err := s.newSweep(ctx, w, st)

@@ -54,8 +54,9 @@ func InvertSPD(ctx context.Context, a []float64, n int) error {
 
 // InvCholeskyUpper replaces the symmetric positive definite n×n matrix h by
 // U, the upper Cholesky factor of h⁻¹ (h⁻¹ = UᵀU, zeros below the diagonal),
-// which SparseGPT's column sweep uses. It reports false when h is not
-// numerically positive definite, and looks at ctx as InvertSPD does.
+// which SparseGPT's column sweep uses. It returns ErrNotPositiveDefinite
+// when h is not numerically positive definite, and looks at ctx as
+// InvertSPD does.
 //
 // The reference computes chol(chol_inverse(chol(H)), upper): three O(n³)
 // passes. With J the exchange matrix, chol(JHJ) = L gives H = R·Rᵀ for the

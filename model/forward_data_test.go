@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,7 +82,7 @@ func TestGenerateGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got strings.Builder
-	if err := Generate(m, "", 256, 0, 0, func(p string) { got.WriteString(p) }); err != nil {
+	if err := Generate(context.Background(), m, "", 256, 0, 0, func(p string) { got.WriteString(p) }); err != nil {
 		t.Fatal(err)
 	}
 	if got.String()+"\n" != string(want) {

@@ -61,7 +61,8 @@ func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
 // (state seed; random_f32 = (u32 >> 8) / 2²⁴) draws one coin per token, and
 // the token is the first whose cumulative probability exceeds the coin. The
 // seed must be non-zero when sampling because 0 is xorshift's fixed point.
-func Generate(m *Model, prompt string, steps int, temperature float64, seed uint64, emit func(piece string)) error {
+// ctx is looked at before every position.
+func Generate(ctx context.Context, m *Model, prompt string, steps int, temperature float64, seed uint64, emit func(piece string)) error {
 	if m.Tokenizer == nil {
 		return errors.New("generate: model has no tokenizer")
 	}
@@ -82,6 +83,9 @@ func Generate(m *Model, prompt string, steps int, temperature float64, seed uint
 	rng := xorshift(seed)
 	token := tokens[0]
 	for pos := range steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		logits, err := m.step(cache, []int{token})
 		if err != nil {
 			return fmt.Errorf("generate: position %d: %w", pos, err)

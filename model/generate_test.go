@@ -1,6 +1,8 @@
 package model
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -59,7 +61,7 @@ func greedyByForward(t *testing.T, m *Model, prompt []int, steps int) string {
 func generate(t *testing.T, m *Model, prompt string, steps int, temp float64, seed uint64) string {
 	t.Helper()
 	var out strings.Builder
-	if err := Generate(m, prompt, steps, temp, seed, func(p string) { out.WriteString(p) }); err != nil {
+	if err := Generate(context.Background(), m, prompt, steps, temp, seed, func(p string) { out.WriteString(p) }); err != nil {
 		t.Fatal(err)
 	}
 	return out.String()
@@ -183,7 +185,7 @@ func TestGenerateErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Generate(tc.m, "hi", tc.steps, tc.temp, tc.seed, func(string) { t.Error("emitted despite the error") })
+			err := Generate(context.Background(), tc.m, "hi", tc.steps, tc.temp, tc.seed, func(string) { t.Error("emitted despite the error") })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
@@ -213,5 +215,23 @@ func TestHugeContextAllocatesByWork(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if d := after.TotalAlloc - before.TotalAlloc; d > 8<<20 {
 		t.Errorf("forward of 64 tokens and 16 generated steps allocated %d bytes with a 10⁸-position context", d)
+	}
+}
+
+// TestGenerateCancelled checks that generation stops at the next position
+// once its context is done.
+func TestGenerateCancelled(t *testing.T) {
+	cfg := synthConfig()
+	m := randomModel(cfg, 5)
+	m.Tokenizer = byteTokenizer{cfg.Vocab}
+	ctx, cancel := context.WithCancel(context.Background())
+	emitted := 0
+	err := Generate(ctx, m, "", 8, 0, 0, func(string) {
+		if emitted++; emitted == 3 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || emitted != 3 {
+		t.Errorf("got %v after %d tokens, want context.Canceled after 3", err, emitted)
 	}
 }

@@ -279,9 +279,8 @@ func LoadHF(dir string) (*Model, error) {
 const DefaultShardBytes = 5_000_000_000
 
 type saveOptions struct {
-	shardBytes    int64
-	tokenizerFile string
-	overwrite     bool
+	shardBytes int64
+	overwrite  bool
 }
 
 // SaveOption configures SaveHF.
@@ -289,13 +288,6 @@ type SaveOption func(*saveOptions)
 
 // WithShardSize sets the byte limit above which weights are sharded.
 func WithShardSize(n int64) SaveOption { return func(o *saveOptions) { o.shardBytes = n } }
-
-// WithTokenizerFile names the vocabulary to store instead of the model's own:
-// a file ending in .model is copied as tokenizer.model, anything else as a
-// llama2.c tokenizer.bin.
-func WithTokenizerFile(path string) SaveOption {
-	return func(o *saveOptions) { o.tokenizerFile = path }
-}
 
 // WithOverwrite lets SaveHF replace an existing non-empty directory.
 func WithOverwrite() SaveOption { return func(o *saveOptions) { o.overwrite = true } }
@@ -352,15 +344,6 @@ func SaveHFContext(ctx context.Context, m *Model, dir string, opts ...SaveOption
 		return err
 	}
 	fail := func(err error) error { return fmt.Errorf("save %s: %w", dir, err) }
-	created, err := mkdirParents(filepath.Dir(dir))
-	if err != nil {
-		return fail(err)
-	}
-	defer func() {
-		if err != nil {
-			removeCreated(created)
-		}
-	}()
 	d, err := atomicfile.CreateDir(dir)
 	if err != nil {
 		return fail(err)
@@ -431,7 +414,7 @@ func checkSave(m *Model, dir string, o *saveOptions) (vocabOut, error) {
 	if o.shardBytes <= 0 {
 		errs = append(errs, fmt.Errorf("shard size %d must be positive", o.shardBytes))
 	}
-	vocab, err := planVocab(m, o.tokenizerFile)
+	vocab, err := planVocab(m)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -464,14 +447,11 @@ type vocabOut struct {
 // planVocab decides how the vocabulary is stored: the file named explicitly,
 // else the file it was loaded from, else (a GGUF vocabulary) the
 // SentencePiece model serialised as tokenizer.model.
-func planVocab(m *Model, explicit string) (vocabOut, error) {
+func planVocab(m *Model) (vocabOut, error) {
 	if m.Tokenizer == nil {
 		return vocabOut{}, errors.New("the model has no vocabulary to store with it")
 	}
-	src := explicit
-	if src == "" {
-		src = m.vocabFile
-	}
+	src := m.vocabFile
 	if src == "" {
 		sp, ok := m.Tokenizer.(*tokenizer.SentencePiece)
 		if !ok {
@@ -631,35 +611,6 @@ func checkParent(dir string, need int64) error {
 // plainly or because a file stands where a parent directory should.
 func missing(err error) bool {
 	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
-}
-
-// mkdirParents creates the missing directories above the output, returning
-// them outermost first so that a failed save can remove them again.
-func mkdirParents(parent string) ([]string, error) {
-	var missing []string
-	for p := parent; ; p = filepath.Dir(p) {
-		if _, err := os.Stat(p); err == nil || filepath.Dir(p) == p {
-			break
-		}
-		missing = append(missing, p)
-	}
-	var created []string
-	for i := len(missing) - 1; i >= 0; i-- {
-		if err := os.Mkdir(missing[i], 0o777); err != nil { // less the umask: 0755 as usual
-			removeCreated(created)
-			return nil, err
-		}
-		created = append(created, missing[i])
-	}
-	return created, nil
-}
-
-// removeCreated removes the directories mkdirParents created, innermost
-// first; os.Remove leaves any that something else has filled meanwhile.
-func removeCreated(created []string) {
-	for i := len(created) - 1; i >= 0; i-- {
-		os.Remove(created[i])
-	}
 }
 
 // commitDir moves the finished temporary directory to dir. With overwrite,

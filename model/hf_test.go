@@ -460,3 +460,44 @@ func TestSaveHFFiles(t *testing.T) {
 		t.Errorf("a cancelled save left %v", left)
 	}
 }
+
+// countdownCtx is a context whose Err turns to Canceled at its n-th call,
+// so that a test can cancel at each of a function's checks in turn.
+type countdownCtx struct {
+	context.Context
+	n int
+}
+
+func (c *countdownCtx) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestSaveHFCancelledAtEveryCheck cancels a save at each of its checks in
+// turn: every run either fails with context.Canceled and leaves nothing
+// (no directory, no temporary, no parent it made) or saves the whole model.
+func TestSaveHFCancelledAtEveryCheck(t *testing.T) {
+	src := loadStories(t)
+	base := t.TempDir()
+	for n := 0; ; n++ {
+		dir := filepath.Join(base, "a", "b", "hf")
+		err := SaveHFContext(&countdownCtx{context.Background(), n}, src, dir)
+		if err == nil {
+			if n < 10 {
+				t.Errorf("saved after only %d checks of the context", n)
+			}
+			if _, err := LoadHF(dir); err != nil {
+				t.Errorf("the save that completed does not load: %v", err)
+			}
+			return
+		}
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled at check %d: %v", n, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(base, "*")); len(left) != 0 {
+			t.Fatalf("cancelled at check %d: left %v", n, left)
+		}
+	}
+}

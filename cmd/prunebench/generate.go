@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"math"
 
@@ -25,12 +26,18 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !(*temp >= 0) || math.IsInf(*temp, 1) {
 		return usagef("--temperature %g: must be a finite number ≥ 0", *temp)
 	}
+	if *temp > 0 && *seed == 0 {
+		return usagef("--seed 0: sampling (--temperature > 0) needs a non-zero seed, as run.c's xorshift generator stays at 0")
+	}
 	m, err := c.openModel()
 	if err != nil {
 		return err
 	}
+	if *steps > m.Config.SeqLen {
+		return fmt.Errorf("--steps %d exceeds the model's context length %d", *steps, m.Config.SeqLen)
+	}
 	out := bufio.NewWriter(stdout)
-	err = model.Generate(m, *prompt, *steps, *temp, *seed, func(piece string) { out.WriteString(piece) })
+	err = model.Generate(ctx, m, *prompt, *steps, *temp, *seed, func(piece string) { out.WriteString(piece) })
 	if err != nil {
 		return err
 	}

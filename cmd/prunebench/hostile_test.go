@@ -188,6 +188,7 @@ func TestHostileInput(t *testing.T) {
 	f.write("keylen.gguf", patched(ggufB, 24, le64(1<<62)))
 	f.write("version.gguf", patched(ggufB, 4, le32(99)))
 	f.write("tail.gguf", append(bytes.Clone(ggufB), make([]byte, 1<<20)...))
+	f.write("noarch.gguf", bytes.Replace(ggufB, []byte("general.architecture"), []byte("general.architecturX"), 1))
 
 	// Hugging Face directories, from stories260K saved by prunebench.
 	hf := hfCopy(t)
@@ -265,6 +266,8 @@ func TestHostileInput(t *testing.T) {
 	f.write("baddata/models/stories260K/tok512.bin", vocabB)
 	f.write("elsewhere/models/stories260K/stories260K.bin", corrupt)
 	f.write("elsewhere/models/stories260K/tok512.bin", vocabB)
+	f.write("badvocab/models/stories260K/stories260K.bin", binB)
+	f.write("badvocab/models/stories260K/tok512.bin", patched(vocabB, len(vocabB)-3, []byte("zz")))
 	// A working directory whose models/ and tasks/ must not shadow the data
 	// directory's.
 	f.write("shadow/models/stories260K/stories260K.bin", corrupt)
@@ -344,6 +347,7 @@ func TestHostileInput(t *testing.T) {
 		{"gguf kv count 2^60", "", ppl(p("nkv.gguf")), exitFail, []string{p("nkv.gguf")}},
 		{"gguf key length 2^62", "", ppl(p("keylen.gguf")), exitFail, []string{p("keylen.gguf")}},
 		{"gguf version 99", "", ppl(p("version.gguf")), exitFail, []string{p("version.gguf"), "99"}},
+		{"gguf without general.architecture", "", ppl(p("noarch.gguf")), exitFail, []string{p("noarch.gguf"), "general.architecture"}},
 		{"gguf 1 MB of trailing bytes", "", ppl(p("tail.gguf")), exitFail, []string{p("tail.gguf")}},
 
 		// Hugging Face directories.
@@ -375,6 +379,8 @@ func TestHostileInput(t *testing.T) {
 		// Where files come from.
 		{"data dir checksum", "", []string{"ppl", "--data-dir", p("baddata"), "--model", "stories260K"}, exitFail, []string{p("baddata/models/stories260K/stories260K.bin"), "sha256"}},
 		{"registered file copied elsewhere", "", ppl(p("elsewhere/models/stories260K")), exitFail, []string{p("elsewhere/models/stories260K/stories260K.bin"), "sha256"}},
+		{"vocabulary beside a named checkpoint file", "", ppl(p("badvocab/models/stories260K/stories260K.bin")), exitFail,
+			[]string{p("badvocab/models/stories260K/tok512.bin"), "sha256"}},
 		{"working directory does not shadow the data directory", p("shadow"), ppl("stories260K", "--max-windows", "1", "--json"), exitOK,
 			[]string{filepath.Join(dir, "models", "stories260K", "stories260K.bin"), filepath.Join(dir, "wikitext-2")}},
 		{"task file checksum", "", []string{"zeroshot", "--data-dir", p("flipped"), "--model", bin, "--tasks", "rte"}, exitFail, []string{p("flipped/tasks/rte/dev.tsv"), "sha256"}},
@@ -409,6 +415,7 @@ func TestHostileInput(t *testing.T) {
 		{"generate steps 0", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--steps", "0"}, exitUsage, []string{"--steps 0"}},
 		{"generate steps above context", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--steps", "100000"}, exitFail, []string{"100000", "512"}},
 		{"generate temperature NaN", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--temperature", "NaN"}, exitUsage, []string{"--temperature"}},
+		{"generate sampling with seed 0", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--temperature", "0.5"}, exitUsage, []string{"--seed 0"}},
 		{"generate temperature -1", "", []string{"generate", "--data-dir", dir, "--model", "stories260K", "--temperature", "-1"}, exitUsage, []string{"--temperature"}},
 
 		// prune: patterns, methods and options.
@@ -461,6 +468,8 @@ func TestHostileInput(t *testing.T) {
 		{"empty task name", "", zs("--tasks", "rte,,boolq"), exitUsage, []string{"--tasks"}},
 		{"truncated task file", "", []string{"zeroshot", "--data-dir", p("garbled"), "--model", bin, "--tasks", "rte", "--limit", "2", "--samples", p("samples.jsonl")}, exitFail,
 			[]string{p("garbled/tasks/rte/dev.tsv"), "size"}},
+		{"task named twice", "", zs("--tasks", "rte,boolq,rte"), exitUsage, []string{"--tasks", "rte", "twice"}},
+		{"samples is a directory", "", zs("--tasks", "rte", "--limit", "1", "--samples", p("full")), exitFail, []string{"--samples " + p("full"), "not a regular file"}},
 		{"negative limit", "", zs("--limit", "-1"), exitUsage, []string{"--limit -1"}},
 		{"hellaswag context mode", "", zs("--tasks", "hellaswag", "--hellaswag-ctx", "upper"), exitUsage, []string{"upper"}},
 		{"samples in /proc", "", zs("--tasks", "rte", "--limit", "1", "--samples", "/proc/x/samples.jsonl"), exitFail, []string{"--samples /proc/x/samples.jsonl"}},

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -200,7 +201,13 @@ func (c *common) openModel() (*model.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
-	if err := data.VerifyPath(dir, path); err != nil {
+	// A checkpoint file is read with the vocabulary beside it: verify the
+	// registered files of its directory too, before anything is parsed.
+	verify := path
+	if st, err := os.Stat(path); err == nil && !st.IsDir() {
+		verify = filepath.Dir(path)
+	}
+	if err := data.VerifyPath(dir, verify); err != nil {
 		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
 	m, err := model.Load(path)

@@ -151,6 +151,13 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
+	if *evalWhat == "ppl" {
+		pr, err := p.perplexity(ctx, &c, m, pplIn, stderr)
+		if err != nil {
+			return err
+		}
+		rep.PPL = &pr
+	}
 	if *out != "" {
 		fmt.Fprintf(stderr, "prune: saving %s\n", *out)
 		if err := model.SaveHFContext(ctx, m, *out); err != nil {
@@ -158,13 +165,6 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		rep.Out = *out
 		fmt.Fprintf(stderr, "prune: saved %s\n", *out)
-	}
-	if *evalWhat == "ppl" {
-		pr, err := p.perplexity(ctx, &c, m, pplIn, stderr)
-		if err != nil {
-			return err
-		}
-		rep.PPL = &pr
 	}
 	if c.json {
 		return json.NewEncoder(stdout).Encode(rep)

@@ -72,8 +72,10 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
-// TestSignalDuringSave sends SIGTERM while prune --out writes its output:
-// the directory appears complete or not at all, and no temporary remains.
+// TestSignalDuringSave sends SIGTERM around the moment prune --out writes
+// its output: the directory appears complete or not at all, and no
+// temporary remains. Whether a signal lands mid-save depends on timing; the
+// model package's TestSaveHFCancelledAtEveryCheck cancels at every check.
 func TestSignalDuringSave(t *testing.T) {
 	dir := datatest.Dir(t)
 	for _, delay := range []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond} {
@@ -174,5 +176,34 @@ func TestSecondSignal(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(dir); len(es) != 0 {
 		t.Errorf("temporary %q left behind", es[0].Name())
+	}
+}
+
+// TestInterruptKeepsSamples interrupts a zero-shot run writing --samples
+// over an existing file: the file keeps its old content and no temporary
+// is left beside it.
+func TestInterruptKeepsSamples(t *testing.T) {
+	dir := datatest.Dir(t)
+	work := t.TempDir()
+	samples := filepath.Join(work, "samples.jsonl")
+	if err := os.WriteFile(samples, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ch := startChild(t, work, nil, "zeroshot", "--data-dir", dir, "--model", "stories260K", "--tasks", "rte,boolq", "--samples", samples)
+	if !waitFor(context.Background(), time.Minute, func() bool { return strings.Contains(ch.stderr.String(), "documents") }) {
+		ch.cmd.Process.Kill()
+		t.Fatalf("scoring did not start; stderr:\n%s", ch.stderr.String())
+	}
+	time.Sleep(500 * time.Millisecond)
+	ch.cmd.Process.Signal(syscall.SIGINT)
+	o := ch.wait(t, time.Minute)
+	if o.code != 130 {
+		t.Errorf("exit %d, want 130; stderr:\n%s", o.code, o.stderr)
+	}
+	if b, _ := os.ReadFile(samples); string(b) != "precious\n" {
+		t.Errorf("--samples file now holds %d bytes, want the old content", len(b))
+	}
+	if es, _ := os.ReadDir(work); len(es) != 1 {
+		t.Errorf("the directory holds %v, want only samples.jsonl", es)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -40,9 +41,22 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usagef("--hellaswag-ctx %q: want %s or %s", *hsCtx, eval.HellaSwagCapitalizeTail, eval.HellaSwagAsIs)
 	}
 	names := strings.Split(*tasks, ",")
+	seen := map[string]bool{}
 	for i, n := range names {
-		if names[i] = strings.TrimSpace(n); names[i] == "" {
+		names[i] = strings.TrimSpace(n)
+		switch {
+		case names[i] == "":
 			return usagef("--tasks %q: empty task name (want a comma-separated list from %s)", *tasks, strings.Join(eval.TaskNames(), ","))
+		case seen[names[i]]:
+			// Twice the same task would count twice in the mean accuracy.
+			return usagef("--tasks %q: %s is named twice", *tasks, names[i])
+		}
+		seen[names[i]] = true
+	}
+	if *samples != "" {
+		// Refused now rather than when the finished file replaces it.
+		if st, err := os.Stat(*samples); err == nil && !st.Mode().IsRegular() {
+			return fmt.Errorf("--samples %s: exists and is not a regular file", *samples)
 		}
 	}
 	dir := data.Dir(c.dataDir)

@@ -121,3 +121,49 @@ func TestDirCommitAndRemoveTemps(t *testing.T) {
 		t.Errorf("after a failed Commit the parent holds %q", names)
 	}
 }
+
+// TestDirParents checks that the parents CreateDir makes stay with a
+// committed directory and go with an aborted one or a hard exit, and that
+// an empty directory in the way is replaced.
+func TestDirParents(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "a", "b", "model")
+	d, err := CreateDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Abort()
+	if names := listDir(t, root); len(names) != 0 {
+		t.Errorf("after Abort the root holds %q", names)
+	}
+
+	d, err = CreateDir(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	RemoveTemps()
+	if names := listDir(t, root); len(names) != 0 {
+		t.Errorf("after RemoveTemps the root holds %q", names)
+	}
+	d.Abort()
+
+	empty := filepath.Join(root, "empty")
+	if err := os.Mkdir(empty, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, empty} {
+		d, err := CreateDir(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d.Tmp, "x"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(filepath.Join(p, "x")); err != nil {
+			t.Errorf("committed %s: %v", p, err)
+		}
+	}
+}
