@@ -105,11 +105,12 @@ func TestLoadTaskGzip(t *testing.T) {
 	}
 }
 
-// TestEvaluateCancelledMidRun: scoring stops within a document's Forward
-// of the cancellation, not at the end of the task.
+// TestEvaluateCancelledMidRun: scoring stops during a ForwardContext call
+// (a minute long here, like a long document on a large model) as soon as the
+// context is cancelled, not when the call or the task ends.
 func TestEvaluateCancelledMidRun(t *testing.T) {
 	task := varied(200)
-	slow := &slowDocLM{fakeLM: hashLM(), delay: 20 * time.Millisecond}
+	slow := &slowDocLM{fakeLM: hashLM(), delay: time.Minute}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -127,7 +128,9 @@ type slowDocLM struct {
 	delay time.Duration
 }
 
-func (m *slowDocLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
-	time.Sleep(m.delay)
-	return m.fakeLM.Forward(tokens, nseq, T)
+func (m *slowDocLM) ForwardContext(ctx context.Context, tokens []int, nseq, T int) ([]float32, error) {
+	if err := sleepContext(ctx, m.delay); err != nil {
+		return nil, err
+	}
+	return m.fakeLM.ForwardContext(ctx, tokens, nseq, T)
 }

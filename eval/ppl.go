@@ -25,7 +25,7 @@ type PPLOptions struct {
 	SeqLen     int    // window length; must not exceed the model context
 	MaxWindows int    // 0 = all windows
 	BOS        int    // BOS id, for the llamacpp protocol
-	// BatchTokens bounds the tokens sent to one Forward call, which bounds
+	// BatchTokens bounds the tokens sent to one ForwardContext call, which bounds
 	// the logits buffer; 0 means 64k tokens.
 	BatchTokens int
 	Progress    io.Writer // per-batch progress lines; nil = quiet
@@ -59,9 +59,9 @@ func MinSeqLen(protocol string) int {
 	return 0
 }
 
-// batchTarget is how long one Forward call should take. Forward cannot be
-// interrupted, so a cancelled context is noticed between calls, within
-// about this long once the batch size has adapted.
+// batchTarget is how long one ForwardContext call should take: progress
+// lines come between calls. Cancellation does not wait for a call to end,
+// since ForwardContext looks at ctx inside every block.
 const batchTarget = 500 * time.Millisecond
 
 // PlanPerplexity checks, before any work, that ntokens tokens can be scored
@@ -105,9 +105,9 @@ func PlanPerplexity(ntokens, contextLen int, o PPLOptions) (PPLResult, error) {
 // one protocol. contextLen is the model's context length. Windows too short
 // to score a token (MinSeqLen) are refused before any work, and a NaN or
 // infinite log-likelihood or perplexity is an error naming the window, never
-// a result. The first Forward call gets one window, later ones as many as
-// take about batchTarget (at most BatchTokens tokens), and ctx is checked
-// between calls.
+// a result. The first ForwardContext call gets one window, later ones as
+// many as take about batchTarget (at most BatchTokens tokens); ctx is passed
+// to every call, which stops soon after it is done, even within a window.
 func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLOptions) (PPLResult, error) {
 	start := time.Now()
 	res, err := PlanPerplexity(len(tokens), contextLen, o)
@@ -144,7 +144,7 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 				batch[k*T] = o.BOS
 			}
 		}
-		logits, err := lm.Forward(batch, nb, T)
+		logits, err := lm.ForwardContext(ctx, batch, nb, T)
 		if err != nil {
 			return res, fmt.Errorf("window %d: %w", w0, err)
 		}
@@ -203,7 +203,7 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 	return res, nil
 }
 
-// logitsVocab checks that Forward returned whole rows for nseq×T positions
+// logitsVocab checks that ForwardContext returned whole rows for nseq×T positions
 // and returns the row length, the vocabulary size.
 func logitsVocab(n, nseq, T int) (int, error) {
 	if n == 0 || n%(nseq*T) != 0 {

@@ -19,9 +19,11 @@ import (
 
 // LM is what evaluation needs from a model.
 type LM interface {
-	// Forward returns logits ((nseq·T)×vocab, row-major) for nseq
-	// equal-length sequences laid out one after another in tokens.
-	Forward(tokens []int, nseq, T int) ([]float32, error)
+	// ForwardContext returns logits ((nseq·T)×vocab, row-major) for nseq
+	// equal-length sequences laid out one after another in tokens. It
+	// returns ctx.Err() soon after ctx is done, even within one call: a
+	// call over a full window of a large model takes minutes.
+	ForwardContext(ctx context.Context, tokens []int, nseq, T int) ([]float32, error)
 }
 
 // ZeroShotOptions configures Evaluate.
@@ -29,7 +31,7 @@ type ZeroShotOptions struct {
 	// Limit keeps the first Limit documents in file order (not lm-eval's
 	// seeded shuffle); 0 means all.
 	Limit int
-	// MaxBatch caps the sequences sent to one Forward call, which bounds the
+	// MaxBatch caps the sequences sent to one ForwardContext call, which bounds the
 	// logits buffer (sequences × length × vocab floats); 0 sends all the
 	// requests of a document together.
 	MaxBatch int
@@ -61,7 +63,7 @@ type TaskResult struct {
 }
 
 // docWorkers is how many documents are scored at once: the machines have two
-// cores, and one Forward of a short document does not fill both.
+// cores, and one ForwardContext of a short document does not fill both.
 const docWorkers = 2
 
 // request is one (context, continuation) pair in tokens.
@@ -110,7 +112,8 @@ type scored struct {
 
 // scoreRequests returns each request's summed continuation log-likelihood and
 // whether every continuation token was the argmax, sending at most maxBatch
-// sequences (0 = all) to each Forward call and checking ctx before each.
+// sequences (0 = all) to each ForwardContext call, which stops soon after
+// ctx is done.
 func scoreRequests(ctx context.Context, lm LM, reqs []request, L, maxBatch int) (ll []float64, greedy []bool, truncated int, err error) {
 	ll = make([]float64, len(reqs))
 	greedy = make([]bool, len(reqs))
@@ -146,7 +149,7 @@ func scoreRequests(ctx context.Context, lm LM, reqs []request, L, maxBatch int) 
 		for k, i := range batch {
 			copy(tokens[k*T:], inputs[i])
 		}
-		logits, err := lm.Forward(tokens, len(batch), T)
+		logits, err := lm.ForwardContext(ctx, tokens, len(batch), T)
 		if err != nil {
 			return nil, nil, 0, fmt.Errorf("forward of %d sequences × %d tokens: %w", len(batch), T, err)
 		}
@@ -240,7 +243,7 @@ func b2i(b bool) int {
 
 // Evaluate scores a task: contextLen is the model's context length L, which
 // long requests are left-truncated to. Two documents are scored at a time,
-// so lm.Forward and tok.Encode are called from two goroutines.
+// so lm.ForwardContext and tok.Encode are called from two goroutines.
 func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen int, task *Task, opts ZeroShotOptions) (TaskResult, error) {
 	start := time.Now()
 	switch {

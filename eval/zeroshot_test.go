@@ -65,7 +65,7 @@ func (f fakeTok) BOS() int       { return 1 }
 func (f fakeTok) EOS() int       { return 2 }
 
 // fakeLM fills the logits at each position from the prefix ending there, so
-// it is causal by construction, and records every Forward call.
+// it is causal by construction, and records every ForwardContext call.
 type fakeLM struct {
 	V      int
 	logits func(prefix []int, row []float32)
@@ -78,7 +78,7 @@ type fwdCall struct {
 	nseq, T int
 }
 
-func (m *fakeLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
+func (m *fakeLM) ForwardContext(_ context.Context, tokens []int, nseq, T int) ([]float32, error) {
 	if len(tokens) != nseq*T {
 		return nil, fmt.Errorf("%d tokens for %d×%d", len(tokens), nseq, T)
 	}
@@ -338,8 +338,8 @@ func samplesOf(t *testing.T, b []byte) []sample {
 	return out
 }
 
-// TestBatchingInvariance: one Forward per document (right-padded) and one
-// per request give the same log-likelihoods.
+// TestBatchingInvariance: one ForwardContext per document (right-padded)
+// and one per request give the same log-likelihoods.
 func TestBatchingInvariance(t *testing.T) {
 	task := varied(12)
 	tok := fakeTok{pieces: []string{"er:", " c"}}
@@ -409,7 +409,7 @@ type errLM struct {
 	nan bool
 }
 
-func (e errLM) Forward(tokens []int, nseq, T int) ([]float32, error) {
+func (e errLM) ForwardContext(_ context.Context, tokens []int, nseq, T int) ([]float32, error) {
 	switch {
 	case e.nan:
 		out := make([]float32, nseq*T*fakeV)

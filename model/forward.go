@@ -79,6 +79,11 @@ type kvSlot struct {
 // and values come from x itself and every sequence starts at position 0;
 // with one there is a single sequence whose tokens start at cache.pos.
 func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot, hook Hook) error {
+	// The projections before the first look inside attention take seconds
+	// on a large model: do not start them once cancelled.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	d, qd, kvd, hd := cfg.Dim, cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	n := nseq * T
 	pos0, keys := 0, T
@@ -405,6 +410,14 @@ func (m *Model) Head(x []float32, rows int) []float32 {
 // Forward: logits ((nseq·T)×Vocab) of nseq equal-length sequences given flat tokens (nseq·T).
 // Errors: len(tokens) != nseq·T, T > Config.SeqLen, bad ids.
 func (m *Model) Forward(tokens []int, nseq, T int) ([]float32, error) {
+	return m.ForwardContext(context.Background(), tokens, nseq, T)
+}
+
+// ForwardContext is Forward that gives up when ctx is done, returning
+// ctx.Err(): one call over a full window of a large model takes minutes, so
+// ctx is looked at inside every block (as in BlockForwardContext) and before
+// the classifier, and a cancelled evaluation stops within moments.
+func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) ([]float32, error) {
 	// A weight shorter than the config implies would be read out of range
 	// inside BLAS, a longer one silently misread.
 	if err := checkWeights(&m.Config, &m.Weights); err != nil {
@@ -423,7 +436,12 @@ func (m *Model) Forward(tokens []int, nseq, T int) ([]float32, error) {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	for l := range m.Weights.Blocks {
-		BlockForward(&m.Config, &m.Weights.Blocks[l], x, nseq, T, nil)
+		if err := blockForward(ctx, &m.Config, &m.Weights.Blocks[l], x, nseq, T, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return m.Head(x, nseq*T), nil
 }

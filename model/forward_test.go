@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -496,5 +497,64 @@ func TestBlockForwardContext(t *testing.T) {
 	}
 	if calls > 1 {
 		t.Errorf("cancelled: the forward went on to %d hooked stages", calls)
+	}
+}
+
+// countdownContext reports itself cancelled from its (after+1)th Err call on,
+// so that a test cancels at a chosen check inside a forward pass without
+// depending on timing.
+type countdownContext struct {
+	context.Context
+	after int64
+	calls atomic.Int64 // Err is called from the attention workers at once
+}
+
+func (c *countdownContext) Err() error {
+	if c.calls.Add(1) > c.after {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestForwardContext checks that an open context gives Forward's logits bit
+// for bit, and that a cancelled one stops the pass at the next check, which
+// may lie inside any block: with context.Canceled, no logits, and at most
+// the (sequence, head) pairs of one attention still looking at ctx.
+func TestForwardContext(t *testing.T) {
+	cfg := synthConfig()
+	m := randomModel(cfg, 5)
+	const nseq, T = 2, 32
+	tokens := randomTokens(nseq*T, cfg.Vocab, 6)
+	want, err := m.Forward(tokens, nseq, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, cancel := context.WithCancel(context.Background())
+	got, err := m.ForwardContext(open, tokens, nseq, T)
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("open context: %v; logits equal to Forward's: %v", err, slices.Equal(got, want))
+	}
+	cancel()
+	if got, err := m.ForwardContext(open, tokens, nseq, T); !errors.Is(err, context.Canceled) || got != nil {
+		t.Errorf("cancelled before the call: got %d logits, %v; want context.Canceled", len(got), err)
+	}
+
+	full := &countdownContext{Context: context.Background(), after: math.MaxInt64}
+	if _, err := m.ForwardContext(full, tokens, nseq, T); err != nil {
+		t.Fatal(err)
+	}
+	checks := full.calls.Load()
+	if checks < int64(cfg.Layers*nseq*cfg.Heads) {
+		t.Fatalf("a whole pass looked at ctx %d times, want at least every (sequence, head) of every block", checks)
+	}
+	for _, after := range []int64{0, 1, checks / 2, checks - 1} {
+		ctx := &countdownContext{Context: context.Background(), after: after}
+		got, err := m.ForwardContext(ctx, tokens, nseq, T)
+		if !errors.Is(err, context.Canceled) || got != nil {
+			t.Errorf("cancelled at check %d of %d: got %d logits, %v; want context.Canceled", after+1, checks, len(got), err)
+		}
+		if n, limit := ctx.calls.Load(), after+1+int64(nseq*cfg.Heads); n > limit {
+			t.Errorf("cancelled at check %d of %d: went on to check %d, want at most %d", after+1, checks, n, limit)
+		}
 	}
 }
