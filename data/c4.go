@@ -39,7 +39,12 @@ func readC4(r io.Reader, name string, budget *int64) ([]string, error) {
 	var docs []string
 	for line := 1; ; line++ {
 		b, err := readLine(src)
-		*budget -= int64(len(b))
+		// A document costs its text plus a string header and its slot in
+		// docs: charged per line, so that a file of tiny documents cannot
+		// hold several times the budget in memory.
+		if len(b) > 0 {
+			*budget -= int64(len(b)) + c4DocOverhead
+		}
 		switch {
 		case errors.Is(err, errLongLine):
 			return nil, fmt.Errorf("%s: line %d: longer than %d MiB, the limit for one line", name, line, MaxLineBytes>>20)
@@ -65,6 +70,10 @@ func readC4(r io.Reader, name string, budget *int64) ([]string, error) {
 		}
 	}
 }
+
+// c4DocOverhead is what one document costs beyond its bytes: a 16-byte
+// string header and about as much again of docs' spare capacity.
+const c4DocOverhead = 32
 
 var errLongLine = errors.New("line too long")
 

@@ -6,10 +6,11 @@ import (
 )
 
 // TestReadC4Budget: the shards of one calibration share one budget of
-// decompressed bytes, and reading stops at the line that exceeds it.
+// decompressed bytes (each line charged with c4DocOverhead too), and
+// reading stops at the line that exceeds it.
 func TestReadC4Budget(t *testing.T) {
 	line := `{"text":"abc"}` + "\n" // 15 bytes
-	budget := int64(40)
+	budget := int64(2*(15+c4DocOverhead) + 10)
 	docs, err := readC4(strings.NewReader(line+line), "a.json", &budget)
 	if err != nil || len(docs) != 2 || budget != 10 {
 		t.Fatalf("first shard: %d docs, budget %d, %v", len(docs), budget, err)

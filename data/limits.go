@@ -19,7 +19,8 @@ const (
 	// hellaswag_val.jsonl, is about 11 MB.
 	MaxTaskBytes = 128 << 20
 	// MaxC4Bytes caps the C4 JSON read for one calibration, decompressed and
-	// summed over all shards: every document stays in memory, and one
+	// summed over all shards, each line charged 32 bytes more for its place
+	// in memory: every document stays in memory, and one
 	// c4-train shard is about 0.8 GB of JSON.
 	MaxC4Bytes = 1 << 30
 	// MaxLineBytes caps one line of a JSON Lines, TSV or C4 file.
