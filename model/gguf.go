@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/safetensors"
@@ -382,7 +384,7 @@ func parseGGUF(r io.ReaderAt, size int64, name string) (*ggufFile, error) {
 	if v, ok := f.kv["general.alignment"]; ok {
 		a, isU32 := v.(uint32)
 		if !isU32 || a == 0 || a&(a-1) != 0 {
-			return nil, fmt.Errorf("%s: general.alignment %v must be a uint32 power of two", name, v)
+			return nil, f.wrongValue("general.alignment", "a u32 power of two")
 		}
 		align = int64(a)
 	}
@@ -524,13 +526,76 @@ func (f *ggufFile) fetch(name string, want []int) ([]float32, error) {
 	return out, nil
 }
 
+// wrongValue is the error for metadata key holding something other than
+// want, or absent. The value is shown through describeValue: printed with
+// Go's %v or %T it could be a 32k-entry array or a Go type name.
+func (f *ggufFile) wrongValue(key, want string) error {
+	v, ok := f.kv[key]
+	if !ok {
+		return fmt.Errorf("%s: missing metadata key %s, want %s", f.name, key, want)
+	}
+	return fmt.Errorf("%s: %s is %s, want %s", f.name, key, describeValue(v), want)
+}
+
+// ggufTypeNames spells the Go types that value returns as GGUF value types.
+var ggufTypeNames = map[reflect.Type]string{
+	reflect.TypeFor[uint8](): "u8", reflect.TypeFor[int8](): "i8",
+	reflect.TypeFor[uint16](): "u16", reflect.TypeFor[int16](): "i16",
+	reflect.TypeFor[uint32](): "u32", reflect.TypeFor[int32](): "i32",
+	reflect.TypeFor[uint64](): "u64", reflect.TypeFor[int64](): "i64",
+	reflect.TypeFor[float32](): "f32", reflect.TypeFor[float64](): "f64",
+	reflect.TypeFor[bool](): "bool", reflect.TypeFor[string](): "string",
+}
+
+// describeValue gives a metadata value's GGUF type and a short excerpt:
+// "u8 7", `string "gpt2"`, `array of 32000 string ["<unk>", "<s>", "</s>", …]`.
+func describeValue(v any) string {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Slice {
+		return ggufTypeNames[rv.Type()] + " " + excerpt(v, 40)
+	}
+	// A few short elements say what the array holds and keep the
+	// message one line.
+	const shown, elemRunes = 3, 16
+	var b strings.Builder
+	fmt.Fprintf(&b, "array of %d %s [", rv.Len(), ggufTypeNames[rv.Type().Elem()])
+	for i := range min(rv.Len(), shown) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(excerpt(rv.Index(i).Interface(), elemRunes))
+	}
+	if rv.Len() > shown {
+		b.WriteString(", …")
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// excerpt prints a scalar; a string is quoted and cut to maxRunes
+// characters, since one can be as long as the file.
+func excerpt(v any, maxRunes int) string {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	// A rune takes at most 4 bytes, so a prefix of 4·maxRunes bytes
+	// quotes to more than maxRunes runes whenever s is longer.
+	cut := len(s) > 4*maxRunes
+	q := []rune(strconv.Quote(s[:min(len(s), 4*maxRunes)]))
+	if !cut && len(q) <= maxRunes {
+		return string(q)
+	}
+	return string(q[:min(len(q), maxRunes)]) + "…"
+}
+
 // uintKey reads an integer metadata value of any integer type; it returns
 // def when the key is absent and def >= 0, else fails.
 func (f *ggufFile) uintKey(key string, def int) (int, error) {
 	v, ok := f.kv[key]
 	if !ok {
 		if def < 0 {
-			return 0, fmt.Errorf("%s: missing metadata key %s", f.name, key)
+			return 0, f.wrongValue(key, "an integer")
 		}
 		return def, nil
 	}
@@ -556,7 +621,7 @@ func (f *ggufFile) uintKey(key string, def int) (int, error) {
 		}
 		n = int64(x)
 	default:
-		return 0, fmt.Errorf("%s: %s has type %T, want an integer", f.name, key, v)
+		return 0, f.wrongValue(key, "an integer")
 	}
 	if n < 0 || n > math.MaxInt32 {
 		return 0, fmt.Errorf("%s: %s = %d is out of range", f.name, key, n)
@@ -571,7 +636,7 @@ func (f *ggufFile) floatKey(key string, def float64, required bool) (float64, er
 	switch x := f.kv[key].(type) {
 	case nil:
 		if required {
-			return 0, fmt.Errorf("%s: missing metadata key %s", f.name, key)
+			return 0, f.wrongValue(key, "a float")
 		}
 		return def, nil
 	case float32:
@@ -579,13 +644,13 @@ func (f *ggufFile) floatKey(key string, def float64, required bool) (float64, er
 	case float64:
 		return x, nil
 	default:
-		return 0, fmt.Errorf("%s: %s has type %T, want a float", f.name, key, x)
+		return 0, f.wrongValue(key, "a float")
 	}
 }
 
 func (f *ggufFile) config() (Config, error) {
 	if arch, _ := f.kv["general.architecture"].(string); arch != "llama" {
-		return Config{}, fmt.Errorf("%s: general.architecture is %q, want \"llama\"", f.name, f.kv["general.architecture"])
+		return Config{}, f.wrongValue("general.architecture", `string "llama"`)
 	}
 	var c Config
 	var err error
@@ -613,8 +678,12 @@ func (f *ggufFile) config() (Config, error) {
 	}
 	for _, k := range []string{"llama.attention.value_length", "llama.rope.dimension_count"} {
 		// Partial rotary embeddings and k/v widths that differ are not LLaMA.
-		if v, err := f.uintKey(k, c.HeadDim); err != nil || v != c.HeadDim {
-			return c, fmt.Errorf("%s: %s = %d, want the head dim %d (%v)", f.name, k, v, c.HeadDim, err)
+		v, err := f.uintKey(k, c.HeadDim)
+		if err != nil {
+			return c, err
+		}
+		if v != c.HeadDim {
+			return c, fmt.Errorf("%s: %s = %d, want the head dim %d", f.name, k, v, c.HeadDim)
 		}
 	}
 	if c.NormEps, err = f.floatKey("llama.attention.layer_norm_rms_epsilon", 0, true); err != nil {
@@ -624,18 +693,26 @@ func (f *ggufFile) config() (Config, error) {
 		return c, err
 	}
 	if st, ok := f.kv["llama.rope.scaling.type"]; ok && st != "none" {
-		return c, fmt.Errorf("%s: llama.rope.scaling.type %v is not supported", f.name, st)
+		return c, f.wrongValue("llama.rope.scaling.type", `string "none" (RoPE scaling is not supported)`)
 	}
-	if s, err := f.floatKey("llama.rope.scale_linear", 1, false); err != nil || s != 1 {
-		return c, fmt.Errorf("%s: llama.rope.scale_linear %v is not supported (%v)", f.name, s, err)
+	s, err := f.floatKey("llama.rope.scale_linear", 1, false)
+	if err != nil {
+		return c, err
+	}
+	if s != 1 {
+		return c, fmt.Errorf("%s: llama.rope.scale_linear = %g, want 1 (RoPE scaling is not supported)", f.name, s)
 	}
 	emb, ok := f.tensors["token_embd.weight"]
 	if !ok || len(emb.dims) != 2 || emb.dims[1] > math.MaxInt32 {
 		return c, fmt.Errorf("%s: token_embd.weight is missing or not a 2-D tensor", f.name)
 	}
 	c.Vocab = int(emb.dims[1])
-	if v, err := f.uintKey("llama.vocab_size", c.Vocab); err != nil || v != c.Vocab {
-		return c, fmt.Errorf("%s: llama.vocab_size %d disagrees with token_embd.weight's %d rows (%v)", f.name, v, c.Vocab, err)
+	v, err := f.uintKey("llama.vocab_size", c.Vocab)
+	if err != nil {
+		return c, err
+	}
+	if v != c.Vocab {
+		return c, fmt.Errorf("%s: llama.vocab_size = %d, want token_embd.weight's %d rows", f.name, v, c.Vocab)
 	}
 	_, hasOutput := f.tensors["output.weight"]
 	c.TiedClassifier = !hasOutput
@@ -648,22 +725,22 @@ func (f *ggufFile) config() (Config, error) {
 // tokenizer builds the embedded SentencePiece vocabulary.
 func (f *ggufFile) tokenizer() (*tokenizer.SentencePiece, error) {
 	if m, _ := f.kv["tokenizer.ggml.model"].(string); m != "llama" {
-		return nil, fmt.Errorf("%s: tokenizer.ggml.model is %v, want \"llama\" (SentencePiece BPE)", f.name, f.kv["tokenizer.ggml.model"])
+		return nil, f.wrongValue("tokenizer.ggml.model", `string "llama" (SentencePiece BPE)`)
 	}
 	pieces, ok := f.kv["tokenizer.ggml.tokens"].([]string)
 	if !ok {
-		return nil, fmt.Errorf("%s: tokenizer.ggml.tokens is missing or not a string array", f.name)
+		return nil, f.wrongValue("tokenizer.ggml.tokens", "an array of string")
 	}
 	scores := make([]float32, len(pieces))
 	if v, present := f.kv["tokenizer.ggml.scores"]; present {
 		if scores, ok = v.([]float32); !ok || len(scores) != len(pieces) {
-			return nil, fmt.Errorf("%s: tokenizer.ggml.scores must be a float32 array with one score per token (%d)", f.name, len(pieces))
+			return nil, f.wrongValue("tokenizer.ggml.scores", fmt.Sprintf("an array of %d f32, one score per token", len(pieces)))
 		}
 	}
 	types := make([]int32, len(pieces))
 	if v, present := f.kv["tokenizer.ggml.token_type"]; present {
 		if types, ok = v.([]int32); !ok || len(types) != len(pieces) {
-			return nil, fmt.Errorf("%s: tokenizer.ggml.token_type must be an int32 array with one type per token (%d)", f.name, len(pieces))
+			return nil, f.wrongValue("tokenizer.ggml.token_type", fmt.Sprintf("an array of %d i32, one type per token", len(pieces)))
 		}
 	} else {
 		for i := range types {
@@ -685,7 +762,7 @@ func (f *ggufFile) tokenizer() (*tokenizer.SentencePiece, error) {
 	prefix := true
 	if v, present := f.kv["tokenizer.ggml.add_space_prefix"]; present {
 		if prefix, ok = v.(bool); !ok {
-			return nil, fmt.Errorf("%s: tokenizer.ggml.add_space_prefix has type %T, want bool", f.name, v)
+			return nil, f.wrongValue("tokenizer.ggml.add_space_prefix", "a bool")
 		}
 	}
 	tok, err := tokenizer.NewSentencePiece(pieces, scores, types, bos, eos, unk, prefix)

@@ -112,7 +112,8 @@ func (g *ggufBuilder) bytes() []byte {
 // tinyGGUF is a complete 1-layer model: d 4, ff 6, 2 heads of 2, vocab 5.
 func tinyGGUF(tied bool) *ggufBuilder { return tinyGGUFWith(tied, nil) }
 
-// tinyGGUFWith is tinyGGUF with some metadata values replaced.
+// tinyGGUFWith is tinyGGUF with some metadata values replaced, or left out
+// where the replacement is nil.
 func tinyGGUFWith(tied bool, over map[string]any) *ggufBuilder {
 	g := &ggufBuilder{}
 	for _, kv := range []struct {
@@ -132,6 +133,9 @@ func tinyGGUFWith(tied bool, over map[string]any) *ggufBuilder {
 		{"tokenizer.ggml.token_type", []int32{2, 3, 3, 1, 1}},
 	} {
 		if v, ok := over[kv.key]; ok {
+			if v == nil {
+				continue
+			}
 			kv.v = v
 		}
 		g.add(kv.key, kv.v)

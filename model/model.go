@@ -76,10 +76,13 @@ func (c *Config) validate(k configKeys) error {
 		return fmt.Errorf("%s %d: must be positive", k.Vocab, c.Vocab)
 	case c.SeqLen <= 0:
 		return fmt.Errorf("%s %d: must be positive", k.SeqLen, c.SeqLen)
-	case !(c.NormEps > 0):
-		return fmt.Errorf("%s %g: must be positive", k.NormEps, c.NormEps)
-	case !(c.RopeBase > 0):
-		return fmt.Errorf("%s %g: must be positive", k.RopeBase, c.RopeBase)
+	// An infinite epsilon or base still yields finite logits (all-zero
+	// normed activations; positions that barely rotate), so a perplexity
+	// would come out plausible and wrong.
+	case !(c.NormEps > 0) || math.IsInf(c.NormEps, 0):
+		return fmt.Errorf("%s %g: must be positive and finite", k.NormEps, c.NormEps)
+	case !(c.RopeBase > 0) || math.IsInf(c.RopeBase, 0):
+		return fmt.Errorf("%s %g: must be positive and finite", k.RopeBase, c.RopeBase)
 	}
 	return nil
 }
