@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/internal/memtest"
 )
 
 func writeFile(t *testing.T, path string, b []byte) string {
@@ -133,4 +134,25 @@ func (m *slowDocLM) ForwardContext(ctx context.Context, tokens []int, nseq, T in
 		return nil, err
 	}
 	return m.fakeLM.ForwardContext(ctx, tokens, nseq, T)
+}
+
+// TestLoadTaskManyLines: a task file of almost nothing but line ends, 128
+// MiB decompressed from a gzip of about 130 KB, is read in memory a small
+// factor of its size (as a []string its lines took 2 GiB of headers alone),
+// and its document keeps its line number.
+func TestLoadTaskManyLines(t *testing.T) {
+	doc := `{"question": "is it", "passage": "it is", "answer": true}` + "\n"
+	blank := data.MaxTaskBytes - len(doc)
+	file := append(bytes.Repeat([]byte("\n"), blank), doc...)
+	path := writeFile(t, filepath.Join(t.TempDir(), "boolq.jsonl.gz"), gzipBytes(t, file))
+	var task *Task
+	var err error
+	alloc := memtest.Allocated(func() { task, err = LoadTask("boolq", "", LoadOptions{Path: path}) })
+	if err != nil || len(task.Docs) != 1 || task.Docs[0].Line != blank+1 {
+		t.Errorf("got %v; want one document on line %d", err, blank+1)
+	}
+	const maxAlloc = 4 * data.MaxTaskBytes
+	if alloc > maxAlloc {
+		t.Errorf("allocated %d MiB, want at most %d MiB", alloc>>20, maxAlloc>>20)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,42 +15,59 @@ import (
 	"github.com/prunebench/prunebench/data"
 )
 
-// source is a task file's content split into lines (line ends removed),
-// with the path used in errors.
+// source is a task file's content, read line by line, with the path used
+// in errors.
 type source struct {
-	name  string
-	raw   []byte
-	lines []string
+	name string
+	raw  []byte
+	// text is raw as a string, which lines are cut from without copying.
+	// The lines are never kept as one []string: the header of each costs 16
+	// bytes, so a file of 128 MiB of newlines would take 2 GiB.
+	text   string
+	nlines int
+	// firstLine is the first non-blank line, numbered firstN from 1 (0
+	// when there is none): every layout's detection looks at it, and
+	// finding it can mean skipping 128 MiB of line ends.
+	firstLine string
+	firstN    int
 	// deps are further files a layout read (PIQA's labels).
 	deps []data.FileRef
 }
 
-// newSource splits raw into lines, refusing a line longer than
-// data.MaxLineBytes.
+// newSource counts raw's lines and finds the first non-blank one, refusing
+// a line longer than data.MaxLineBytes.
 func newSource(name string, raw []byte) (*source, error) {
-	lines := strings.Split(string(raw), "\n")
-	if lines[len(lines)-1] == "" {
-		lines = lines[:len(lines)-1]
-	}
-	for i, l := range lines {
+	s := &source{name: name, raw: raw, text: string(raw)}
+	for n, l := range s.lines() {
 		if len(l) > data.MaxLineBytes {
 			return nil, fmt.Errorf("%s:%d: line of %d bytes, longer than %d MiB, the limit for one line",
-				name, i+1, len(l), data.MaxLineBytes>>20)
+				name, n, len(l), data.MaxLineBytes>>20)
 		}
-		lines[i] = strings.TrimSuffix(l, "\r")
+		if s.firstN == 0 && strings.TrimSpace(l) != "" {
+			s.firstLine, s.firstN = l, n
+		}
+		s.nlines = n
 	}
-	return &source{name: name, raw: raw, lines: lines}, nil
+	return s, nil
+}
+
+// lines yields each line with its number from 1, without its line end
+// ("\n" or "\r\n"); a final line end starts no further line.
+func (s *source) lines() iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		rest := s.text
+		for n := 1; rest != ""; n++ {
+			var l string
+			l, rest, _ = strings.Cut(rest, "\n")
+			if !yield(n, strings.TrimSuffix(l, "\r")) {
+				return
+			}
+		}
+	}
 }
 
 // first returns the first non-blank line and its number (from 1), or 0.
-func (s *source) first() (string, int) {
-	for i, l := range s.lines {
-		if strings.TrimSpace(l) != "" {
-			return l, i + 1
-		}
-	}
-	return "", 0
-}
+func (s *source) first() (string, int) { return s.firstLine, s.firstN }
 
 func (s *source) hasContent() bool { _, n := s.first(); return n > 0 }
 
@@ -71,16 +89,16 @@ func (s *source) firstRecord() (record, bool) {
 
 // eachRecord decodes every non-blank line as a JSON object.
 func (s *source) eachRecord(fn func(line int, r record) error) error {
-	for i, l := range s.lines {
+	for n, l := range s.lines() {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
 		r, err := decodeRecord(l)
 		if err == nil {
-			err = fn(i+1, r)
+			err = fn(n, r)
 		}
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", s.name, i+1, err)
+			return fmt.Errorf("%s:%d: %w", s.name, n, err)
 		}
 	}
 	return nil
@@ -358,7 +376,7 @@ func csvRows(src *source) ([]string, []row, error) {
 func tabRows(src *source) ([]string, []row, error) {
 	var header []string
 	var rows []row
-	for i, l := range src.lines {
+	for n, l := range src.lines() {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
@@ -368,9 +386,9 @@ func tabRows(src *source) ([]string, []row, error) {
 			continue
 		}
 		if len(f) != len(header) {
-			return nil, nil, fmt.Errorf("%s:%d: %d fields, want %d as in the header", src.name, i+1, len(f), len(header))
+			return nil, nil, fmt.Errorf("%s:%d: %d fields, want %d as in the header", src.name, n, len(f), len(header))
 		}
-		rows = append(rows, row{i + 1, f})
+		rows = append(rows, row{n, f})
 	}
 	return header, rows, nil
 }
@@ -422,26 +440,32 @@ var hellaswagSixLine = layout{
 			mode = HellaSwagCapitalizeTail
 		}
 		const per = 6
-		if rem := len(src.lines) % per; rem != 0 {
-			start := len(src.lines) - rem + 1
+		if rem := src.nlines % per; rem != 0 {
+			start := src.nlines - rem + 1
 			return nil, nil, fmt.Errorf("%s:%d: incomplete item: %d lines, want %d (context, gold, 4 endings)",
 				src.name, start, rem, per)
 		}
 		var docs []Doc
-		for i := 0; i < len(src.lines); i += per {
-			gold, err := strconv.Atoi(strings.TrimSpace(src.lines[i+1]))
-			if err != nil {
-				return nil, nil, fmt.Errorf("%s:%d: gold %s: want an integer", src.name, i+2, excerpt([]byte(src.lines[i+1])))
+		var item [per]string
+		for n, l := range src.lines() {
+			item[(n-1)%per] = l
+			if n%per != 0 {
+				continue
 			}
-			ctx := hellaswagPreprocess(src.lines[i])
+			start := n - per + 1
+			gold, err := strconv.Atoi(strings.TrimSpace(item[1]))
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s:%d: gold %s: want an integer", src.name, start+1, excerpt([]byte(item[1])))
+			}
+			ctx := hellaswagPreprocess(item[0])
 			if mode == HellaSwagCapitalizeTail {
 				ctx = capitalizeTail(ctx)
 			}
 			endings := make([]string, per-2)
 			for k := range endings {
-				endings[k] = hellaswagPreprocess(src.lines[i+2+k])
+				endings[k] = hellaswagPreprocess(item[2+k])
 			}
-			docs = append(docs, mcDoc(i+1, ctx, endings, gold))
+			docs = append(docs, mcDoc(start, ctx, endings, gold))
 		}
 		return docs, map[string]string{"hellaswag.ctx": mode}, nil
 	},
@@ -635,15 +659,15 @@ func readLabels(path string) ([]int, data.FileRef, error) {
 		return nil, data.FileRef{}, err
 	}
 	var out []int
-	for i, l := range src.lines {
+	for n, l := range src.lines() {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		n, err := strconv.Atoi(strings.TrimSpace(l))
+		label, err := strconv.Atoi(strings.TrimSpace(l))
 		if err != nil {
-			return nil, data.FileRef{}, fmt.Errorf("%s:%d: label %s: want an integer", path, i+1, excerpt([]byte(l)))
+			return nil, data.FileRef{}, fmt.Errorf("%s:%d: label %s: want an integer", path, n, excerpt([]byte(l)))
 		}
-		out = append(out, n)
+		out = append(out, label)
 	}
 	return out, ref, nil
 }
