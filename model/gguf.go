@@ -526,7 +526,7 @@ func (f *ggufFile) fetch(name string, want []int) ([]float32, error) {
 	return out, nil
 }
 
-// wrongValue is the error for metadata key holding something other than
+// wrongValue is the error for a metadata key holding something other than
 // want, or absent. The value is shown through describeValue: printed with
 // Go's %v or %T it could be a 32k-entry array or a Go type name.
 func (f *ggufFile) wrongValue(key, want string) error {
