@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"unicode/utf8"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/atomicfile"
@@ -133,10 +134,30 @@ func (c *checkedWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// maxErrorLine bounds the error line: names quoted from a hostile file (a
+// tensor or key name can be megabytes long) must not make it unreadable.
+const maxErrorLine = 2000
+
 // oneLine keeps an error message on the one stderr line scripts read: the
-// line breaks some wrapped errors carry (errors.Join) become "; ".
+// line breaks some wrapped errors carry (errors.Join) become "; ", and an
+// overlong message keeps its start (the file) and its end (the problem).
 func oneLine(err error) string {
-	return strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(err.Error())
+	s := strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(err.Error())
+	if len(s) <= maxErrorLine {
+		return s
+	}
+	head, tail := s[:maxErrorLine*2/3], s[len(s)-maxErrorLine/3:]
+	// Cut on rune boundaries: drop a rune the cut split in two.
+	for len(head) > 0 {
+		if r, n := utf8.DecodeLastRuneInString(head); r != utf8.RuneError || n > 1 {
+			break
+		}
+		head = head[:len(head)-1]
+	}
+	for len(tail) > 0 && !utf8.RuneStart(tail[0]) {
+		tail = tail[1:]
+	}
+	return fmt.Sprintf("%s … (%d bytes left out) … %s", head, len(s)-len(head)-len(tail), tail)
 }
 
 func printUsage(w io.Writer) {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/internal/datatest"
@@ -205,5 +206,24 @@ func TestInterruptKeepsSamples(t *testing.T) {
 	}
 	if es, _ := os.ReadDir(work); len(es) != 1 {
 		t.Errorf("the directory holds %v, want only samples.jsonl", es)
+	}
+}
+
+// TestOneLine checks the error line: line breaks joined, and a huge message
+// (a megabyte-long name quoted from a hostile file) cut in the middle on
+// rune boundaries, keeping the file at the start and the problem at the end.
+func TestOneLine(t *testing.T) {
+	if got := oneLine(errors.New("a\nb\r\nc")); got != "a; b; c" {
+		t.Errorf("joined: %q", got)
+	}
+	for _, filler := range []string{"x", "é", "\xff", "日本"} {
+		msg := "/path/model.gguf: key " + strings.Repeat(filler, 1<<20) + ": not expected"
+		got := oneLine(errors.New(msg))
+		if len(got) > maxErrorLine+100 || !strings.HasPrefix(got, "/path/model.gguf: key ") || !strings.HasSuffix(got, ": not expected") {
+			t.Errorf("filler %q: %d bytes, %q…%q", filler, len(got), got[:40], got[len(got)-40:])
+		}
+		if filler != "\xff" && !utf8.ValidString(got) {
+			t.Errorf("filler %q: a rune was cut", filler)
+		}
 	}
 }
