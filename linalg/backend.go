@@ -47,10 +47,11 @@ var slabFlops = 1 << 30
 // DgemmContext is Dgemm in slabs of rows of C, with ctx checked before each
 // slab, so that a product of minutes (an ADMM iteration or a triangular
 // inverse on an 11008-wide layer without OpenBLAS) can be abandoned within
-// about one slab. Each slab is an ordinary Dgemm on a row range of C, and
-// the kernels compute each row of C alone (gonum sums every element in k
-// order), so the result is that of one Dgemm call. It returns ctx.Err(),
-// leaving C partly updated, when ctx ends first.
+// about one slab. Each slab is an ordinary Dgemm on a row range of C. With
+// gonum, which sums every element in k order, the result is bit for bit
+// that of one Dgemm call; OpenBLAS may pick other kernels for a slab's
+// shape, which changes the result at rounding level only. It returns
+// ctx.Err(), leaving C partly updated, when ctx ends first.
 func DgemmContext(ctx context.Context, tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) error {
 	// Multiples of 64 rows keep gonum's 64×64 blocking unchanged.
 	rows := max(64, slabFlops/max(2*n*k, 1)/64*64)

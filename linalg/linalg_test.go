@@ -77,8 +77,16 @@ func TestGemm(t *testing.T) {
 				if err := DgemmContext(context.Background(), tA, tB, m, n, k, 0.5, a64, lda, b64, ldb, -2, e64, ldc); err != nil {
 					t.Fatal(err)
 				}
-				if !slices.Equal(d64, e64) {
+				// gonum sums each element of C in k order whatever the row
+				// range, so slabs change nothing; OpenBLAS may choose other
+				// kernels for a slab's shape, which moves the last bits.
+				if Backend() == "gonum" && !slices.Equal(d64, e64) {
 					t.Error("DgemmContext differs from Dgemm")
+				}
+				for i := range d64 {
+					if d := math.Abs(d64[i] - e64[i]); !(d <= 1e-12*float64(k)) {
+						t.Fatalf("DgemmContext [%d] = %g, Dgemm %g", i, e64[i], d64[i])
+					}
 				}
 				tol := 1e-5 * math.Sqrt(float64(k))
 				for i := range m {
