@@ -119,7 +119,9 @@ func TestEvaluateCancelledMidRun(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "zero-shot varied: ") {
 		t.Errorf("got %v, want the context's error once", err)
 	}
-	if el := time.Since(start); el > time.Second {
+	// Far below the minute-long call, far above any scheduling delay: the
+	// bound tells "stopped inside the call" from "waited it out".
+	if el := time.Since(start); el > 30*time.Second {
 		t.Errorf("returned after %v", el)
 	}
 }

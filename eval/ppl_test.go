@@ -271,7 +271,9 @@ func TestPerplexityCancelledMidRun(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got %v, want the context's error", err)
 	}
-	if el := time.Since(start); el > time.Second {
+	// Far below the minute-long call, far above any scheduling delay: the
+	// bound tells "stopped inside the call" from "waited it out".
+	if el := time.Since(start); el > 30*time.Second {
 		t.Errorf("returned after %v", el)
 	}
 }

@@ -33,8 +33,8 @@ func TestInterrupt(t *testing.T) {
 		code  int
 		limit time.Duration
 	}{
-		{"SIGINT", syscall.SIGINT, 130, 5 * time.Second},
-		{"SIGTERM", syscall.SIGTERM, 143, 5 * time.Second},
+		{"SIGINT", syscall.SIGINT, 130, 10 * time.Second},
+		{"SIGTERM", syscall.SIGTERM, 143, 10 * time.Second},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
