@@ -266,12 +266,17 @@ func TestPruneLayerCancel(t *testing.T) {
 			select {
 			case err := <-done:
 				d := time.Since(cancelled)
+				if err == nil && d < 10*time.Millisecond {
+					t.Skipf("finished before the cancellation (a fast BLAS): nothing to stop")
+				}
 				if !errors.Is(err, context.Canceled) {
 					t.Fatalf("error %v, want context.Canceled", err)
 				}
 				t.Logf("returned %v after cancelling: %v", d.Round(time.Millisecond), err)
-				if d > 2*time.Second {
-					t.Errorf("returned %v after cancelling, want within 2s", d)
+				// Generous for a loaded machine; waiting the layer out takes
+				// far longer than this at the largest shape.
+				if d > 10*time.Second {
+					t.Errorf("returned %v after cancelling, want within 10s", d)
 				}
 			case <-time.After(30 * time.Second):
 				t.Fatal("still running 30s after cancelling")
