@@ -49,8 +49,17 @@ func (p Pattern) Validate() error {
 	if p.N <= 0 || p.M <= 0 || p.N >= p.M {
 		return fmt.Errorf("sparsity %d:%d: N:M needs 0 < N < M (N kept of every M)", p.N, p.M)
 	}
+	if p.M > MaxGroup {
+		// M must divide a layer's width anyway; beyond float64's integers
+		// 1 − N/M would even round to a sparsity of 1.
+		return fmt.Errorf("sparsity %d:%d: M must be at most %d, the widest layer a model may have", p.N, p.M, MaxGroup)
+	}
 	return nil
 }
+
+// MaxGroup bounds M of an N:M pattern: the largest layer width a model
+// config admits (2³¹−1).
+const MaxGroup = math.MaxInt32
 
 // Structured reports whether the pattern is N:M.
 func (p Pattern) Structured() bool { return p.M > 0 }

@@ -26,6 +26,9 @@ func TestParsePattern(t *testing.T) {
 		{"0:4", Pattern{}, false},
 		{"2:0", Pattern{}, false},
 		{"2:x", Pattern{}, false},
+		{"1:2147483647", Pattern{N: 1, M: 2147483647}, true},
+		{"1:2147483648", Pattern{}, false},
+		{"1:100000000000000000", Pattern{}, false}, // 1 − 1e-17 rounds to 1 (found by FuzzParsePattern)
 		{"half", Pattern{}, false},
 		{"", Pattern{}, false},
 	}

@@ -423,6 +423,7 @@ func TestHostileInput(t *testing.T) {
 		{"sparsity 0", "", prune("--method", "wanda", "--sparsity", "0"), exitUsage, []string{"(0,1)"}},
 		{"sparsity NaN", "", prune("--method", "wanda", "--sparsity", "NaN"), exitUsage, []string{"NaN"}},
 		{"sparsity 4:4", "", prune("--method", "wanda", "--sparsity", "4:4"), exitUsage, []string{"4:4", "N < M"}},
+		{"sparsity 1:1e17", "", prune("--method", "wanda", "--sparsity", "1:100000000000000000"), exitUsage, []string{"1:100000000000000000", "at most"}},
 		{"sparsity 5:4", "", prune("--method", "wanda", "--sparsity", "5:4"), exitUsage, []string{"5:4", "N < M"}},
 		{"sparsity 4:8 on width 172", "", prune("--method", "wanda", "--sparsity", "4:8"), exitFail, []string{"down_proj", "172", "M=8"}},
 		{"missing sparsity", "", prune("--method", "wanda"), exitUsage, []string{"--sparsity"}},
