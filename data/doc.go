@@ -41,7 +41,7 @@
 // Everything read into memory is bounded before it is parsed, and sizes
 // come from files or flags only after they are checked (limits.go):
 //
-//   - MaxTextBytes (256 MiB) per text corpus, MaxTaskBytes (128 MiB) per
+//   - MaxTextBytes (8 MiB) per text corpus, MaxTaskBytes (128 MiB) per
 //     task file, as stored and after decompression, MaxC4Bytes (1 GiB) of
 //     C4 JSON per calibration, decompressed, over all shards, and
 //     MaxLineBytes (16 MiB) per line of JSON Lines, TSV and C4.

@@ -35,7 +35,7 @@ func TestReadTextFIFO(t *testing.T) {
 	}()
 	var err error
 	n := memtest.Allocated(func() { _, err = ReadText("", p) })
-	if want := p + ": is larger than 256 MiB, the limit for text corpora"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := p + ": is larger than 8 MiB, the limit for text corpora"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v, want %q", err, want)
 	}
 	if n > MaxTextBytes+MaxTextBytes/4 {

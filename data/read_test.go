@@ -54,7 +54,7 @@ func TestReadTextLimits(t *testing.T) {
 			}
 			var err error
 			n := memtest.Allocated(func() { _, err = ReadText("", tc.path) })
-			want := tc.path + ": is larger than 256 MiB, the limit for text corpora"
+			want := tc.path + ": is larger than 8 MiB, the limit for text corpora"
 			if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrTooLarge) {
 				t.Errorf("got %v, want %q", err, want)
 			}

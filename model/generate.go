@@ -113,6 +113,14 @@ func Generate(ctx context.Context, m *Model, prompt string, steps int, temperatu
 // which case the last token is taken (run.c's sample_mult). logits is
 // overwritten.
 func sample(logits []float32, temperature, coin float32) int {
+	// A temperature so small that a logit divided by it overflows float32
+	// (or one that is 0 in float32) would give NaN probabilities; sampling
+	// then tends to the argmax, which is what it returns.
+	for _, l := range logits {
+		if q := l / temperature; math.IsInf(float64(q), 0) || math.IsNaN(float64(q)) {
+			return linalg.Argmax(logits)
+		}
+	}
 	for i := range logits {
 		logits[i] /= temperature
 	}

@@ -146,6 +146,15 @@ func TestSample(t *testing.T) {
 			t.Errorf("temperature 2, coin %g: token %d, want %d", tc.coin, got, tc.want)
 		}
 	}
+	// Temperatures at which logit/temperature overflows float32, or that
+	// are 0 in float32, sample the argmax (the limit), never NaN.
+	for _, temp := range []float32{1e-38, 1e-45, float32(1e-50)} {
+		for _, coin := range []float32{0, 0.5, 0.9999999} {
+			if got := sample(logits(), temp, coin); got != 2 {
+				t.Errorf("temperature %g, coin %g: token %d, want the argmax 2", temp, coin, got)
+			}
+		}
+	}
 }
 
 // TestXorshift checks run.c's generator against values computed from its C

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
 	"github.com/prunebench/prunebench/safetensors"
 )
@@ -266,6 +267,20 @@ func TestHostileInput(t *testing.T) {
 	f.write("baddata/models/stories260K/tok512.bin", vocabB)
 	f.write("elsewhere/models/stories260K/stories260K.bin", corrupt)
 	f.write("elsewhere/models/stories260K/tok512.bin", vocabB)
+	if err := os.Symlink(p("elsewhere/models/stories260K/stories260K.bin"), p("link.bin")); err != nil {
+		t.Fatal(err)
+	}
+	f.write("tok512.bin", vocabB)
+	atLimit := p("at-limit.txt")
+	if fh, err := os.Create(atLimit); err != nil {
+		t.Fatal(err)
+	} else {
+		valid := f.read(datatest.Path(t, "wikitext-2/valid.txt"))
+		for n := 0; n < data.MaxTextBytes; n += len(valid) {
+			fh.Write(valid[:min(len(valid), data.MaxTextBytes-n)])
+		}
+		fh.Close()
+	}
 	f.write("badvocab/models/stories260K/stories260K.bin", binB)
 	f.write("badvocab/models/stories260K/tok512.bin", patched(vocabB, len(vocabB)-3, []byte("zz")))
 	// A working directory whose models/ and tasks/ must not shadow the data
@@ -381,6 +396,7 @@ func TestHostileInput(t *testing.T) {
 		{"registered file copied elsewhere", "", ppl(p("elsewhere/models/stories260K")), exitFail, []string{p("elsewhere/models/stories260K/stories260K.bin"), "sha256"}},
 		{"vocabulary beside a named checkpoint file", "", ppl(p("badvocab/models/stories260K/stories260K.bin")), exitFail,
 			[]string{p("badvocab/models/stories260K/tok512.bin"), "sha256"}},
+		{"symbolic link to a corrupt registered checkpoint", "", ppl(p("link.bin")), exitFail, []string{p("elsewhere/models/stories260K/stories260K.bin"), "sha256"}},
 		{"working directory does not shadow the data directory", p("shadow"), ppl("stories260K", "--max-windows", "1", "--json"), exitOK,
 			[]string{filepath.Join(dir, "models", "stories260K", "stories260K.bin"), filepath.Join(dir, "wikitext-2")}},
 		{"task file checksum", "", []string{"zeroshot", "--data-dir", p("flipped"), "--model", bin, "--tasks", "rte"}, exitFail, []string{p("flipped/tasks/rte/dev.tsv"), "sha256"}},
@@ -395,6 +411,7 @@ func TestHostileInput(t *testing.T) {
 		{"dataset 10 GB", "", ppl("stories260K", "--dataset", sparse), exitFail, []string{sparse, "MiB"}},
 		{"dataset not UTF-8", "", ppl("stories260K", "--dataset", p("latin1.txt")), exitFail, []string{p("latin1.txt"), "UTF-8"}},
 		{"dataset shorter than a window", "", ppl("stories260K", "--dataset", p("short.txt")), exitFail, []string{p("short.txt")}},
+		{"dataset at the size limit", "", ppl("stories260K", "--dataset", atLimit, "--seqlen", "64", "--max-windows", "1", "--json"), exitOK, []string{`"ppl":`}},
 		{"dataset bare name", "", ppl("stories260K", "--dataset", "mytext.txt"), exitFail, []string{"mytext.txt", "./mytext.txt"}},
 		{"dataset is a directory", "", ppl("stories260K", "--dataset", p("full")), exitFail, []string{p("full")}},
 		{"seqlen above context", "", ppl("stories260K", "--seqlen", "513"), exitFail, []string{"--seqlen 513", "context length 512"}},
@@ -441,7 +458,8 @@ func TestHostileInput(t *testing.T) {
 		{"blocksize 0", "", prune("--method", "sparsegpt", "--sparsity", "0.5", "--blocksize", "0"), exitUsage, []string{"blocksize", "0"}},
 
 		// prune: calibration.
-		{"nsamples 1e9", "", prune(with(wanda, "--nsamples", "1000000000")...), exitFail, []string{"1000000000"}},
+		{"nsamples 1e9", "", prune(with(wanda, "--nsamples", "1000000000")...), exitUsage, []string{"--nsamples 1000000000", "limit"}},
+		{"empty C4 shard in the list", "", prune(with(wanda, "--calib-mode", "c4", "--calib", p("c4bomb.json.gz")+",")...), exitUsage, []string{"--calib", "shard 2", "empty"}},
 		{"nsamples 0", "", prune(with(wanda, "--nsamples", "0")...), exitUsage, []string{"--nsamples"}},
 		{"calibration seqlen 1000", "", prune(with(wanda, "--seqlen", "1000")...), exitFail, []string{"--seqlen 1000", "512"}},
 		{"calibration seqlen 1", "", prune(with(wanda, "--seqlen", "1")...), exitUsage, []string{"--seqlen"}},
@@ -471,6 +489,7 @@ func TestHostileInput(t *testing.T) {
 			[]string{p("garbled/tasks/rte/dev.tsv"), "size"}},
 		{"task named twice", "", zs("--tasks", "rte,boolq,rte"), exitUsage, []string{"--tasks", "rte", "twice"}},
 		{"samples is a directory", "", zs("--tasks", "rte", "--limit", "1", "--samples", p("full")), exitFail, []string{"--samples " + p("full"), "not a regular file"}},
+		{"zeroshot without a model", "", []string{"zeroshot", "--data-dir", p("bomb"), "--tasks", "hellaswag"}, exitUsage, []string{"--model", "required"}},
 		{"negative limit", "", zs("--limit", "-1"), exitUsage, []string{"--limit -1"}},
 		{"hellaswag context mode", "", zs("--tasks", "hellaswag", "--hellaswag-ctx", "upper"), exitUsage, []string{"upper"}},
 		{"samples in /proc", "", zs("--tasks", "rte", "--limit", "1", "--samples", "/proc/x/samples.jsonl"), exitFail, []string{"--samples /proc/x/samples.jsonl"}},

@@ -223,13 +223,12 @@ func (c *common) openModel() (*model.Model, error) {
 		return nil, fmt.Errorf("--model %s: %w", c.model, err)
 	}
 	// A checkpoint file is read with the vocabulary beside it: verify the
-	// registered files of its directory too, before anything is parsed.
-	verify := path
-	if st, err := os.Stat(path); err == nil && !st.IsDir() {
-		verify = filepath.Dir(path)
-	}
-	if err := data.VerifyPath(dir, verify); err != nil {
-		return nil, fmt.Errorf("--model %s: %w", c.model, err)
+	// registered files of its directory too, before anything is parsed, and
+	// of where a symbolic link leads as well as of where it lies.
+	for _, p := range modelPaths(path) {
+		if err := data.VerifyPath(dir, p); err != nil {
+			return nil, fmt.Errorf("--model %s: %w", c.model, err)
+		}
 	}
 	m, err := model.Load(path)
 	if err != nil {
@@ -242,6 +241,22 @@ func (c *common) openModel() (*model.Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// modelPaths lists what VerifyPath must check for the model at path: path
+// and, for a symbolic link, its target; a checkpoint file by its directory,
+// as its vocabulary lies beside it.
+func modelPaths(path string) []string {
+	paths := []string{path}
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		paths = append(paths, real)
+	}
+	for i, p := range paths {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			paths[i] = filepath.Dir(p)
+		}
+	}
+	return paths
 }
 
 func printTable(w io.Writer, header []string, rows [][]string) error {

@@ -183,12 +183,21 @@ func checkCalibFlags(spec runners.PruneSpec) error {
 		return usagef("--seqlen %d: a calibration window needs at least 2 tokens (0 = the model's context length)", c.SeqLen)
 	case spec.ChunkSeqs < 0:
 		return usagef("--chunk %d: must be ≥ 0 (0 = all sequences at once)", spec.ChunkSeqs)
+	case c.SeqLen > 0 && c.NSamples > data.MaxCalibTokens/c.SeqLen:
+		return usagef("--nsamples %d × --seqlen %d: more than %d tokens, the limit for one calibration", c.NSamples, c.SeqLen, data.MaxCalibTokens)
 	}
 	switch c.Mode {
-	case data.ModeContiguous, data.ModeRandom, data.ModeC4:
-		return nil
+	case data.ModeContiguous, data.ModeRandom:
+	case data.ModeC4:
+		for i, shard := range strings.Split(c.Source, ",") {
+			if strings.TrimSpace(shard) == "" {
+				return usagef("--calib %q: shard %d of the comma-separated list is empty", c.Source, i+1)
+			}
+		}
+	default:
+		return usagef("--calib-mode %q: want %s, %s or %s", c.Mode, data.ModeContiguous, data.ModeRandom, data.ModeC4)
 	}
-	return usagef("--calib-mode %q: want %s, %s or %s", c.Mode, data.ModeContiguous, data.ModeRandom, data.ModeC4)
+	return nil
 }
 
 func printPrune(w io.Writer, rep pruneReport) error {

@@ -37,6 +37,9 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *limit < 0 {
 		return usagef("--limit %d: must be ≥ 0", *limit)
 	}
+	if c.model == "" {
+		return usagef("--model is required")
+	}
 	if *hsCtx != eval.HellaSwagCapitalizeTail && *hsCtx != eval.HellaSwagAsIs {
 		return usagef("--hellaswag-ctx %q: want %s or %s", *hsCtx, eval.HellaSwagCapitalizeTail, eval.HellaSwagAsIs)
 	}
