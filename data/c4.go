@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/prunebench/prunebench/internal/jsonerr"
 )
 
 // ReadC4 reads C4 documents: one JSON object per line with a string field
@@ -58,7 +60,7 @@ func readC4(r io.Reader, name string, budget *int64) ([]string, error) {
 				Text *string `json:"text"`
 			}
 			if jerr := json.Unmarshal(b, &doc); jerr != nil {
-				return nil, fmt.Errorf("%s: line %d: expected a JSON object with a \"text\" string: %w", name, line, jerr)
+				return nil, fmt.Errorf("%s: line %d: expected a JSON object with a \"text\" string: %w", name, line, jsonerr.Describe(jerr))
 			}
 			if doc.Text == nil {
 				return nil, fmt.Errorf("%s: line %d: no \"text\" string field", name, line)

@@ -20,3 +20,30 @@ func TestReadC4Budget(t *testing.T) {
 		t.Errorf("second shard: got %v, want %q", err, want)
 	}
 }
+
+// TestReadC4JSONErrors: a line of the wrong JSON kinds is described in JSON
+// words, naming the file, line and key, never a Go type or struct.
+func TestReadC4JSONErrors(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`[1]`, "c4.json: line 2: expected a JSON object with a \"text\" string: expected an object, got array"},
+		{`{"text":5}`, "c4.json: line 2: expected a JSON object with a \"text\" string: key text: expected a string, got number"},
+		{`{"text":["a"]}`, "key text: expected a string, got array"},
+		{`"text"`, "expected an object, got string"},
+		{`{"text" "a"}`, "c4.json: line 2: expected a JSON object with a \"text\" string: invalid JSON at byte 9: invalid character"},
+	} {
+		_, err := ReadC4(strings.NewReader(`{"text":"ok"}`+"\n"+c.in+"\n"), "c4.json")
+		if err == nil {
+			t.Errorf("%s: accepted", c.in)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("%s: got %q, want %q", c.in, msg, c.want)
+		}
+		for _, bad := range []string{"Go ", "struct", "*string", "unmarshal", " of type "} {
+			if strings.Contains(msg, bad) {
+				t.Errorf("%s: %q mentions %q", c.in, msg, bad)
+			}
+		}
+	}
+}

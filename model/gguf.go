@@ -117,7 +117,7 @@ func readGGUFModel(r io.ReaderAt, size int64, name string) (*Model, error) {
 	want := expectedNames(&cfg, ggufTensorName)
 	for _, n := range sortedKeys(g.tensors) {
 		if !want[n] {
-			return nil, fmt.Errorf("%s: unexpected tensor %q for a %d-layer LLaMA", name, n, cfg.Layers)
+			return nil, fmt.Errorf("%s: unexpected tensor %s for a %d-layer LLaMA", name, fileName(n), cfg.Layers)
 		}
 	}
 	w, err := buildWeights(&cfg, g.fetch, ggufTensorName)
@@ -357,14 +357,17 @@ func parseGGUF(r io.ReaderAt, size int64, name string) (*ggufFile, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The key is quoted wherever an error shows it: it may hold
+		// terminal escapes, NUL bytes or invalid UTF-8.
+		label := "metadata key " + fileName(key)
 		if _, dup := f.kv[key]; dup {
-			return nil, g.errf("metadata key %q appears twice", key)
+			return nil, g.errf("%s appears twice", label)
 		}
-		typ, err := g.u32(key + " type")
+		typ, err := g.u32(label + " type")
 		if err != nil {
 			return nil, err
 		}
-		if f.kv[key], err = g.value(typ, key); err != nil {
+		if f.kv[key], err = g.value(typ, label); err != nil {
 			return nil, err
 		}
 	}
@@ -375,7 +378,7 @@ func parseGGUF(r io.ReaderAt, size int64, name string) (*ggufFile, error) {
 			return nil, err
 		}
 		if _, dup := f.tensors[t.name]; dup {
-			return nil, g.errf("tensor %q listed twice", t.name)
+			return nil, g.errf("tensor %s listed twice", fileName(t.name))
 		}
 		f.tensors[t.name] = t
 		order = append(order, t)
@@ -397,30 +400,32 @@ func (g *ggufReader) tensorInfo(i uint64) (*ggufTensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	nd, err := g.u32(name + " n_dims")
+	// q, not name, goes into errors: see fileName.
+	q := fileName(name)
+	nd, err := g.u32("tensor " + q + " n_dims")
 	if err != nil {
 		return nil, err
 	}
 	if nd == 0 || nd > 4 {
-		return nil, g.errf("tensor %q has %d dimensions, want 1 to 4", name, nd)
+		return nil, g.errf("tensor %s has %d dimensions, want 1 to 4", q, nd)
 	}
 	t := &ggufTensor{name: name}
 	numel := int64(1)
 	for d := uint32(0); d < nd; d++ {
-		v, err := g.u64(name + " dimension")
+		v, err := g.u64("tensor " + q + " dimension")
 		if err != nil {
 			return nil, err
 		}
 		var ok bool
 		if numel, ok = mulChecked(numel, int64(min(v, math.MaxInt64))); !ok || v > math.MaxInt64 {
-			return nil, g.errf("tensor %q: dimensions overflow", name)
+			return nil, g.errf("tensor %s: dimensions overflow", q)
 		}
 		t.dims = append(t.dims, int64(v))
 	}
-	if t.typ, err = g.u32(name + " type"); err != nil {
+	if t.typ, err = g.u32("tensor " + q + " type"); err != nil {
 		return nil, err
 	}
-	off, err := g.u64(name + " offset")
+	off, err := g.u64("tensor " + q + " offset")
 	if err != nil {
 		return nil, err
 	}
@@ -428,14 +433,14 @@ func (g *ggufReader) tensorInfo(i uint64) (*ggufTensor, error) {
 	es, isFloat := ggmlFloatSizes[t.typ]
 	switch {
 	case !known:
-		return nil, fmt.Errorf("%s: tensor %q has unknown ggml type %d", g.name, name, t.typ)
+		return nil, fmt.Errorf("%s: tensor %s has unknown ggml type %d", g.name, q, t.typ)
 	case !isFloat:
-		return nil, fmt.Errorf("%s: tensor %q has type %s; prunebench reads only F32, F16 and BF16 tensors "+
-			"(quantised checkpoints cannot be pruned meaningfully: use an F16 GGUF or the HF original)", g.name, name, tn)
+		return nil, fmt.Errorf("%s: tensor %s has type %s; prunebench reads only F32, F16 and BF16 tensors "+
+			"(quantised checkpoints cannot be pruned meaningfully: use an F16 GGUF or the HF original)", g.name, q, tn)
 	}
 	var ok bool
 	if t.bytes, ok = mulChecked(numel, es); !ok || off > math.MaxInt64 {
-		return nil, g.errf("tensor %q: size or offset overflows", name)
+		return nil, g.errf("tensor %s: size or offset overflows", q)
 	}
 	t.offset = int64(off)
 	return t, nil
@@ -458,18 +463,18 @@ func (f *ggufFile) checkData(order []*ggufTensor, align, infoEnd, size int64) er
 	prev := ""
 	for _, t := range ts {
 		if t.offset > size || t.bytes > size-f.dataStart-t.offset {
-			return fmt.Errorf("%s: tensor %q (%d bytes at data offset %d) runs past the end of the %d-byte file (data starts at %d)",
-				f.name, t.name, t.bytes, t.offset, size, f.dataStart)
+			return fmt.Errorf("%s: tensor %s (%d bytes at data offset %d) runs past the end of the %d-byte file (data starts at %d)",
+				f.name, fileName(t.name), t.bytes, t.offset, size, f.dataStart)
 		}
 		want := alignUp(end, align)
 		switch {
 		case t.offset < end:
-			return fmt.Errorf("%s: tensor %q at data offset %d overlaps tensor %q, which ends at %d", f.name, t.name, t.offset, prev, end)
+			return fmt.Errorf("%s: tensor %s at data offset %d overlaps tensor %s, which ends at %d", f.name, fileName(t.name), t.offset, fileName(prev), end)
 		case t.offset != want && prev == "":
-			return fmt.Errorf("%s: tensor %q is the first in the data section but starts at data offset %d, want 0", f.name, t.name, t.offset)
+			return fmt.Errorf("%s: tensor %s is the first in the data section but starts at data offset %d, want 0", f.name, fileName(t.name), t.offset)
 		case t.offset != want:
-			return fmt.Errorf("%s: tensor %q starts at data offset %d, want %d (tensor %q ends at %d, then padding to the alignment %d): "+
-				"%d bytes belong to no tensor", f.name, t.name, t.offset, want, prev, end, align, t.offset-end)
+			return fmt.Errorf("%s: tensor %s starts at data offset %d, want %d (tensor %s ends at %d, then padding to the alignment %d): "+
+				"%d bytes belong to no tensor", f.name, fileName(t.name), t.offset, want, fileName(prev), end, align, t.offset-end)
 		}
 		end, prev = t.offset+t.bytes, t.name
 	}
@@ -480,7 +485,7 @@ func (f *ggufFile) checkData(order []*ggufTensor, align, infoEnd, size int64) er
 	if extra := size - last; extra >= align {
 		what := "the tensor infos"
 		if prev != "" {
-			what = fmt.Sprintf("tensor %q", prev)
+			what = "tensor " + fileName(prev)
 		}
 		return fmt.Errorf("%s: %d bytes follow %s, which ends at byte %d; at most %d bytes of alignment padding may", f.name, extra, what, last, align-1)
 	}
@@ -571,6 +576,11 @@ func describeValue(v any) string {
 	b.WriteString("]")
 	return b.String()
 }
+
+// fileName quotes a name taken from the file, a metadata key or a tensor
+// name, for an error: escapes, NUL bytes and invalid UTF-8 come out as Go
+// escapes, and a long name is cut to 64 characters.
+func fileName(s string) string { return excerpt(s, 64) }
 
 // excerpt prints a scalar; a string is quoted and cut to maxRunes
 // characters, since one can be as long as the file.

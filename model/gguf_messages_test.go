@@ -122,11 +122,19 @@ func TestConfigNonFinite(t *testing.T) {
 		eps, base float64
 		want      string
 	}{
-		{inf, 10000, "norm eps +Inf: must be positive and finite"},
+		{inf, 10000, "norm eps +Inf: must be in (0, 1)"},
 		{math.Inf(-1), 10000, "norm eps -Inf"},
 		{math.NaN(), 10000, "norm eps NaN"},
 		{0, 10000, "norm eps 0"},
-		{1e-5, inf, "rope base +Inf: must be positive and finite"},
+		{1e-5, inf, "rope base +Inf: must be finite and at least 1"},
+		// Finite but nonsense: a huge epsilon makes the output uniform
+		// (perplexity = vocabulary size); a tiny one overflows rmsNorm's
+		// float32 scale; a base below 1 reverses the frequencies.
+		{1e300, 10000, "norm eps 1e+300: must be in (0, 1)"},
+		{1, 10000, "norm eps 1: must be in (0, 1)"},
+		{1e-300, 10000, "norm eps 1e-300: must be at least 1.1754943508222875e-38"},
+		{1e-5, 0.5, "rope base 0.5: must be finite and at least 1"},
+		{1e-5, 0, "rope base 0: must be finite and at least 1"},
 		{1e-5, math.NaN(), "rope base NaN"},
 		{1e-5, -1, "rope base -1"},
 	} {
@@ -136,9 +144,12 @@ func TestConfigNonFinite(t *testing.T) {
 			t.Errorf("eps %g, base %g: got %v, want %q", c.eps, c.base, err, c.want)
 		}
 	}
-	cfg := synthConfig()
-	if err := cfg.validate(genericKeys); err != nil {
-		t.Errorf("finite positive values refused: %v", err)
+	for _, v := range [][2]float64{{1e-5, 10000}, {0x1p-126, 1}, {0.999, 1e300}} {
+		cfg := synthConfig()
+		cfg.NormEps, cfg.RopeBase = v[0], v[1]
+		if err := cfg.validate(genericKeys); err != nil {
+			t.Errorf("eps %g, base %g refused: %v", v[0], v[1], err)
+		}
 	}
 
 	for _, c := range []struct {
@@ -146,9 +157,9 @@ func TestConfigNonFinite(t *testing.T) {
 		want string
 	}{
 		{tinyGGUFWith(false, map[string]any{"llama.attention.layer_norm_rms_epsilon": float32(inf)}),
-			"inf.gguf: llama.attention.layer_norm_rms_epsilon +Inf: must be positive and finite"},
+			"inf.gguf: llama.attention.layer_norm_rms_epsilon +Inf: must be in (0, 1)"},
 		{tinyGGUF(false).add("llama.rope.freq_base", float32(inf)),
-			"inf.gguf: llama.rope.freq_base +Inf: must be positive and finite"},
+			"inf.gguf: llama.rope.freq_base +Inf: must be finite and at least 1"},
 	} {
 		b := c.file.bytes()
 		if _, err := readGGUFModel(bytes.NewReader(b), int64(len(b)), "inf.gguf"); err == nil || !strings.Contains(err.Error(), c.want) {

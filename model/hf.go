@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/internal/jsonerr"
 	"github.com/prunebench/prunebench/internal/smallfile"
 	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
@@ -59,7 +60,7 @@ func readHFConfig(dir string) (Config, error) {
 func parseHFConfig(raw []byte, path string) (Config, error) {
 	var h hfConfig
 	if err := json.Unmarshal(raw, &h); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, fmt.Errorf("%s: %w", path, jsonerr.Describe(err))
 	}
 	fail := func(format string, args ...any) (Config, error) {
 		return Config{}, fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
@@ -394,8 +395,11 @@ func newSaveOptions(opts []SaveOption) saveOptions {
 
 // CheckSaveHF reports, without writing anything, every reason SaveHF(m, dir,
 // opts...) would fail: an inconsistent model, a vocabulary that cannot be
-// stored, a target that exists and is not an empty directory, a parent that
-// is not a writable directory (such as /proc), or too little free space. It
+// stored, a target that exists and is not an empty directory, a target that
+// is a symbolic link (even to an empty directory, or dangling: the link
+// itself is never followed or replaced, with or without overwriting), a
+// parent that is not a writable directory (such as /proc), or too little
+// free space. It
 // is cheap, so that a command can call it before hours of pruning. The
 // reasons are joined with "; " in one error.
 func CheckSaveHF(m *Model, dir string, opts ...SaveOption) error {
@@ -545,6 +549,12 @@ func writeHFTensors(ctx context.Context, m *Model, dir string, shardBytes int64)
 // checkTarget refuses a target that exists and is not a directory, and a
 // non-empty directory unless overwrite is set.
 func checkTarget(dir string, overwrite bool) error {
+	// SaveHF renames a finished temporary directory onto dir, which cannot
+	// replace a symbolic link with a directory, so a link (to an empty
+	// directory, or dangling) is refused here rather than after the work.
+	if st, err := os.Lstat(dir); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("%s is a symbolic link; name a new or empty directory", dir)
+	}
 	st, err := os.Stat(dir)
 	if missing(err) {
 		return nil // checkParent says whether it can be created

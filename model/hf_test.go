@@ -371,6 +371,18 @@ func TestCheckSaveHF(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Symbolic links live apart from base, whose entries are counted below.
+	links := t.TempDir()
+	emptyDir, toEmpty, dangling := filepath.Join(links, "empty"), filepath.Join(links, "to-empty"), filepath.Join(links, "dangling")
+	if err := os.Mkdir(emptyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(emptyDir, toEmpty); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(links, "absent"), dangling); err != nil {
+		t.Fatal(err)
+	}
 	noTok := *src
 	noTok.Tokenizer = nil
 	goneVocab := *src
@@ -388,6 +400,8 @@ func TestCheckSaveHF(t *testing.T) {
 		{"no vocabulary", &noTok, filepath.Join(base, "a"), []string{"no vocabulary to store"}},
 		{"vocabulary file gone", &goneVocab, filepath.Join(base, "b"), []string{"vocabulary file to copy is no longer readable", "deleted.bin"}},
 		{"every reason at once", &noTok, full, []string{"no vocabulary to store", "not empty"}},
+		{"link to an empty directory", src, toEmpty, []string{toEmpty + " is a symbolic link; name a new or empty directory"}},
+		{"dangling link", src, dangling, []string{dangling + " is a symbolic link; name a new or empty directory"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -409,6 +423,16 @@ func TestCheckSaveHF(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(base, "*")); len(left) != 2 {
 		t.Errorf("left behind: %v", left)
+	}
+	// The links and what they point at are untouched.
+	if left, _ := filepath.Glob(filepath.Join(links, "*")); len(left) != 3 {
+		t.Errorf("links directory now holds %v", left)
+	}
+	if names, _ := os.ReadDir(emptyDir); len(names) != 0 {
+		t.Errorf("wrote through the link: %v", names)
+	}
+	if _, err := os.Lstat(filepath.Join(links, "absent")); !os.IsNotExist(err) {
+		t.Errorf("created the dangling link's target: %v", err)
 	}
 	if err := CheckSaveHF(src, filepath.Join(base, "new", "deeper")); err != nil {
 		t.Errorf("a target under missing parents: %v", err)

@@ -28,6 +28,10 @@ type Config struct {
 // overflow before a loader compares them with the file.
 const maxDimension = math.MaxInt32
 
+// minNormEps is the smallest RMSNorm epsilon accepted: the smallest normal
+// float32, whose 1/sqrt is about 9.2e18, far inside float32's range.
+const minNormEps = 0x1p-126
+
 // Validate reports the first inconsistent field.
 func (c *Config) Validate() error { return c.validate(genericKeys) }
 
@@ -76,13 +80,21 @@ func (c *Config) validate(k configKeys) error {
 		return fmt.Errorf("%s %d: must be positive", k.Vocab, c.Vocab)
 	case c.SeqLen <= 0:
 		return fmt.Errorf("%s %d: must be positive", k.SeqLen, c.SeqLen)
-	// An infinite epsilon or base still yields finite logits (all-zero
-	// normed activations; positions that barely rotate), so a perplexity
-	// would come out plausible and wrong.
-	case !(c.NormEps > 0) || math.IsInf(c.NormEps, 0):
-		return fmt.Errorf("%s %g: must be positive and finite", k.NormEps, c.NormEps)
-	case !(c.RopeBase > 0) || math.IsInf(c.RopeBase, 0):
-		return fmt.Errorf("%s %g: must be positive and finite", k.RopeBase, c.RopeBase)
+	// A huge (or infinite) epsilon or base still yields finite logits
+	// (all-zero normed activations, uniform output; positions that barely
+	// rotate), so a perplexity would come out plausible and wrong. An
+	// epsilon is a small regulariser, so it must lie in (0, 1); it must
+	// also be at least minNormEps, so that rmsNorm's float32 scale
+	// 1/sqrt(mean(x²)+eps) of an all-zero row cannot overflow to +Inf
+	// (and 0·Inf to NaN). A base below 1 would turn the RoPE frequencies
+	// around; the table is computed in float64 and stored as cos/sin in
+	// [-1, 1], so any finite base ≥ 1 converts to float32 safely.
+	case !(c.NormEps > 0 && c.NormEps < 1):
+		return fmt.Errorf("%s %g: must be in (0, 1)", k.NormEps, c.NormEps)
+	case c.NormEps < minNormEps:
+		return fmt.Errorf("%s %g: must be at least %g (the smallest normal float32)", k.NormEps, c.NormEps, minNormEps)
+	case !(c.RopeBase >= 1) || math.IsInf(c.RopeBase, 0):
+		return fmt.Errorf("%s %g: must be finite and at least 1", k.RopeBase, c.RopeBase)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/prunebench/prunebench/internal/jsonerr"
 	"github.com/prunebench/prunebench/internal/smallfile"
 )
 
@@ -29,7 +30,7 @@ func OpenIndex(path string) (*Set, error) {
 	}
 	var idx Index
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, jsonerr.Describe(err))
 	}
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("%s: weight_map is missing or empty", path)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/prunebench/prunebench/internal/jsonerr"
 	"github.com/prunebench/prunebench/linalg"
 )
 
@@ -119,7 +120,7 @@ func ints(raw json.RawMessage, limit int, what string) ([]int64, error) {
 	var v []int64
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, fmt.Errorf("%s: %w", what, jsonerr.Describe(err))
 		}
 	}
 	return v, nil
@@ -157,13 +158,13 @@ func parse(r io.ReaderAt, size int64, path string) (*File, error) {
 	dataLen := size - f.dataStart
 	dec := json.NewDecoder(bytes.NewReader(hdr))
 	if _, err := dec.Token(); err != nil {
-		return nil, fail("header JSON: %w", err)
+		return nil, fail("header JSON: %w", jsonerr.Describe(err))
 	}
 	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil, fail("header JSON: %w", err)
+			return nil, fail("header JSON: %w", jsonerr.Describe(err))
 		}
 		name, _ := tok.(string)
 		if seen[name] {
@@ -172,13 +173,13 @@ func parse(r io.ReaderAt, size int64, path string) (*File, error) {
 		seen[name] = true
 		if name == "__metadata__" {
 			if err := dec.Decode(&f.meta); err != nil {
-				return nil, fail("__metadata__ must map strings to strings: %w", err)
+				return nil, fail("__metadata__ must map strings to strings: %w", jsonerr.Describe(err))
 			}
 			continue
 		}
 		var e rawEntry
 		if err := dec.Decode(&e); err != nil {
-			return nil, fail("tensor %q: %w", name, err)
+			return nil, fail("tensor %q: %w", name, jsonerr.Describe(err))
 		}
 		t, err := checkEntry(name, e, dataLen)
 		if err != nil {
@@ -188,7 +189,7 @@ func parse(r io.ReaderAt, size int64, path string) (*File, error) {
 		f.names = append(f.names, name)
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fail("header JSON: %w", err)
+		return nil, fail("header JSON: %w", jsonerr.Describe(err))
 	}
 	// Only padding may follow the object.
 	if rest := bytes.TrimRight(hdr[dec.InputOffset():], " \t\r\n\x00"); len(rest) != 0 {

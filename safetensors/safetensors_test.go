@@ -428,3 +428,59 @@ func TestWriteFiles(t *testing.T) {
 		t.Error("a cancelled write produced the file")
 	}
 }
+
+// TestJSONErrorsNoGoNames: a header or index of the wrong JSON kinds is
+// described in JSON words, naming the file and key, never a Go type.
+func TestJSONErrorsNoGoNames(t *testing.T) {
+	dir := t.TempDir()
+	eight := make([]byte, 8)
+	for _, c := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"metadata value", build(`{"__metadata__":{"a":1}}`, nil), "__metadata__ must map strings to strings: expected a string, got number"},
+		{"metadata array", build(`{"__metadata__":[1]}`, nil), "expected an object, got array"},
+		{"shape string", build(`{"a":{"dtype":"F32","shape":["64",64],"data_offsets":[0,4]}}`, eight[:4]), "shape: expected an integer, got string"},
+		{"dtype number", build(`{"a":{"dtype":5,"shape":[1],"data_offsets":[0,4]}}`, eight[:4]), `tensor "a": key dtype: expected a string, got number`},
+		{"entry array", build(`{"a":[]}`, nil), `tensor "a": expected an object, got array`},
+		{"syntax", build(`{"a" 1}`, nil), "invalid JSON at byte"},
+	} {
+		p := filepath.Join(dir, "x.safetensors")
+		if err := os.WriteFile(p, c.file, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(p)
+		checkNoGoNames(t, c.name, err, p, c.want)
+	}
+	for _, c := range []struct{ index, want string }{
+		{`{"weight_map": {"a": 1}}`, "key weight_map: expected a string, got number"},
+		{`[]`, "expected an object, got array"},
+		{`{"weight_map": []}`, "key weight_map: expected an object, got array"},
+	} {
+		p := filepath.Join(dir, IndexName)
+		if err := os.WriteFile(p, []byte(c.index), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := OpenIndex(p)
+		checkNoGoNames(t, c.index, err, p, c.want)
+	}
+}
+
+func checkNoGoNames(t *testing.T, name string, err error, path, want string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: accepted", name)
+		return
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, path) || !strings.Contains(msg, want) {
+		t.Errorf("%s: got %q, want %s and %q", name, msg, path, want)
+	}
+	rest := strings.ReplaceAll(msg, path, "")
+	for _, bad := range []string{"Go ", "struct", "int64", "map[", "[]", "safetensors.", "rawEntry", "Index"} {
+		if strings.Contains(rest, bad) {
+			t.Errorf("%s: %q mentions %q", name, msg, bad)
+		}
+	}
+}
