@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prunebench/prunebench/data"
@@ -51,20 +52,33 @@ func main() {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go handleSignals(sigs, cancel, os.Stderr, os.Exit)
+	go handleSignals(sigs, cancel, stopGrace, os.Stderr, os.Exit)
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// stopGrace is how long a cancelled run may take to stop on its own. The
+// work looks at the context about once a second; what cannot (a blocking
+// open of a FIFO without a writer, a factorisation inside a library) is cut
+// short after this.
+const stopGrace = 10 * time.Second
+
 // handleSignals turns the first signal into the cancellation of the work,
-// which stops within seconds and cleans up through the usual error path;
-// a second signal removes every temporary output and exits at once.
-func handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, stderr io.Writer, exit func(int)) {
-	s := <-sigs
-	cancel(interrupted{s.(syscall.Signal)})
-	s = <-sigs
-	atomicfile.RemoveTemps()
-	fmt.Fprintf(stderr, "prunebench: %v again: exiting at once\n", s)
-	exit(128 + int(s.(syscall.Signal)))
+// which stops within seconds and cleans up through the usual error path.
+// A second signal, or a run still going after grace, removes every
+// temporary output and exits at once.
+func handleSignals(sigs <-chan os.Signal, cancel context.CancelCauseFunc, grace time.Duration, stderr io.Writer, exit func(int)) {
+	first := (<-sigs).(syscall.Signal)
+	cancel(interrupted{first})
+	select {
+	case s := <-sigs:
+		atomicfile.RemoveTemps()
+		fmt.Fprintf(stderr, "prunebench: %v again: exiting at once\n", s)
+		exit(128 + int(s.(syscall.Signal)))
+	case <-time.After(grace):
+		atomicfile.RemoveTemps()
+		fmt.Fprintf(stderr, "prunebench: %v: the run did not stop within %v; exiting\n", first, grace)
+		exit(128 + int(first))
+	}
 }
 
 // interrupted is the cancellation cause of a run stopped by a signal.

@@ -150,7 +150,7 @@ func TestSecondSignal(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	exited := make(chan int, 1)
 	var stderr lockedBuffer
-	go handleSignals(sigs, cancel, &stderr, func(code int) { exited <- code })
+	go handleSignals(sigs, cancel, time.Hour, &stderr, func(code int) { exited <- code })
 
 	sigs <- syscall.SIGINT
 	<-ctx.Done()
@@ -225,5 +225,56 @@ func TestOneLine(t *testing.T) {
 		if filler != "\xff" && !utf8.ValidString(got) {
 			t.Errorf("filler %q: a rune was cut", filler)
 		}
+	}
+}
+
+// TestStopGrace checks that a run which does not stop after the first
+// signal (blocked where no context reaches) is ended after the grace
+// period, with its temporaries removed.
+func TestStopGrace(t *testing.T) {
+	dir := t.TempDir()
+	tmp, err := atomicfile.Create(filepath.Join(dir, "samples.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tmp.Close()
+	sigs := make(chan os.Signal, 2)
+	_, cancel := context.WithCancelCause(context.Background())
+	exited := make(chan int, 1)
+	var stderr lockedBuffer
+	go handleSignals(sigs, cancel, 50*time.Millisecond, &stderr, func(code int) { exited <- code })
+	sigs <- syscall.SIGTERM
+	select {
+	case code := <-exited:
+		if code != 143 {
+			t.Errorf("exit %d, want 143", code)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no exit after the grace period")
+	}
+	if !strings.Contains(stderr.String(), "did not stop within 50ms") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	if es, _ := os.ReadDir(dir); len(es) != 0 {
+		t.Errorf("temporary %q left behind", es[0].Name())
+	}
+}
+
+// TestInterruptBlockedOpen interrupts a run blocked where no context
+// reaches, opening a FIFO that has no writer: it ends after the grace
+// period with exit 130.
+func TestInterruptBlockedOpen(t *testing.T) {
+	dir := datatest.Dir(t)
+	work := t.TempDir()
+	fifo := filepath.Join(work, "text.fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ch := startChild(t, work, nil, "ppl", "--data-dir", dir, "--model", "stories260K", "--dataset", fifo)
+	time.Sleep(time.Second)
+	ch.cmd.Process.Signal(syscall.SIGINT)
+	o := ch.wait(t, time.Minute)
+	if o.code != 130 || !strings.Contains(lastLine(o.stderr), "did not stop within") {
+		t.Errorf("exit %d, last line %q: want 130 and the grace message", o.code, lastLine(o.stderr))
 	}
 }
