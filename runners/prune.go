@@ -7,6 +7,7 @@ import (
 	"math"
 
 	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/internal/sysmem"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -70,6 +71,9 @@ func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, err
 	case s.ChunkSeqs < 0:
 		return nil, fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
 	}
+	if err := checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs); err != nil {
+		return nil, err
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
@@ -93,4 +97,51 @@ func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, err
 		return nil, err
 	}
 	return &PruneOutcome{Method: resolved, Result: res, Calib: prov}, nil
+}
+
+// availableMemory is sysmem.Available; tests replace it.
+var availableMemory = sysmem.Available
+
+// checkMemory refuses a calibration whose activations (prune.
+// CalibrationBytes) exceed the memory the process can still allocate: the
+// pipeline would otherwise die in an unrecoverable Go out-of-memory error,
+// possibly after minutes of calibration. It runs before data.Calibrate and
+// before anything is sized by the spec.
+func checkMemory(cfg *model.Config, nseq, T, chunk int) error {
+	// A quarter more for the garbage the GC has not yet reclaimed (per-chunk
+	// buffers, the calibration's intermediates): under an address-space
+	// limit the runtime fails an allocation rather than collect first.
+	need := prune.CalibrationBytes(cfg, nseq, T, chunk)
+	need += need / 4
+	avail, what := availableMemory()
+	if what == "" || need <= avail {
+		return nil
+	}
+	advice := "use fewer --nsamples or a smaller --seqlen"
+	// The per-chunk workspace dominates when a one-sequence chunk would
+	// need less than half as much.
+	if one := prune.CalibrationBytes(cfg, nseq, T, 1); one < need/2 {
+		if one+one/4 <= avail {
+			advice = "use a smaller --chunk (sequences per block forward), fewer --nsamples or a smaller --seqlen"
+		} else {
+			advice = "use fewer --nsamples, a smaller --seqlen or a smaller --chunk (sequences per block forward)"
+		}
+	}
+	return fmt.Errorf("calibration of %d × %d tokens needs about %s for the activations of a %d-wide model (--chunk %d); only %s %s: %s",
+		nseq, T, formatBytes(need), cfg.Dim, chunk, formatBytes(avail), what, advice)
+}
+
+// formatBytes writes n in decimal units with one decimal.
+func formatBytes(n uint64) string {
+	switch {
+	case n == math.MaxUint64:
+		return "more than 18 EB"
+	case n >= 1e9:
+		return fmt.Sprintf("%.1f GB", float64(n)/1e9)
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

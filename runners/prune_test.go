@@ -284,3 +284,45 @@ func TestPruneLayerCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneMemory: a calibration whose activations exceed the memory
+// available is refused before the calibration (the source is missing, so
+// reaching data.Calibrate would fail differently), with the model intact.
+func TestPruneMemory(t *testing.T) {
+	m := loadStories(t)
+	defer runners.SetAvailableMemory(2000e6, "available memory")()
+	missing := filepath.Join(t.TempDir(), "missing.txt")
+	for _, c := range []struct {
+		nsamples, seqlen, chunk int
+		want                    []string
+	}{
+		{262144, 32, 0, []string{"calibration of 262144 × 32 tokens needs about ", " GB for the activations of a 64-wide model (--chunk 0); only 2.0 GB available memory: use fewer --nsamples, a smaller --seqlen or a smaller --chunk"}},
+		{262144, 32, 64, []string{"calibration of 262144 × 32 tokens needs about ", "(--chunk 64); only 2.0 GB available memory: use fewer --nsamples or a smaller --seqlen"}},
+		{1000000, 8, 64, []string{"calibration of 1000000 × 8 tokens", "use fewer --nsamples or a smaller --seqlen"}},
+	} {
+		before, _ := zeros(m)
+		_, err := runners.Prune(context.Background(), m, runners.PruneSpec{
+			Method:    runners.MethodSpec{Name: "wanda"},
+			Pattern:   prune.Pattern{Ratio: 0.5},
+			Calib:     data.CalibSpec{Source: missing, Mode: data.ModeRandom, NSamples: c.nsamples, SeqLen: c.seqlen},
+			ChunkSeqs: c.chunk,
+		})
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%d×%d chunk %d: error %v, want one containing %q", c.nsamples, c.seqlen, c.chunk, err, w)
+			}
+		}
+		if after, _ := zeros(m); after != before {
+			t.Errorf("a refused run changed the model")
+		}
+	}
+	// An ordinary run fits.
+	_, err := runners.Prune(context.Background(), m, runners.PruneSpec{
+		Method:  runners.MethodSpec{Name: "wanda"},
+		Pattern: prune.Pattern{Ratio: 0.5},
+		Calib:   data.CalibSpec{Source: calibFile(t), NSamples: 4, SeqLen: 64},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
