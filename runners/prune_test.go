@@ -20,6 +20,7 @@ import (
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
+	"github.com/prunebench/prunebench/internal/sysmem"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/runners"
@@ -290,14 +291,14 @@ func TestPruneLayerCancel(t *testing.T) {
 // reaching data.Calibrate would fail differently), with the model intact.
 func TestPruneMemory(t *testing.T) {
 	m := loadStories(t)
-	defer runners.SetAvailableMemory(2000e6, "available memory")()
+	defer runners.SetAvailableMemory(2000e6, sysmem.WhatMemAvailable)()
 	missing := filepath.Join(t.TempDir(), "missing.txt")
 	for _, c := range []struct {
 		nsamples, seqlen, chunk int
 		want                    []string
 	}{
-		{262144, 32, 0, []string{"calibration of 262144 × 32 tokens needs about ", " GB for the activations of a 64-wide model (--chunk 0); only 2.0 GB available memory: use fewer --nsamples, a smaller --seqlen or a smaller --chunk"}},
-		{262144, 32, 64, []string{"calibration of 262144 × 32 tokens needs about ", "(--chunk 64); only 2.0 GB available memory: use fewer --nsamples or a smaller --seqlen"}},
+		{262144, 32, 0, []string{"calibration of 262144 × 32 tokens needs about ", " GB for the activations of a 64-wide model (--chunk 0); only 2.0 GB of memory available: use fewer --nsamples, a smaller --seqlen or a smaller --chunk"}},
+		{262144, 32, 64, []string{"calibration of 262144 × 32 tokens needs about ", "(--chunk 64); only 2.0 GB of memory available: use fewer --nsamples or a smaller --seqlen"}},
 		{1000000, 8, 64, []string{"calibration of 1000000 × 8 tokens", "use fewer --nsamples or a smaller --seqlen"}},
 	} {
 		before, _ := zeros(m)

@@ -189,6 +189,7 @@ func TestHostileInput(t *testing.T) {
 	f.write("keylen.gguf", patched(ggufB, 24, le64(1<<62)))
 	f.write("version.gguf", patched(ggufB, 4, le32(99)))
 	f.write("tail.gguf", append(bytes.Clone(ggufB), make([]byte, 1<<20)...))
+	f.write("esckey.gguf", bytes.Replace(ggufB, []byte("general.name"), []byte("\x1b[2J\x00\xffEVIL"), 1))
 	f.write("noarch.gguf", bytes.Replace(ggufB, []byte("general.architecture"), []byte("general.architecturX"), 1))
 
 	// Hugging Face directories, from stories260K saved by prunebench.
@@ -224,6 +225,10 @@ func TestHostileInput(t *testing.T) {
 	editConfig(t, vocabNeg, "vocab_size", -1)
 	ctx := cloneHF("hf-ctx")
 	editConfig(t, ctx, "max_position_embeddings", 100_000_000)
+	strHidden := cloneHF("hf-strhidden")
+	editConfig(t, strHidden, "hidden_size", "64")
+	hugeEps := cloneHF("hf-hugeeps")
+	editConfig(t, hugeEps, "rms_norm_eps", 1e300)
 	notJSON := cloneHF("hf-notjson")
 	f.write("hf-notjson/config.json", []byte("{\"hidden_size\": 64,"))
 	noST := cloneHF("hf-nost")
@@ -325,6 +330,12 @@ func TestHostileInput(t *testing.T) {
 	noTok := cloneHF("hf-notok")
 	os.Remove(filepath.Join(noTok, "tokenizer.bin"))
 	f.write("full/keep.txt", []byte("x"))
+	if err := os.Mkdir(p("emptydir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(p("emptydir"), p("outlink")); err != nil {
+		t.Fatal(err)
+	}
 
 	prune := func(extra ...string) []string {
 		return append([]string{"prune", "--data-dir", dir, "--model", "stories260K", "--nsamples", "4", "--seqlen", "64"}, extra...)
@@ -362,6 +373,7 @@ func TestHostileInput(t *testing.T) {
 		{"gguf kv count 2^60", "", ppl(p("nkv.gguf")), exitFail, []string{p("nkv.gguf")}},
 		{"gguf key length 2^62", "", ppl(p("keylen.gguf")), exitFail, []string{p("keylen.gguf")}},
 		{"gguf version 99", "", ppl(p("version.gguf")), exitFail, []string{p("version.gguf"), "99"}},
+		{"gguf key with escape codes", "", ppl(p("esckey.gguf")), exitFail, []string{p("esckey.gguf"), `\x1b[2J`}},
 		{"gguf without general.architecture", "", ppl(p("noarch.gguf")), exitFail, []string{p("noarch.gguf"), "general.architecture"}},
 		{"gguf 1 MB of trailing bytes", "", ppl(p("tail.gguf")), exitFail, []string{p("tail.gguf")}},
 
@@ -379,6 +391,8 @@ func TestHostileInput(t *testing.T) {
 		{"config hidden 2^40", "", ppl(hidden), exitFail, []string{"config.json", "hidden_size"}},
 		{"config heads 0", "", ppl(heads), exitFail, []string{"config.json", "num_attention_heads"}},
 		{"config vocab -1", "", ppl(vocabNeg), exitFail, []string{"config.json", "vocab_size"}},
+		{"config value of the wrong type", "", ppl(strHidden), exitFail, []string{"config.json", "hidden_size", "expected an integer, got string"}},
+		{"config rms_norm_eps 1e300", "", ppl(hugeEps), exitFail, []string{"config.json", "rms_norm_eps"}},
 		{"config not JSON", "", ppl(notJSON), exitFail, []string{filepath.Join(notJSON, "config.json")}},
 		{"tokenizer.model of 1 GB", "", ppl(bigTok), exitFail, []string{filepath.Join(bigTok, "tokenizer.model")}},
 		{"config.json of 2 MB", "", ppl(bigConfig), exitFail, []string{filepath.Join(bigConfig, "config.json")}},
@@ -460,6 +474,8 @@ func TestHostileInput(t *testing.T) {
 		// prune: calibration.
 		{"nsamples 1e9", "", prune(with(wanda, "--nsamples", "1000000000")...), exitUsage, []string{"--nsamples 1000000000", "limit"}},
 		{"empty C4 shard in the list", "", prune(with(wanda, "--calib-mode", "c4", "--calib", p("c4bomb.json.gz")+",")...), exitUsage, []string{"--calib", "shard 2", "empty"}},
+		{"calibration activations beyond memory", "", prune("--method", "wanda", "--sparsity", "0.5", "--calib-mode", "random", "--nsamples", "262144", "--seqlen", "32", "--chunk", "64"),
+			exitFail, []string{"262144 × 32", "GB"}},
 		{"nsamples 0", "", prune(with(wanda, "--nsamples", "0")...), exitUsage, []string{"--nsamples"}},
 		{"calibration seqlen 1000", "", prune(with(wanda, "--seqlen", "1000")...), exitFail, []string{"--seqlen 1000", "512"}},
 		{"calibration seqlen 1", "", prune(with(wanda, "--seqlen", "1")...), exitUsage, []string{"--seqlen"}},
@@ -480,6 +496,7 @@ func TestHostileInput(t *testing.T) {
 		{"out is a file", "", prune(with(wanda, "--out", p("empty.txt"))...), exitFail, []string{"--out " + p("empty.txt"), "not a directory"}},
 		{"out in /proc", "", prune(with(wanda, "--out", "/proc/x")...), exitFail, []string{"--out /proc/x"}},
 		{"out under a file", "", prune(with(wanda, "--out", p("empty.txt/model"))...), exitFail, []string{"--out " + p("empty.txt/model")}},
+		{"out is a symbolic link", "", prune(with(wanda, "--out", p("outlink"))...), exitFail, []string{"--out " + p("outlink"), "symbolic link"}},
 		{"out . in a non-empty directory", p("full"), prune(with(wanda, "--out", ".")...), exitFail, []string{"--out .", "not empty"}},
 
 		// zeroshot.

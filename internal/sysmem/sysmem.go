@@ -15,8 +15,8 @@ const Reserve = 256 << 20
 
 // What each bound is called in Available's second result.
 const (
-	WhatMemAvailable = "available memory"
-	WhatAddressSpace = "address-space limit"
+	WhatMemAvailable = "of memory available"
+	WhatAddressSpace = "left under the address-space limit"
 )
 
 // Available returns the bytes the process may still allocate and which
