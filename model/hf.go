@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,6 +44,28 @@ type hfConfig struct {
 	MLPBias               *bool           `json:"mlp_bias"`
 }
 
+// exactKeys refuses a key that encoding/json matched to a field of v only
+// because it ignores case: "NUM_HIDDEN_LAYERS" after "num_hidden_layers"
+// would silently replace it, while transformers reads keys exactly.
+func exactKeys(raw []byte, v any) error {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return nil // not an object: Unmarshal into v has said so
+	}
+	fields := map[string]string{}
+	t := reflect.TypeOf(v)
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		fields[strings.ToLower(name)] = name
+	}
+	for k := range keys {
+		if name, ok := fields[strings.ToLower(k)]; ok && name != k {
+			return fmt.Errorf("key %q: keys are case-sensitive; the field is %q", k, name)
+		}
+	}
+	return nil
+}
+
 // maxConfigBytes caps config.json: LLaMA configs are about 1 kB, and a
 // larger file (or an endless one such as a FIFO) is not a config.
 const maxConfigBytes = 1 << 20
@@ -61,6 +84,9 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 	var h hfConfig
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, jsonerr.Describe(err))
+	}
+	if err := exactKeys(raw, h); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	fail := func(format string, args ...any) (Config, error) {
 		return Config{}, fmt.Errorf("%s: "+format, append([]any{path}, args...)...)

@@ -525,3 +525,18 @@ func TestSaveHFCancelledAtEveryCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestHFConfigKeysExact: encoding/json would let "NUM_HIDDEN_LAYERS" set
+// num_hidden_layers; transformers reads keys exactly, so such a key is an
+// error naming it, and unknown keys of any case stay ignored.
+func TestHFConfigKeysExact(t *testing.T) {
+	base := `{"hidden_size": 64, "intermediate_size": 172, "num_hidden_layers": 5, "num_attention_heads": 8,
+		"max_position_embeddings": 512, "vocab_size": 512, "rms_norm_eps": 1e-5`
+	if _, err := parseHFConfig([]byte(base+`, "Some_Other_Key": 1}`), "config.json"); err != nil {
+		t.Errorf("unknown key refused: %v", err)
+	}
+	_, err := parseHFConfig([]byte(base+`, "NUM_HIDDEN_LAYERS": 1000}`), "config.json")
+	if err == nil || !strings.Contains(err.Error(), `"NUM_HIDDEN_LAYERS"`) || !strings.Contains(err.Error(), `"num_hidden_layers"`) {
+		t.Errorf("got %v, want an error naming NUM_HIDDEN_LAYERS and num_hidden_layers", err)
+	}
+}
