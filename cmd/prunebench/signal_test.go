@@ -135,49 +135,69 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// signalHarness drives handleSignals with a temporary output pending, a
+// fake exit and a captured stderr.
+type signalHarness struct {
+	dir    string // holds the pending temporary
+	sigs   chan os.Signal
+	ctx    context.Context
+	exited chan int
+	stderr lockedBuffer
+}
+
+func newSignalHarness(t *testing.T, grace time.Duration) *signalHarness {
+	t.Helper()
+	h := &signalHarness{dir: t.TempDir(), sigs: make(chan os.Signal, 2), exited: make(chan int, 1)}
+	tmp, err := atomicfile.Create(filepath.Join(h.dir, "samples.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tmp.Close() })
+	var cancel context.CancelCauseFunc
+	h.ctx, cancel = context.WithCancelCause(context.Background())
+	go handleSignals(h.sigs, cancel, grace, &h.stderr, func(code int) { h.exited <- code })
+	return h
+}
+
+// expectExit waits for the handler's exit and checks its code, its message
+// and that the temporary is gone.
+func (h *signalHarness) expectExit(t *testing.T, code int, msg string) {
+	t.Helper()
+	select {
+	case got := <-h.exited:
+		if got != code {
+			t.Errorf("exit %d, want %d", got, code)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("no exit")
+	}
+	if !strings.Contains(h.stderr.String(), msg) {
+		t.Errorf("stderr %q lacks %q", h.stderr.String(), msg)
+	}
+	if es, _ := os.ReadDir(h.dir); len(es) != 0 {
+		t.Errorf("temporary %q left behind", es[0].Name())
+	}
+}
+
 // TestSecondSignal checks that a second signal, while the first one's
 // cancellation is still under way, removes temporary outputs and exits at
 // once with 128+signal. (Two signals sent to a process back to back are
 // merged by the kernel, so this drives the handler directly.)
 func TestSecondSignal(t *testing.T) {
-	dir := t.TempDir()
-	tmp, err := atomicfile.Create(filepath.Join(dir, "samples.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tmp.Close()
-	sigs := make(chan os.Signal, 2)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	exited := make(chan int, 1)
-	var stderr lockedBuffer
-	go handleSignals(sigs, cancel, time.Hour, &stderr, func(code int) { exited <- code })
-
-	sigs <- syscall.SIGINT
-	<-ctx.Done()
+	h := newSignalHarness(t, time.Hour)
+	h.sigs <- syscall.SIGINT
+	<-h.ctx.Done()
 	var sig interrupted
-	if !errors.As(context.Cause(ctx), &sig) || sig.sig != syscall.SIGINT {
-		t.Errorf("cause %v, want interrupted by SIGINT", context.Cause(ctx))
+	if !errors.As(context.Cause(h.ctx), &sig) || sig.sig != syscall.SIGINT {
+		t.Errorf("cause %v, want interrupted by SIGINT", context.Cause(h.ctx))
 	}
 	select {
-	case code := <-exited:
+	case code := <-h.exited:
 		t.Fatalf("exited (%d) on the first signal", code)
 	case <-time.After(50 * time.Millisecond):
 	}
-	sigs <- syscall.SIGTERM
-	select {
-	case code := <-exited:
-		if code != 143 {
-			t.Errorf("exit %d, want 143", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no exit after the second signal")
-	}
-	if !strings.Contains(stderr.String(), "terminated again: exiting at once") {
-		t.Errorf("stderr %q", stderr.String())
-	}
-	if es, _ := os.ReadDir(dir); len(es) != 0 {
-		t.Errorf("temporary %q left behind", es[0].Name())
-	}
+	h.sigs <- syscall.SIGTERM
+	h.expectExit(t, 143, "terminated again: exiting at once")
 }
 
 // TestInterruptKeepsSamples interrupts a zero-shot run writing --samples
@@ -232,32 +252,9 @@ func TestOneLine(t *testing.T) {
 // signal (blocked where no context reaches) is ended after the grace
 // period, with its temporaries removed.
 func TestStopGrace(t *testing.T) {
-	dir := t.TempDir()
-	tmp, err := atomicfile.Create(filepath.Join(dir, "samples.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tmp.Close()
-	sigs := make(chan os.Signal, 2)
-	_, cancel := context.WithCancelCause(context.Background())
-	exited := make(chan int, 1)
-	var stderr lockedBuffer
-	go handleSignals(sigs, cancel, 50*time.Millisecond, &stderr, func(code int) { exited <- code })
-	sigs <- syscall.SIGTERM
-	select {
-	case code := <-exited:
-		if code != 143 {
-			t.Errorf("exit %d, want 143", code)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("no exit after the grace period")
-	}
-	if !strings.Contains(stderr.String(), "did not stop within 50ms") {
-		t.Errorf("stderr %q", stderr.String())
-	}
-	if es, _ := os.ReadDir(dir); len(es) != 0 {
-		t.Errorf("temporary %q left behind", es[0].Name())
-	}
+	h := newSignalHarness(t, 50*time.Millisecond)
+	h.sigs <- syscall.SIGTERM
+	h.expectExit(t, 143, "did not stop within 50ms")
 }
 
 // TestInterruptBlockedOpen interrupts a run blocked where no context
