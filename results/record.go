@@ -13,10 +13,10 @@ import (
 // code version, machine). A dense record (Method.Name == MethodDense) has no
 // pattern, calibration or layers.
 type Record struct {
-	ID     string    `json:"id"`
-	Config string    `json:"config,omitempty"` // experiment name; empty for a CLI verb
-	Model  ModelRef  `json:"model"`
-	Method Method    `json:"method"`
+	ID     string   `json:"id"`
+	Config string   `json:"config,omitempty"` // experiment name; empty for a CLI verb
+	Model  ModelRef `json:"model"`
+	Method Method   `json:"method"`
 	// Pattern is the target as prune.Pattern prints it ("0.5", "2:4");
 	// empty for the dense model.
 	Pattern     string       `json:"pattern,omitempty"`
@@ -134,13 +134,13 @@ type Seconds struct {
 
 // Provenance is the code and machine a record was produced with.
 type Provenance struct {
-	Version  string `json:"prunebench"`         // module version from the build info
-	Revision string `json:"vcs,omitempty"`      // VCS revision, "+dirty" when modified
-	Go       string `json:"go"`                 // toolchain
-	OS       string `json:"os"`                 // GOOS/GOARCH
-	CPU      string `json:"cpu"`                // model name and logical CPUs
-	BLAS     string `json:"blas"`               // linalg backend
-	Time     string `json:"time"`               // RFC 3339, when the record was made
+	Version  string `json:"prunebench"`    // module version from the build info
+	Revision string `json:"vcs,omitempty"` // VCS revision, "+dirty" when modified
+	Go       string `json:"go"`            // toolchain
+	OS       string `json:"os"`            // GOOS/GOARCH
+	CPU      string `json:"cpu"`           // model name and logical CPUs
+	BLAS     string `json:"blas"`          // linalg backend
+	Time     string `json:"time"`          // RFC 3339, when the record was made
 	Host     string `json:"host,omitempty"`
 }
 
