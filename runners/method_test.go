@@ -12,7 +12,14 @@ import (
 	"github.com/prunebench/prunebench/runners"
 )
 
-func ptr[T any](v T) *T { return &v }
+// spec builds a MethodSpec from name, value pairs.
+func spec(name string, kv ...any) runners.MethodSpec {
+	s := runners.MethodSpec{Name: name, Options: map[string]any{}}
+	for i := 0; i < len(kv); i += 2 {
+		s.Options[kv[i].(string)] = kv[i+1]
+	}
+	return s
+}
 
 // admmOpts are the paper's ADMM settings (PRUNING.md §6.7), spelled out
 // here so that a changed default shows up as a failure: ADMM1 with steps
@@ -36,52 +43,52 @@ func TestNewMethod(t *testing.T) {
 		perRow bool
 		err    string // substring of the error; "" = success
 	}{
-		{"magnitude", runners.MethodSpec{Name: "magnitude"}, baselines.Magnitude{}, false, ""},
-		{"wanda", runners.MethodSpec{Name: "wanda"}, baselines.Wanda{}, true, ""},
-		{"sparsegpt defaults", runners.MethodSpec{Name: "sparsegpt"}, baselines.DefaultSparseGPT(), false, ""},
-		{"sparsegpt options", runners.MethodSpec{Name: "sparsegpt", BlockSize: ptr(64), PercDamp: ptr(0.05)},
+		{"magnitude", spec("magnitude"), baselines.Magnitude{}, false, ""},
+		{"wanda", spec("wanda"), baselines.Wanda{}, true, ""},
+		{"sparsegpt defaults", spec("sparsegpt"), baselines.DefaultSparseGPT(), false, ""},
+		{"sparsegpt options", spec("sparsegpt", "blocksize", 64, "percdamp", 0.05),
 			baselines.SparseGPT{BlockSize: 64, PercDamp: 0.05}, false, ""},
-		{"admm1 defaults", runners.MethodSpec{Name: "admm1"}, admmOpts(0, nil), false, ""},
-		{"admm-grad defaults", runners.MethodSpec{Name: "admm-grad"}, admmOpts(15, nil), false, ""},
-		{"admm1 options", runners.MethodSpec{Name: "admm1", Rho: ptr(0.5), Iters: ptr(0), PercDamp: ptr(0.0)},
+		{"admm1 defaults", spec("admm1"), admmOpts(0, nil), false, ""},
+		{"admm-grad defaults", spec("admm-grad"), admmOpts(15, nil), false, ""},
+		{"admm1 options", spec("admm1", "rho", 0.5, "iters", 0, "percdamp", 0.0),
 			admmOpts(0, func(o *admm.Options) { o.Rho, o.Iters, o.PercDamp = 0.5, 0, 0 }), false, ""},
-		{"admm1 per-output", runners.MethodSpec{Name: "admm1", PerOutput: ptr(true)},
+		{"admm1 per-output", spec("admm1", "per-output", true),
 			admmOpts(0, func(o *admm.Options) { o.PerOutput = true }), true, ""},
-		{"admm1 per-output false", runners.MethodSpec{Name: "admm1", PerOutput: ptr(false)},
+		{"admm1 per-output false", spec("admm1", "per-output", false),
 			admmOpts(0, nil), false, ""},
-		{"admm1 mask normmag", runners.MethodSpec{Name: "admm1", Mask: ptr("normmag")}, admmOpts(0, nil), false, ""},
-		{"admm1 mask wanda", runners.MethodSpec{Name: "admm1", Mask: ptr("wanda")},
+		{"admm1 mask normmag", spec("admm1", "mask", "normmag"), admmOpts(0, nil), false, ""},
+		{"admm1 mask wanda", spec("admm1", "mask", "wanda"),
 			admmOpts(0, func(o *admm.Options) { o.MaskFrom = baselines.Wanda{} }), true, ""},
-		{"admm1 mask sparsegpt", runners.MethodSpec{Name: "admm1", Mask: ptr("sparsegpt")},
+		{"admm1 mask sparsegpt", spec("admm1", "mask", "sparsegpt"),
 			admmOpts(0, func(o *admm.Options) { o.MaskFrom = baselines.DefaultSparseGPT() }), false, ""},
-		{"admm1 mask magnitude", runners.MethodSpec{Name: "admm1", Mask: ptr("magnitude")},
+		{"admm1 mask magnitude", spec("admm1", "mask", "magnitude"),
 			admmOpts(0, func(o *admm.Options) { o.MaskFrom = baselines.Magnitude{} }), false, ""},
-		{"admm-grad options", runners.MethodSpec{Name: "admm-grad", Steps: ptr(5), Iters: ptr(30), Schedule: ptr(admm.ScheduleReferenceFull)},
+		{"admm-grad options", spec("admm-grad", "steps", 5, "iters", 30, "schedule", admm.ScheduleReferenceFull),
 			admmOpts(5, func(o *admm.Options) { o.Iters, o.Schedule = 30, admm.ScheduleReferenceFull }), false, ""},
-		{"admm-grad per-output", runners.MethodSpec{Name: "admm-grad", PerOutput: ptr(true)},
+		{"admm-grad per-output", spec("admm-grad", "per-output", true),
 			admmOpts(15, func(o *admm.Options) { o.PerOutput = true }), true, ""},
 
-		{"unknown method", runners.MethodSpec{Name: "obs"}, nil, false, `method "obs"`},
-		{"empty name", runners.MethodSpec{}, nil, false, `method ""`},
-		{"magnitude rho", runners.MethodSpec{Name: "magnitude", Rho: ptr(1.0)}, nil, false, "magnitude has no option rho"},
-		{"magnitude percdamp", runners.MethodSpec{Name: "magnitude", PercDamp: ptr(0.1)}, nil, false, "magnitude has no option percdamp"},
-		{"wanda per-output", runners.MethodSpec{Name: "wanda", PerOutput: ptr(true)}, nil, false, "wanda has no option per-output"},
-		{"wanda blocksize", runners.MethodSpec{Name: "wanda", BlockSize: ptr(128)}, nil, false, "wanda has no option blocksize"},
-		{"sparsegpt iters", runners.MethodSpec{Name: "sparsegpt", Iters: ptr(20)}, nil, false, "sparsegpt has no option iters"},
-		{"sparsegpt mask", runners.MethodSpec{Name: "sparsegpt", Mask: ptr("wanda")}, nil, false, "sparsegpt has no option mask"},
-		{"sparsegpt blocksize 0", runners.MethodSpec{Name: "sparsegpt", BlockSize: ptr(0)}, nil, false, "blocksize 0"},
-		{"sparsegpt percdamp 0", runners.MethodSpec{Name: "sparsegpt", PercDamp: ptr(0.0)}, nil, false, "percdamp 0"},
-		{"admm1 steps", runners.MethodSpec{Name: "admm1", Steps: ptr(15)}, nil, false, "admm1 has no option steps"},
-		{"admm1 schedule", runners.MethodSpec{Name: "admm1", Schedule: ptr("cubic")}, nil, false, "admm1 has no option schedule"},
-		{"admm1 blocksize", runners.MethodSpec{Name: "admm1", BlockSize: ptr(128)}, nil, false, "admm1 has no option blocksize"},
-		{"admm1 unknown mask", runners.MethodSpec{Name: "admm1", Mask: ptr("random")}, nil, false, `mask "random"`},
-		{"admm1 mask with per-output", runners.MethodSpec{Name: "admm1", Mask: ptr("wanda"), PerOutput: ptr(true)}, nil, false, "per-output"},
-		{"admm1 rho 0", runners.MethodSpec{Name: "admm1", Rho: ptr(-1.0)}, nil, false, "rho -1"},
-		{"admm1 percdamp negative", runners.MethodSpec{Name: "admm1", PercDamp: ptr(-0.1)}, nil, false, "percdamp -0.1"},
-		{"admm-grad mask", runners.MethodSpec{Name: "admm-grad", Mask: ptr("wanda")}, nil, false, "admm-grad has no option mask"},
-		{"admm-grad blocksize", runners.MethodSpec{Name: "admm-grad", BlockSize: ptr(128)}, nil, false, "admm-grad has no option blocksize"},
-		{"admm-grad schedule", runners.MethodSpec{Name: "admm-grad", Schedule: ptr("linear")}, nil, false, `schedule "linear"`},
-		{"admm-grad iters below steps", runners.MethodSpec{Name: "admm-grad", Iters: ptr(10)}, nil, false, "iters 10: must be ≥ --steps 15"},
+		{"unknown method", spec("obs"), nil, false, `method "obs"`},
+		{"empty name", spec(""), nil, false, `method ""`},
+		{"magnitude rho", spec("magnitude", "rho", 1.0), nil, false, "method magnitude has no option rho (it has no options)"},
+		{"magnitude percdamp", spec("magnitude", "percdamp", 0.1), nil, false, "magnitude has no option percdamp"},
+		{"wanda per-output", spec("wanda", "per-output", true), nil, false, "wanda has no option per-output"},
+		{"wanda blocksize", spec("wanda", "blocksize", 128), nil, false, "wanda has no option blocksize"},
+		{"sparsegpt iters", spec("sparsegpt", "iters", 20), nil, false, "method sparsegpt has no option iters (options: percdamp, blocksize)"},
+		{"sparsegpt mask", spec("sparsegpt", "mask", "wanda"), nil, false, "sparsegpt has no option mask"},
+		{"sparsegpt blocksize 0", spec("sparsegpt", "blocksize", 0), nil, false, "blocksize 0"},
+		{"sparsegpt percdamp 0", spec("sparsegpt", "percdamp", 0.0), nil, false, "percdamp 0"},
+		{"admm1 steps", spec("admm1", "steps", 15), nil, false, "admm1 has no option steps"},
+		{"admm1 schedule", spec("admm1", "schedule", "cubic"), nil, false, "admm1 has no option schedule"},
+		{"admm1 blocksize", spec("admm1", "blocksize", 128), nil, false, "admm1 has no option blocksize"},
+		{"admm1 unknown mask", spec("admm1", "mask", "random"), nil, false, `mask "random"`},
+		{"admm1 mask with per-output", spec("admm1", "mask", "wanda", "per-output", true), nil, false, "per-output"},
+		{"admm1 rho 0", spec("admm1", "rho", -1.0), nil, false, "rho -1"},
+		{"admm1 percdamp negative", spec("admm1", "percdamp", -0.1), nil, false, "percdamp -0.1"},
+		{"admm-grad mask", spec("admm-grad", "mask", "wanda"), nil, false, "method admm-grad has no option mask (options: rho, iters, steps, schedule, percdamp, per-output)"},
+		{"admm-grad blocksize", spec("admm-grad", "blocksize", 128), nil, false, "admm-grad has no option blocksize"},
+		{"admm-grad schedule", spec("admm-grad", "schedule", "linear"), nil, false, `schedule "linear"`},
+		{"admm-grad iters below steps", spec("admm-grad", "iters", 10), nil, false, "iters 10: must be ≥ --steps 15"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -124,12 +131,12 @@ func TestNewMethod(t *testing.T) {
 // TestMethodNames checks that every listed method and mask source builds.
 func TestMethodNames(t *testing.T) {
 	for _, name := range runners.MethodNames {
-		if _, _, err := runners.NewMethod(runners.MethodSpec{Name: name}); err != nil {
+		if _, _, err := runners.NewMethod(spec(name)); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	for _, mask := range runners.MaskSources {
-		if _, _, err := runners.NewMethod(runners.MethodSpec{Name: "admm1", Mask: &mask}); err != nil {
+		if _, _, err := runners.NewMethod(spec("admm1", "mask", mask)); err != nil {
 			t.Errorf("admm1 mask %s: %v", mask, err)
 		}
 	}
@@ -143,36 +150,36 @@ func TestMethodOptionRanges(t *testing.T) {
 		spec runners.MethodSpec
 		want string // "" = valid
 	}{
-		{runners.MethodSpec{Name: "admm1", Rho: ptr(0.0)}, "admm1: --rho 0: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "admm-grad", Rho: ptr(0.0)}, "admm-grad: --rho 0: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "admm1", Rho: ptr(-2.0)}, "admm1: --rho -2: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "admm1", Rho: &nan}, "admm1: --rho NaN: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "admm-grad", Rho: &inf}, "admm-grad: --rho +Inf: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "admm1", Rho: ptr(1e-3)}, ""},
-		{runners.MethodSpec{Name: "admm1", Iters: ptr(0)}, ""},
-		{runners.MethodSpec{Name: "admm1", Iters: ptr(-1)}, "admm1: --iters -1: must be ≥ 0 (0 applies the mask only)"},
-		{runners.MethodSpec{Name: "admm-grad", Iters: ptr(0)}, "admm-grad: --iters 0: must be ≥ --steps 15"},
-		{runners.MethodSpec{Name: "admm-grad", Iters: ptr(14)}, "admm-grad: --iters 14: must be ≥ --steps 15"},
-		{runners.MethodSpec{Name: "admm-grad", Iters: ptr(15)}, ""},
-		{runners.MethodSpec{Name: "admm-grad", Steps: ptr(0)}, "admm-grad: --steps 0: must be ≥ 1 (ADMM-Grad re-selects the mask at least once; one fixed mask is admm1)"},
-		{runners.MethodSpec{Name: "admm-grad", Steps: ptr(-3)}, "admm-grad: --steps -3: must be ≥ 1 (ADMM-Grad re-selects the mask at least once; one fixed mask is admm1)"},
-		{runners.MethodSpec{Name: "admm-grad", Steps: ptr(21)}, "admm-grad: --iters 20: must be ≥ --steps 21"},
-		{runners.MethodSpec{Name: "admm-grad", Steps: ptr(1), Iters: ptr(1)}, ""},
-		{runners.MethodSpec{Name: "admm-grad", Schedule: ptr("")}, `admm-grad: --schedule "": want "cubic" or "reference-full"`},
-		{runners.MethodSpec{Name: "admm1", PercDamp: ptr(0.0)}, ""},
-		{runners.MethodSpec{Name: "admm1", PercDamp: ptr(-0.5)}, "admm1: --percdamp -0.5: must be ≥ 0 and finite"},
-		{runners.MethodSpec{Name: "admm-grad", PercDamp: &nan}, "admm-grad: --percdamp NaN: must be ≥ 0 and finite"},
-		{runners.MethodSpec{Name: "admm1", PercDamp: &inf}, "admm1: --percdamp +Inf: must be ≥ 0 and finite"},
-		{runners.MethodSpec{Name: "admm1", Mask: ptr("")}, `admm1: --mask "": want one of normmag, wanda, sparsegpt, magnitude`},
-		{runners.MethodSpec{Name: "sparsegpt", PercDamp: ptr(0.0)}, "sparsegpt: --percdamp 0: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "sparsegpt", PercDamp: &nan}, "sparsegpt: --percdamp NaN: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "sparsegpt", PercDamp: &inf}, "sparsegpt: --percdamp +Inf: must be > 0 and finite"},
-		{runners.MethodSpec{Name: "sparsegpt", BlockSize: ptr(0)}, "sparsegpt: --blocksize 0: must be ≥ 1"},
-		{runners.MethodSpec{Name: "sparsegpt", BlockSize: ptr(-128)}, "sparsegpt: --blocksize -128: must be ≥ 1"},
-		{runners.MethodSpec{Name: "sparsegpt", BlockSize: ptr(1)}, ""},
+		{spec("admm1", "rho", 0.0), "admm1: --rho 0: must be > 0 and finite"},
+		{spec("admm-grad", "rho", 0.0), "admm-grad: --rho 0: must be > 0 and finite"},
+		{spec("admm1", "rho", -2.0), "admm1: --rho -2: must be > 0 and finite"},
+		{spec("admm1", "rho", nan), "admm1: --rho NaN: must be > 0 and finite"},
+		{spec("admm-grad", "rho", inf), "admm-grad: --rho +Inf: must be > 0 and finite"},
+		{spec("admm1", "rho", 1e-3), ""},
+		{spec("admm1", "iters", 0), ""},
+		{spec("admm1", "iters", -1), "admm1: --iters -1: must be ≥ 0 (0 applies the mask only)"},
+		{spec("admm-grad", "iters", 0), "admm-grad: --iters 0: must be ≥ --steps 15"},
+		{spec("admm-grad", "iters", 14), "admm-grad: --iters 14: must be ≥ --steps 15"},
+		{spec("admm-grad", "iters", 15), ""},
+		{spec("admm-grad", "steps", 0), "admm-grad: --steps 0: must be ≥ 1 (ADMM-Grad re-selects the mask at least once; one fixed mask is admm1)"},
+		{spec("admm-grad", "steps", -3), "admm-grad: --steps -3: must be ≥ 1 (ADMM-Grad re-selects the mask at least once; one fixed mask is admm1)"},
+		{spec("admm-grad", "steps", 21), "admm-grad: --iters 20: must be ≥ --steps 21"},
+		{spec("admm-grad", "steps", 1, "iters", 1), ""},
+		{spec("admm-grad", "schedule", ""), `admm-grad: --schedule "": want one of cubic, reference-full`},
+		{spec("admm1", "percdamp", 0.0), ""},
+		{spec("admm1", "percdamp", -0.5), "admm1: --percdamp -0.5: must be ≥ 0 and finite"},
+		{spec("admm-grad", "percdamp", nan), "admm-grad: --percdamp NaN: must be ≥ 0 and finite"},
+		{spec("admm1", "percdamp", inf), "admm1: --percdamp +Inf: must be ≥ 0 and finite"},
+		{spec("admm1", "mask", ""), `admm1: --mask "": want one of normmag, wanda, sparsegpt, magnitude`},
+		{spec("sparsegpt", "percdamp", 0.0), "sparsegpt: --percdamp 0: must be > 0 and finite"},
+		{spec("sparsegpt", "percdamp", nan), "sparsegpt: --percdamp NaN: must be > 0 and finite"},
+		{spec("sparsegpt", "percdamp", inf), "sparsegpt: --percdamp +Inf: must be > 0 and finite"},
+		{spec("sparsegpt", "blocksize", 0), "sparsegpt: --blocksize 0: must be ≥ 1"},
+		{spec("sparsegpt", "blocksize", -128), "sparsegpt: --blocksize -128: must be ≥ 1"},
+		{spec("sparsegpt", "blocksize", 1), ""},
 	} {
-		name, _ := json.Marshal(c.spec)
-		t.Run(string(name), func(t *testing.T) {
+		name := c.spec.String()
+		t.Run(name, func(t *testing.T) {
 			_, _, err := runners.NewMethod(c.spec)
 			_, rerr := c.spec.Resolved()
 			for _, err := range []error{err, rerr} {
@@ -191,18 +198,18 @@ func TestResolved(t *testing.T) {
 	for _, c := range []struct {
 		spec, want runners.MethodSpec
 	}{
-		{runners.MethodSpec{Name: "magnitude"}, runners.MethodSpec{Name: "magnitude"}},
-		{runners.MethodSpec{Name: "wanda"}, runners.MethodSpec{Name: "wanda"}},
-		{runners.MethodSpec{Name: "sparsegpt"}, runners.MethodSpec{Name: "sparsegpt", PercDamp: ptr(0.01), BlockSize: ptr(128)}},
-		{runners.MethodSpec{Name: "sparsegpt", BlockSize: ptr(64)}, runners.MethodSpec{Name: "sparsegpt", PercDamp: ptr(0.01), BlockSize: ptr(64)}},
-		{runners.MethodSpec{Name: "admm1"},
-			runners.MethodSpec{Name: "admm1", Rho: ptr(1.0), Iters: ptr(20), PercDamp: ptr(0.1), PerOutput: ptr(false), Mask: ptr("normmag")}},
-		{runners.MethodSpec{Name: "admm1", Iters: ptr(7), Mask: ptr("wanda")},
-			runners.MethodSpec{Name: "admm1", Rho: ptr(1.0), Iters: ptr(7), PercDamp: ptr(0.1), PerOutput: ptr(false), Mask: ptr("wanda")}},
-		{runners.MethodSpec{Name: "admm-grad"},
-			runners.MethodSpec{Name: "admm-grad", Rho: ptr(1.0), Iters: ptr(20), Steps: ptr(15), Schedule: ptr("cubic"), PercDamp: ptr(0.1), PerOutput: ptr(false)}},
-		{runners.MethodSpec{Name: "admm-grad", Steps: ptr(3), PerOutput: ptr(true)},
-			runners.MethodSpec{Name: "admm-grad", Rho: ptr(1.0), Iters: ptr(20), Steps: ptr(3), Schedule: ptr("cubic"), PercDamp: ptr(0.1), PerOutput: ptr(true)}},
+		{spec("magnitude"), spec("magnitude")},
+		{spec("wanda"), spec("wanda")},
+		{spec("sparsegpt"), spec("sparsegpt", "percdamp", 0.01, "blocksize", 128)},
+		{spec("sparsegpt", "blocksize", 64), spec("sparsegpt", "percdamp", 0.01, "blocksize", 64)},
+		{spec("admm1"),
+			spec("admm1", "rho", 1.0, "iters", 20, "percdamp", 0.1, "per-output", false, "mask", "normmag")},
+		{spec("admm1", "iters", 7, "mask", "wanda"),
+			spec("admm1", "rho", 1.0, "iters", 7, "percdamp", 0.1, "per-output", false, "mask", "wanda")},
+		{spec("admm-grad"),
+			spec("admm-grad", "rho", 1.0, "iters", 20, "steps", 15, "schedule", "cubic", "percdamp", 0.1, "per-output", false)},
+		{spec("admm-grad", "steps", 3, "per-output", true),
+			spec("admm-grad", "rho", 1.0, "iters", 20, "steps", 3, "schedule", "cubic", "percdamp", 0.1, "per-output", true)},
 	} {
 		t.Run(c.spec.Name, func(t *testing.T) {
 			before, _ := json.Marshal(c.spec)
@@ -215,8 +222,13 @@ func TestResolved(t *testing.T) {
 				w, _ := json.Marshal(c.want)
 				t.Fatalf("resolved %s, want %s", g, w)
 			}
-			if c.spec.Iters != nil && got.Iters == c.spec.Iters {
-				t.Error("the resolved spec shares the caller's Iters")
+			got.Options["iters"] = -1
+			if c.spec.Options["iters"] == -1 {
+				t.Error("the resolved spec shares the caller's options")
+			}
+			delete(got.Options, "iters")
+			if r, err := c.spec.Resolved(); err == nil {
+				got = r
 			}
 			if after, _ := json.Marshal(c.spec); string(after) != string(before) {
 				t.Errorf("Resolved changed its receiver: %s, was %s", after, before)

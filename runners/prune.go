@@ -35,50 +35,34 @@ type PruneOutcome struct {
 }
 
 // Prune samples the calibration windows with m's tokenizer and prunes m in
-// place. Everything in s is validated before anything is sized by it, and
-// before the calibration, which takes minutes on a 7B model. When ctx is
-// cancelled Prune returns promptly (see prune.Run) with an error wrapping
-// ctx.Err(), and m is partly pruned.
+// place: the pruning step of Run, for callers that hold a model. Everything
+// in s is validated before anything is sized by it, and before the
+// calibration, which takes minutes on a 7B model. When ctx is cancelled
+// Prune returns promptly (see prune.Run) with an error wrapping ctx.Err(),
+// and m is partly pruned.
 func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, error) {
+	return prunePrepared(ctx, m, s, func(c data.CalibSpec) ([][]int, data.Provenance, error) {
+		encode := func(text string) []int { return m.Tokenizer.Encode(text, true, false) }
+		return data.Calibrate(s.DataDir, c, encode)
+	})
+}
+
+// calibrateFunc returns the calibration windows of a validated spec; a
+// session's caches them.
+type calibrateFunc func(data.CalibSpec) ([][]int, data.Provenance, error)
+
+func prunePrepared(ctx context.Context, m *model.Model, s PruneSpec, calibrate calibrateFunc) (*PruneOutcome, error) {
 	resolved, method, perRow, err := s.Method.build()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Pattern.Validate(); err != nil {
-		return nil, err
-	}
-	// The pipeline checks this too, but only after calibration, which
-	// takes minutes on a 7B model.
-	for l := range m.Weights.Blocks {
-		for i, lin := range m.Weights.Blocks[l].Linears() {
-			if err := s.Pattern.Fits(lin.In); err != nil {
-				return nil, fmt.Errorf("block %d %s (%d×%d): %w", l, model.LinearNames[i], lin.Out, lin.In, err)
-			}
-		}
-	}
-	if s.Calib.SeqLen == 0 {
-		s.Calib.SeqLen = m.Config.SeqLen
-	}
-	// The window counts are checked here because data.Calibrate reads 0 as
-	// its default, and the pipeline's buffers scale with what it returns.
-	switch {
-	case s.Calib.SeqLen < 2 || s.Calib.SeqLen > m.Config.SeqLen:
-		return nil, fmt.Errorf("--seqlen %d: must be 2..%d (the model's context length)", s.Calib.SeqLen, m.Config.SeqLen)
-	case s.Calib.NSamples < 1:
-		return nil, fmt.Errorf("--nsamples %d: must be ≥ 1", s.Calib.NSamples)
-	case s.Calib.NSamples > math.MaxInt/s.Calib.SeqLen/max(m.Config.Dim, 1):
-		return nil, fmt.Errorf("--nsamples %d: %d×%d calibration tokens of width %d cannot be addressed", s.Calib.NSamples, s.Calib.NSamples, s.Calib.SeqLen, m.Config.Dim)
-	case s.ChunkSeqs < 0:
-		return nil, fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
-	}
-	if err := checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs); err != nil {
+	if s.Calib, err = checkPrune(m, s); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	encode := func(text string) []int { return m.Tokenizer.Encode(text, true, false) }
-	calib, prov, err := data.Calibrate(s.DataDir, s.Calib, encode)
+	calib, prov, err := calibrate(s.Calib)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +81,39 @@ func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, err
 		return nil, err
 	}
 	return &PruneOutcome{Method: resolved, Result: res, Calib: prov}, nil
+}
+
+// checkPrune validates the pattern, the calibration counts and the memory
+// the activations need against m, and returns the calibration spec with
+// its window length resolved. The pipeline checks the pattern too, but
+// only after calibration, which takes minutes on a 7B model.
+func checkPrune(m *model.Model, s PruneSpec) (data.CalibSpec, error) {
+	if err := s.Pattern.Validate(); err != nil {
+		return s.Calib, err
+	}
+	for l := range m.Weights.Blocks {
+		for i, lin := range m.Weights.Blocks[l].Linears() {
+			if err := s.Pattern.Fits(lin.In); err != nil {
+				return s.Calib, fmt.Errorf("block %d %s (%d×%d): %w", l, model.LinearNames[i], lin.Out, lin.In, err)
+			}
+		}
+	}
+	if s.Calib.SeqLen == 0 {
+		s.Calib.SeqLen = m.Config.SeqLen
+	}
+	// The window counts are checked here because data.Calibrate reads 0 as
+	// its default, and the pipeline's buffers scale with what it returns.
+	switch {
+	case s.Calib.SeqLen < 2 || s.Calib.SeqLen > m.Config.SeqLen:
+		return s.Calib, fmt.Errorf("--seqlen %d: must be 2..%d (the model's context length)", s.Calib.SeqLen, m.Config.SeqLen)
+	case s.Calib.NSamples < 1:
+		return s.Calib, fmt.Errorf("--nsamples %d: must be ≥ 1", s.Calib.NSamples)
+	case s.Calib.NSamples > math.MaxInt/s.Calib.SeqLen/max(m.Config.Dim, 1):
+		return s.Calib, fmt.Errorf("--nsamples %d: %d×%d calibration tokens of width %d cannot be addressed", s.Calib.NSamples, s.Calib.NSamples, s.Calib.SeqLen, m.Config.Dim)
+	case s.ChunkSeqs < 0:
+		return s.Calib, fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
+	}
+	return s.Calib, checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs)
 }
 
 // availableMemory is sysmem.Available; tests replace it.

@@ -79,7 +79,7 @@ func TestPrune(t *testing.T) {
 			m := loadStories(t)
 			var progress bytes.Buffer
 			res, err := runners.Prune(context.Background(), m, runners.PruneSpec{
-				Method:   runners.MethodSpec{Name: c.method},
+				Method:   spec(c.method),
 				Pattern:  c.pattern,
 				Calib:    data.CalibSpec{Source: calib, NSamples: 4, SeqLen: c.seqlen},
 				Progress: &progress,
@@ -116,29 +116,29 @@ func TestPruneErrors(t *testing.T) {
 		spec runners.PruneSpec
 		want string
 	}{
-		{"unknown method", runners.PruneSpec{Method: runners.MethodSpec{Name: "obs"}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, `method "obs"`},
-		{"option the method lacks", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda", Iters: ptr(3)}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, "no option iters"},
-		{"invalid pattern", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 1.5}, Calib: missing}, "1.5"},
-		{"zero pattern", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Calib: missing}, "sparsity"},
-		{"4:8 on width 172", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{N: 4, M: 8}, Calib: missing}, "block 0 down_proj (64×172)"},
-		{"seqlen above context", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"unknown method", runners.PruneSpec{Method: spec("obs"), Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, `method "obs"`},
+		{"option the method lacks", runners.PruneSpec{Method: spec("wanda", "iters", 3), Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, "no option iters"},
+		{"invalid pattern", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 1.5}, Calib: missing}, "1.5"},
+		{"zero pattern", runners.PruneSpec{Method: spec("wanda"), Calib: missing}, "sparsity"},
+		{"4:8 on width 172", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{N: 4, M: 8}, Calib: missing}, "block 0 down_proj (64×172)"},
+		{"seqlen above context", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: 513}}, "--seqlen 513: must be 2..512 (the model's context length)"},
-		{"seqlen 1", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"seqlen 1", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: 1}}, "--seqlen 1: must be 2..512 (the model's context length)"},
-		{"seqlen negative", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"seqlen negative", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: missing.Source, NSamples: 4, SeqLen: -64}}, "--seqlen -64: must be 2..512 (the model's context length)"},
-		{"nsamples 0", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"nsamples 0", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: missing.Source, NSamples: 0, SeqLen: 32}}, "--nsamples 0: must be ≥ 1"},
-		{"nsamples negative", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"nsamples negative", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: missing.Source, NSamples: -1, SeqLen: 32}}, "--nsamples -1: must be ≥ 1"},
-		{"nsamples beyond addressing", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"nsamples beyond addressing", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: missing.Source, NSamples: math.MaxInt / 2, SeqLen: 64}}, "cannot be addressed"},
-		{"chunk negative", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing, ChunkSeqs: -2},
+		{"chunk negative", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing, ChunkSeqs: -2},
 			"--chunk -2: must be ≥ 0 (0 = all sequences at once)"},
-		{"admm-grad steps 0", runners.PruneSpec{Method: runners.MethodSpec{Name: "admm-grad", Steps: ptr(0)}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing},
+		{"admm-grad steps 0", runners.PruneSpec{Method: spec("admm-grad", "steps", 0), Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing},
 			"admm-grad: --steps 0: must be ≥ 1"},
-		{"missing source", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, "missing.txt"},
-		{"short source", runners.PruneSpec{Method: runners.MethodSpec{Name: "wanda"}, Pattern: prune.Pattern{Ratio: 0.5},
+		{"missing source", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5}, Calib: missing}, "missing.txt"},
+		{"short source", runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5},
 			Calib: data.CalibSpec{Source: calib, NSamples: 1000, SeqLen: 512}}, calib},
 	}
 	for _, c := range cases {
@@ -163,7 +163,7 @@ func TestPruneCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := runners.Prune(ctx, m, runners.PruneSpec{
-		Method:  runners.MethodSpec{Name: "magnitude"},
+		Method:  spec("magnitude"),
 		Pattern: prune.Pattern{Ratio: 0.5},
 		Calib:   data.CalibSpec{Source: filepath.Join(t.TempDir(), "missing.txt"), NSamples: 2, SeqLen: 32},
 	})
@@ -183,12 +183,12 @@ func TestPruneRecordsResolved(t *testing.T) {
 	p := prune.Pattern{Ratio: 0.5}
 	m := loadStories(t)
 	res, err := runners.Prune(context.Background(), m, runners.PruneSpec{
-		Method: runners.MethodSpec{Name: "admm1", Iters: ptr(7)}, Pattern: p, Calib: calib,
+		Method: spec("admm1", "iters", 7), Pattern: p, Calib: calib,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := runners.MethodSpec{Name: "admm1", Rho: ptr(1.0), Iters: ptr(7), PercDamp: ptr(0.1), PerOutput: ptr(false), Mask: ptr("normmag")}
+	want := spec("admm1", "rho", 1.0, "iters", 7, "percdamp", 0.1, "per-output", false, "mask", "normmag")
 	if !reflect.DeepEqual(res.Method, want) {
 		g, _ := json.Marshal(res.Method)
 		w, _ := json.Marshal(want)
@@ -250,7 +250,7 @@ func TestPruneLayerCancel(t *testing.T) {
 			for i := range w.W {
 				w.W[i] = float32(rng.NormFloat64())
 			}
-			m, _, err := runners.NewMethod(runners.MethodSpec{Name: c.method})
+			m, _, err := runners.NewMethod(spec(c.method))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -305,7 +305,7 @@ func TestPruneMemory(t *testing.T) {
 	} {
 		before, _ := zeros(m)
 		_, err := runners.Prune(context.Background(), m, runners.PruneSpec{
-			Method:    runners.MethodSpec{Name: "wanda"},
+			Method:    spec("wanda"),
 			Pattern:   prune.Pattern{Ratio: 0.5},
 			Calib:     data.CalibSpec{Source: missing, Mode: data.ModeRandom, NSamples: c.nsamples, SeqLen: c.seqlen},
 			ChunkSeqs: c.chunk,
@@ -321,7 +321,7 @@ func TestPruneMemory(t *testing.T) {
 	}
 	// An ordinary run fits.
 	_, err := runners.Prune(context.Background(), m, runners.PruneSpec{
-		Method:  runners.MethodSpec{Name: "wanda"},
+		Method:  spec("wanda"),
 		Pattern: prune.Pattern{Ratio: 0.5},
 		Calib:   data.CalibSpec{Source: calibFile(t), NSamples: 4, SeqLen: 64},
 	})

@@ -490,7 +490,7 @@ func TestHostileInput(t *testing.T) {
 		// prune: evaluation and output.
 		{"eval flag without eval", "", prune(with(wanda, "--max-windows", "3")...), exitUsage, []string{"--max-windows", "--eval ppl"}},
 		{"bad eval", "", prune(with(wanda, "--eval", "acc")...), exitUsage, []string{"--eval", "acc"}},
-		{"eval seqlen", "", prune(with(wanda, "--eval", "ppl", "--eval-seqlen", "600")...), exitFail, []string{"--eval-seqlen 600", "context length 512"}},
+		{"eval seqlen", "", prune(with(wanda, "--eval", "ppl", "--eval-seqlen", "600")...), exitFail, []string{"seqlen 600", "context length 512"}},
 		{"eval dataset", "", prune(with(wanda, "--eval", "ppl", "--dataset", p("empty.txt"))...), exitFail, []string{p("empty.txt"), "empty"}},
 		{"out not empty", "", prune(with(wanda, "--out", p("trunc"))...), exitFail, []string{"--out " + p("trunc"), "not empty"}},
 		{"out is a file", "", prune(with(wanda, "--out", p("empty.txt"))...), exitFail, []string{"--out " + p("empty.txt"), "not a directory"}},

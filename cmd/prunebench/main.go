@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/results"
+	"github.com/prunebench/prunebench/runners"
 )
 
 // Exit codes (ARCHITECTURE.md conventions).
@@ -224,53 +224,15 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openModel resolves --model (a short name in the data directory only, or
-// a path), verifies registered files, loads the model and records the path
-// and sha256 of every file it was loaded from.
+// openModel loads --model (runners.OpenModel) and keeps the checksums of
+// its files.
 func (c *common) openModel() (*model.Model, error) {
 	if c.model == "" {
 		return nil, usagef("--model is required")
 	}
-	dir := data.Dir(c.dataDir)
-	path, err := data.ResolveModel(dir, c.model)
-	if err != nil {
-		return nil, fmt.Errorf("--model %s: %w", c.model, err)
-	}
-	// A checkpoint file is read with the vocabulary beside it: verify the
-	// registered files of its directory too, before anything is parsed, and
-	// of where a symbolic link leads as well as of where it lies.
-	for _, p := range modelPaths(path) {
-		if err := data.VerifyPath(dir, p); err != nil {
-			return nil, fmt.Errorf("--model %s: %w", c.model, err)
-		}
-	}
-	m, err := model.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	c.modelFiles = make([]data.FileRef, len(m.Files))
-	for i, f := range m.Files {
-		if c.modelFiles[i], err = data.Ref(f); err != nil {
-			return nil, fmt.Errorf("--model %s: %w", c.model, err)
-		}
-	}
-	return m, nil
-}
-
-// modelPaths lists what VerifyPath must check for the model at path: path
-// and, for a symbolic link, its target; a checkpoint file by its directory,
-// as its vocabulary lies beside it.
-func modelPaths(path string) []string {
-	paths := []string{path}
-	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
-		paths = append(paths, real)
-	}
-	for i, p := range paths {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			paths[i] = filepath.Dir(p)
-		}
-	}
-	return paths
+	m, files, err := runners.OpenModel(c.dataDir, c.model)
+	c.modelFiles = files
+	return m, err
 }
 
 func printTable(w io.Writer, header []string, rows [][]string) error {

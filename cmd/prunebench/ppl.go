@@ -9,7 +9,7 @@ import (
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/eval"
-	"github.com/prunebench/prunebench/model"
+	"github.com/prunebench/prunebench/runners"
 )
 
 // pplFlags are the evaluation flags shared by ppl and prune --eval ppl.
@@ -44,6 +44,11 @@ func (p *pplFlags) check() error {
 	return nil
 }
 
+// spec is the evaluation the flags ask for.
+func (p *pplFlags) spec() runners.PPLSpec {
+	return runners.PPLSpec{Dataset: p.dataset, Protocol: p.protocol, SeqLen: p.seqlen, MaxWindows: p.maxWindows}
+}
+
 // pplReport is the JSON shape of a perplexity run.
 type pplReport struct {
 	Model      string         `json:"model"`
@@ -54,45 +59,8 @@ type pplReport struct {
 	eval.PPLResult
 }
 
-// pplInput is a dataset read and tokenised, ready to be scored.
-type pplInput struct {
-	text   data.FileRef
-	tokens []int
-}
-
-// prepare reads and tokenises the dataset (BOS once, dummy prefix once)
-// and checks that it can be scored with m under the flags. prune calls it
-// before pruning, so that a wrong file or length fails in a second, not
-// after the whole run.
-func (p *pplFlags) prepare(dataDir string, m *model.Model) (pplInput, error) {
-	if p.seqlen > m.Config.SeqLen {
-		return pplInput{}, fmt.Errorf("--%s %d exceeds the model's context length %d", p.seqlenFlag, p.seqlen, m.Config.SeqLen)
-	}
-	text, err := data.ReadText(data.Dir(dataDir), p.dataset)
-	if err != nil {
-		return pplInput{}, fmt.Errorf("--dataset %s: %w", p.dataset, err)
-	}
-	in := pplInput{text: text.FileRef, tokens: m.Tokenizer.Encode(text.Text, true, false)}
-	if _, err := eval.PlanPerplexity(len(in.tokens), m.Config.SeqLen, p.options(m)); err != nil {
-		return pplInput{}, fmt.Errorf("--dataset %s (%s): %w", p.dataset, in.text.Path, err)
-	}
-	return in, nil
-}
-
-func (p *pplFlags) options(m *model.Model) eval.PPLOptions {
-	return eval.PPLOptions{Protocol: p.protocol, SeqLen: p.seqlen, MaxWindows: p.maxWindows, BOS: m.Tokenizer.BOS()}
-}
-
-// perplexity scores in with the chosen protocol.
-func (p *pplFlags) perplexity(ctx context.Context, c *common, m *model.Model, in pplInput, progress io.Writer) (pplReport, error) {
-	fmt.Fprintf(progress, "ppl: %s: %d tokens\n", in.text.Path, len(in.tokens))
-	o := p.options(m)
-	o.Progress = progress
-	res, err := eval.Perplexity(ctx, m, in.tokens, m.Config.SeqLen, o)
-	if err != nil {
-		return pplReport{}, fmt.Errorf("%s on %s: %w", c.model, in.text.Path, err)
-	}
-	return pplReport{Model: c.model, ModelFiles: c.modelFiles, Dataset: p.dataset, Path: in.text.Path, SHA256: in.text.SHA256, PPLResult: res}, nil
+func newPPLReport(model string, files []data.FileRef, o runners.PPLOutcome) pplReport {
+	return pplReport{Model: model, ModelFiles: files, Dataset: o.Spec.Dataset, Path: o.Text.Path, SHA256: o.Text.SHA256, PPLResult: o.PPLResult}
 }
 
 func runPPL(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -106,18 +74,16 @@ func runPPL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := p.check(); err != nil {
 		return err
 	}
-	m, err := c.openModel()
+	spec := runners.RunSpec{Model: c.model, DataDir: c.dataDir, Progress: stderr,
+		Method: runners.MethodSpec{Name: runners.Dense}, Eval: runners.EvalSpec{PPL: []runners.PPLSpec{p.spec()}}}
+	if err := runners.Validate(spec); err != nil {
+		return usageError{err}
+	}
+	o, err := runners.Run(ctx, spec)
 	if err != nil {
 		return err
 	}
-	in, err := p.prepare(c.dataDir, m)
-	if err != nil {
-		return err
-	}
-	rep, err := p.perplexity(ctx, &c, m, in, stderr)
-	if err != nil {
-		return err
-	}
+	rep := newPPLReport(c.model, o.ModelFiles, o.PPL[0])
 	if c.json {
 		return json.NewEncoder(stdout).Encode(rep)
 	}

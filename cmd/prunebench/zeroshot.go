@@ -8,11 +8,11 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/eval"
 	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/runners"
 )
 
 // zeroshotReport is the JSON shape of a zero-shot run.
@@ -28,33 +28,20 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var c common
 	fs := newFlags("zeroshot", stderr, &c)
 	tasks := fs.String("tasks", strings.Join(eval.PaperTaskNames(), ","), "comma-separated tasks from "+strings.Join(eval.TaskNames(), ","))
-	limit := fs.Int("limit", 0, "score only the first N documents of each task, in file order (0 = all)")
+	zs := runners.ZeroShotSpec{}
+	fs.IntVar(&zs.Limit, "limit", 0, "score only the first N documents of each task, in file order (0 = all)")
 	samples := fs.String("samples", "", "write one JSON line per document with its requests' log-likelihoods")
-	hsCtx := fs.String("hellaswag-ctx", eval.HellaSwagCapitalizeTail, "six-line HellaSwag contexts: capitalize-tail or as-is")
+	fs.StringVar(&zs.HellaSwagCtx, "hellaswag-ctx", eval.HellaSwagCapitalizeTail, "six-line HellaSwag contexts: capitalize-tail or as-is")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *limit < 0 {
-		return usagef("--limit %d: must be ≥ 0", *limit)
+	for _, n := range strings.Split(*tasks, ",") {
+		zs.Tasks = append(zs.Tasks, strings.TrimSpace(n))
 	}
-	if c.model == "" {
-		return usagef("--model is required")
-	}
-	if *hsCtx != eval.HellaSwagCapitalizeTail && *hsCtx != eval.HellaSwagAsIs {
-		return usagef("--hellaswag-ctx %q: want %s or %s", *hsCtx, eval.HellaSwagCapitalizeTail, eval.HellaSwagAsIs)
-	}
-	names := strings.Split(*tasks, ",")
-	seen := map[string]bool{}
-	for i, n := range names {
-		names[i] = strings.TrimSpace(n)
-		switch {
-		case names[i] == "":
-			return usagef("--tasks %q: empty task name (want a comma-separated list from %s)", *tasks, strings.Join(eval.TaskNames(), ","))
-		case seen[names[i]]:
-			// Twice the same task would count twice in the mean accuracy.
-			return usagef("--tasks %q: %s is named twice", *tasks, names[i])
-		}
-		seen[names[i]] = true
+	spec := runners.RunSpec{Model: c.model, DataDir: c.dataDir, Progress: stderr,
+		Method: runners.MethodSpec{Name: runners.Dense}, Eval: runners.EvalSpec{ZeroShot: &zs}}
+	if err := runners.Validate(spec); err != nil {
+		return usageError{err}
 	}
 	if *samples != "" {
 		// Refused now rather than when the finished file replaces it.
@@ -62,55 +49,35 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return fmt.Errorf("--samples %s: exists and is not a regular file", *samples)
 		}
 	}
-	dir := data.Dir(c.dataDir)
-	// Load every task before the model runs, so that a bad file or name
-	// fails in a second, not after an hour of scoring.
-	loaded := make([]*eval.Task, len(names))
-	for i, n := range names {
-		t, err := eval.LoadTask(n, dir, eval.LoadOptions{HellaSwagCtx: *hsCtx})
-		if errors.Is(err, eval.ErrUnknownTask) {
-			return usageError{fmt.Errorf("--tasks: %w", err)}
-		}
-		if err != nil {
-			return err
-		}
-		loaded[i] = t
-	}
-	m, err := c.openModel()
-	if err != nil {
-		return err
-	}
-	// sw stays a nil interface without --samples. The file appears, complete,
-	// only when every task has been scored; an existing one is kept till then.
-	var sw io.Writer
+	// The samples file appears, complete, only when every task has been
+	// scored; an existing one is kept till then.
 	var sf *atomicfile.File
 	if *samples != "" {
+		var err error
 		if sf, err = atomicfile.Create(*samples); err != nil {
 			return fmt.Errorf("--samples %s: %w", *samples, err)
 		}
 		defer sf.Abort()
-		sw = sf
+		spec.Samples = sf
 	}
-	start := time.Now()
-	rep := zeroshotReport{Model: c.model, ModelFiles: c.modelFiles, Tasks: map[string]eval.TaskResult{}}
-	var rows [][]string
-	for _, t := range loaded {
-		fmt.Fprintf(stderr, "zeroshot: %s: %d documents from %s\n", t.Name, len(t.Docs), t.Path)
-		r, err := eval.Evaluate(ctx, m, m.Tokenizer, m.Config.SeqLen, t, eval.ZeroShotOptions{
-			Limit: *limit, Samples: sw, Progress: stderr,
-		})
-		if err != nil {
-			return err
-		}
-		rep.Tasks[t.Name] = r
-		rep.MeanAcc += r.Acc / float64(len(loaded))
-		rows = append(rows, []string{t.Name, fmt.Sprint(r.Docs), pct(r.Acc, r.AccStderr), pctPtr(r.AccNorm, r.AccNormStderr), fmt.Sprintf("%.1f", r.Seconds)})
+	o, err := runners.Run(ctx, spec)
+	if errors.Is(err, eval.ErrUnknownTask) {
+		return usageError{err}
 	}
-	rep.Seconds = time.Since(start).Seconds()
+	if err != nil {
+		return err
+	}
 	if sf != nil {
 		if err := sf.Commit(); err != nil {
 			return fmt.Errorf("--samples: %w", err)
 		}
+	}
+	rep := zeroshotReport{Model: c.model, ModelFiles: o.ModelFiles, Tasks: map[string]eval.TaskResult{}, Seconds: o.Record.Seconds.Eval}
+	var rows [][]string
+	for _, r := range o.ZeroShot {
+		rep.Tasks[r.Task] = r
+		rep.MeanAcc += r.Acc / float64(len(o.ZeroShot))
+		rows = append(rows, []string{r.Task, fmt.Sprint(r.Docs), pct(r.Acc, r.AccStderr), pctPtr(r.AccNorm, r.AccNormStderr), fmt.Sprintf("%.1f", r.Seconds)})
 	}
 	if c.json {
 		return json.NewEncoder(stdout).Encode(rep)

@@ -1,0 +1,587 @@
+package runners
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/eval"
+	"github.com/prunebench/prunebench/model"
+	"github.com/prunebench/prunebench/prune"
+	"github.com/prunebench/prunebench/results"
+)
+
+// Outcome is what Run produced: the record, and the details behind it that
+// the CLI verbs print.
+type Outcome struct {
+	Record results.Record
+	// Method is the resolved method spec (Dense for the dense model).
+	Method MethodSpec
+	// ModelFiles are the files the model was loaded from.
+	ModelFiles []data.FileRef
+	// Prune holds the per-linear results; nil for the dense model.
+	Prune    *prune.Result
+	Calib    data.Provenance
+	PPL      []PPLOutcome
+	ZeroShot []eval.TaskResult // in Eval.ZeroShot.Tasks order
+	KLD      *eval.KLDResult
+}
+
+// PPLOutcome is one perplexity evaluation with the text it scored.
+type PPLOutcome struct {
+	Spec   PPLSpec
+	Metric string
+	Text   data.FileRef
+	eval.PPLResult
+}
+
+// Run executes one run: resolve the model (path and sha256) → calibrate →
+// prune → evaluate → optionally save → record. The CLI verbs are thin
+// wrappers over it and the experiment harness (Sweep) runs every run of a
+// config through the same session code. Everything in s is validated, and
+// the evaluation inputs read, before the model is pruned, so that a wrong
+// file fails in a second rather than after the pruning.
+func Run(ctx context.Context, s RunSpec) (*Outcome, error) {
+	sess := newSession(s.DataDir, s.Model, s.Progress)
+	p, err := sess.prepare(s)
+	if err != nil {
+		return nil, err
+	}
+	return sess.execute(ctx, p)
+}
+
+// Validate checks s on its own, before any file is read: the method and
+// its options, the pattern, the calibration counts and the evaluation
+// settings. Messages name the CLI flags; the experiment configs check the
+// same things with file positions first.
+func Validate(s RunSpec) error {
+	if s.Model == "" {
+		return errors.New("--model is required")
+	}
+	if s.Method.Name != Dense {
+		if _, err := s.Method.Resolved(); err != nil {
+			return err
+		}
+		if err := s.Pattern.Validate(); err != nil {
+			return err
+		}
+		c := s.Calib
+		switch {
+		case c.NSamples < 1:
+			return fmt.Errorf("--nsamples %d: must be ≥ 1", c.NSamples)
+		case c.SeqLen != 0 && c.SeqLen < 2:
+			return fmt.Errorf("--seqlen %d: a calibration window needs at least 2 tokens (0 = the model's context length)", c.SeqLen)
+		case s.ChunkSeqs < 0:
+			return fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
+		case c.SeqLen > 0 && c.NSamples > data.MaxCalibTokens/c.SeqLen:
+			return fmt.Errorf("--nsamples %d × --seqlen %d: more than %d tokens, the limit for one calibration", c.NSamples, c.SeqLen, data.MaxCalibTokens)
+		}
+		switch c.Mode {
+		case data.ModeContiguous, data.ModeRandom:
+		case data.ModeC4:
+			for i, shard := range strings.Split(c.Source, ",") {
+				if strings.TrimSpace(shard) == "" {
+					return fmt.Errorf("--calib %q: shard %d of the comma-separated list is empty", c.Source, i+1)
+				}
+			}
+		default:
+			return fmt.Errorf("--calib-mode %q: want %s, %s or %s", c.Mode, data.ModeContiguous, data.ModeRandom, data.ModeC4)
+		}
+	}
+	for _, p := range s.Eval.PPL {
+		if err := checkWindows(p.Protocol, p.SeqLen, p.MaxWindows); err != nil {
+			return err
+		}
+	}
+	if k := s.Eval.KLD; k != nil {
+		if err := checkWindows(eval.ProtocolWanda, k.SeqLen, k.MaxWindows); err != nil {
+			return fmt.Errorf("kld: %w", err)
+		}
+	}
+	if z := s.Eval.ZeroShot; z != nil {
+		if z.Limit < 0 {
+			return fmt.Errorf("--limit %d: must be ≥ 0", z.Limit)
+		}
+		switch z.HellaSwagCtx {
+		case "", eval.HellaSwagCapitalizeTail, eval.HellaSwagAsIs:
+		default:
+			return fmt.Errorf("--hellaswag-ctx %q: want %s or %s", z.HellaSwagCtx, eval.HellaSwagCapitalizeTail, eval.HellaSwagAsIs)
+		}
+		seen := map[string]bool{}
+		for _, n := range z.Tasks {
+			switch {
+			case n == "":
+				return fmt.Errorf("--tasks: empty task name (want a comma-separated list from %s)", strings.Join(eval.TaskNames(), ","))
+			case seen[n]:
+				// Twice the same task would count twice in the mean accuracy.
+				return fmt.Errorf("--tasks: %s is named twice", n)
+			}
+			seen[n] = true
+		}
+	}
+	return nil
+}
+
+func checkWindows(protocol string, seqlen, maxWindows int) error {
+	if protocol != "" && protocol != eval.ProtocolWanda && protocol != eval.ProtocolLlamaCpp {
+		return fmt.Errorf("--protocol %q: want wanda or llamacpp", protocol)
+	}
+	if protocol == "" {
+		protocol = eval.ProtocolWanda
+	}
+	if maxWindows < 0 {
+		return fmt.Errorf("--max-windows %d: must be ≥ 0 (0 = all windows)", maxWindows)
+	}
+	if minT := eval.MinSeqLen(protocol); seqlen != 0 && seqlen < minT {
+		return fmt.Errorf("--seqlen %d: the %s protocol needs windows of at least %d tokens to score one (0 = the model's context length)", seqlen, protocol, minT)
+	}
+	return nil
+}
+
+// session holds what the runs of one model share: the loaded model and
+// the checksums of its files, a copy of the dense linears to restore
+// between runs and to serve as KLD's reference, the calibration windows
+// (identical for every method), tokenised evaluation texts and loaded
+// tasks.
+type session struct {
+	dataDir, name string
+	progress      io.Writer
+	m             *model.Model
+	files         []data.FileRef
+	loadSeconds   float64
+	// dense is the unpruned model: its own copy of the 7·L linears, the
+	// rest shared with m (pruning changes only the linears). nil until a
+	// run needs it.
+	dense *model.Model
+	// pruned tells whether m's linears differ from dense's.
+	pruned bool
+	// reuse tells that more runs will follow (a sweep): keep the dense
+	// linears to restore them when memory allows.
+	reuse bool
+	calib map[string]*calibCapture
+	texts map[string]*evalText
+	tasks map[string]*eval.Task
+}
+
+type calibCapture struct {
+	windows [][]int
+	prov    data.Provenance
+	seconds float64
+}
+
+type evalText struct {
+	ref    data.FileRef
+	tokens []int
+}
+
+func newSession(dataDir, name string, progress io.Writer) *session {
+	if progress == nil {
+		progress = io.Discard
+	}
+	return &session{dataDir: data.Dir(dataDir), name: name, progress: progress,
+		calib: map[string]*calibCapture{}, texts: map[string]*evalText{}, tasks: map[string]*eval.Task{}}
+}
+
+// open loads the model once.
+func (s *session) open() error {
+	if s.m != nil {
+		return nil
+	}
+	start := time.Now()
+	m, files, err := OpenModel(s.dataDir, s.name)
+	if err != nil {
+		return err
+	}
+	s.m, s.files, s.loadSeconds = m, files, time.Since(start).Seconds()
+	return nil
+}
+
+// OpenModel resolves name (a short name in the data directory only, or a
+// path), verifies the registered files it involves, loads the model and
+// returns the path, size and sha256 of every file it was loaded from.
+func OpenModel(dataDir, name string) (*model.Model, []data.FileRef, error) {
+	dir := data.Dir(dataDir)
+	path, err := data.ResolveModel(dir, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--model %s: %w", name, err)
+	}
+	// A checkpoint file is read with the vocabulary beside it: verify the
+	// registered files of its directory too, before anything is parsed, and
+	// of where a symbolic link leads as well as of where it lies.
+	for _, p := range modelPaths(path) {
+		if err := data.VerifyPath(dir, p); err != nil {
+			return nil, nil, fmt.Errorf("--model %s: %w", name, err)
+		}
+	}
+	m, err := model.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	files := make([]data.FileRef, len(m.Files))
+	for i, f := range m.Files {
+		if files[i], err = data.Ref(f); err != nil {
+			return nil, nil, fmt.Errorf("--model %s: %w", name, err)
+		}
+	}
+	return m, files, nil
+}
+
+// prepared is a run whose settings are resolved against the model and the
+// data: everything its ID depends on is known.
+type prepared struct {
+	spec     RunSpec
+	id       string
+	method   MethodSpec // resolved
+	calibKey string
+	ppl      []pplInput
+	tasks    []*eval.Task
+	kld      *evalText
+	kldOpts  eval.KLDOptions
+}
+
+type pplInput struct {
+	spec   PPLSpec
+	metric string
+	text   *evalText
+	opts   eval.PPLOptions
+}
+
+// prepare validates spec, loads the model and reads every evaluation input,
+// and computes the run's ID.
+func (s *session) prepare(spec RunSpec) (*prepared, error) {
+	if err := Validate(spec); err != nil {
+		return nil, err
+	}
+	if spec.Model != s.name {
+		return nil, fmt.Errorf("run of model %s in the session of %s", spec.Model, s.name)
+	}
+	p := &prepared{spec: spec, method: MethodSpec{Name: Dense}}
+	// Tasks first: a bad task file fails before a large model loads.
+	if z := spec.Eval.ZeroShot; z != nil {
+		names := z.Tasks
+		if len(names) == 0 {
+			names = eval.PaperTaskNames()
+		}
+		for _, n := range names {
+			t, err := s.task(n, z.HellaSwagCtx)
+			if err != nil {
+				return nil, err
+			}
+			p.tasks = append(p.tasks, t)
+		}
+	}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	m := s.m
+	if spec.Out != "" {
+		// Every reason the save would fail, before hours of pruning.
+		if err := model.CheckSaveHF(m, spec.Out); err != nil {
+			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
+		}
+	}
+	names := pplMetricNames(spec.Eval.PPL)
+	for i, ps := range spec.Eval.PPL {
+		in := pplInput{spec: ps, metric: names[i]}
+		in.opts = eval.PPLOptions{Protocol: ps.Protocol, SeqLen: ps.SeqLen, MaxWindows: ps.MaxWindows, BOS: m.Tokenizer.BOS()}
+		if in.opts.Protocol == "" {
+			in.opts.Protocol = eval.ProtocolWanda
+		}
+		if ps.SeqLen > m.Config.SeqLen {
+			return nil, fmt.Errorf("evaluation seqlen %d exceeds the model's context length %d", ps.SeqLen, m.Config.SeqLen)
+		}
+		var err error
+		if in.text, err = s.text(ps.Dataset); err != nil {
+			return nil, err
+		}
+		if _, err := eval.PlanPerplexity(len(in.text.tokens), m.Config.SeqLen, in.opts); err != nil {
+			return nil, fmt.Errorf("--dataset %s (%s): %w", ps.Dataset, in.text.ref.Path, err)
+		}
+		p.ppl = append(p.ppl, in)
+	}
+	if k := spec.Eval.KLD; k != nil {
+		if k.SeqLen > m.Config.SeqLen {
+			return nil, fmt.Errorf("kld: --seqlen %d exceeds the model's context length %d", k.SeqLen, m.Config.SeqLen)
+		}
+		var err error
+		if p.kld, err = s.text(k.Dataset); err != nil {
+			return nil, fmt.Errorf("kld: %w", err)
+		}
+		p.kldOpts = eval.KLDOptions{SeqLen: k.SeqLen, MaxWindows: k.MaxWindows}
+		if _, err := eval.PlanPerplexity(len(p.kld.tokens), m.Config.SeqLen, eval.PPLOptions{SeqLen: k.SeqLen, MaxWindows: k.MaxWindows}); err != nil {
+			return nil, fmt.Errorf("kld: --dataset %s (%s): %w", k.Dataset, p.kld.ref.Path, err)
+		}
+	}
+	var calibFiles []data.FileRef
+	if spec.Method.Name != Dense {
+		var err error
+		if p.method, err = spec.Method.Resolved(); err != nil {
+			return nil, err
+		}
+		if p.spec.Calib, err = checkPrune(m, p.pruneSpec()); err != nil {
+			return nil, err
+		}
+		if p.spec.Calib.Mode == data.ModeContiguous || p.spec.Calib.Mode == "" {
+			p.spec.Calib.Seed = 0 // contiguous draws nothing
+		}
+		if calibFiles, err = calibSourceFiles(s.dataDir, p.spec.Calib); err != nil {
+			return nil, err
+		}
+		p.calibKey = calibKey(p.spec.Calib)
+	}
+	p.id = s.runID(p, calibFiles)
+	return p, nil
+}
+
+// calibSourceFiles resolves the calibration's files without sampling from
+// them, for the run's ID.
+func calibSourceFiles(dir string, c data.CalibSpec) ([]data.FileRef, error) {
+	if c.Mode != data.ModeC4 {
+		src := c.Source
+		if src == "" {
+			src = data.CorpusWikiText2Valid
+		}
+		t, err := data.ReadText(dir, src)
+		if err != nil {
+			return nil, fmt.Errorf("calibration: %w", err)
+		}
+		return []data.FileRef{t.FileRef}, nil
+	}
+	var refs []data.FileRef
+	for _, shard := range strings.Split(c.Source, ",") {
+		path, err := data.ResolvePath(strings.TrimSpace(shard))
+		if err != nil {
+			return nil, fmt.Errorf("calibration: %w", err)
+		}
+		ref, err := data.Ref(path)
+		if err != nil {
+			return nil, fmt.Errorf("calibration: %w", err)
+		}
+		refs = append(refs, ref)
+	}
+	return refs, nil
+}
+
+func calibKey(c data.CalibSpec) string {
+	return fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", c.Mode, c.Source, c.NSamples, c.SeqLen, c.Seed)
+}
+
+// text reads and tokenises an evaluation dataset once per session (BOS
+// once, dummy prefix once).
+func (s *session) text(dataset string) (*evalText, error) {
+	if t, ok := s.texts[dataset]; ok {
+		return t, nil
+	}
+	if err := s.open(); err != nil {
+		return nil, err
+	}
+	text, err := data.ReadText(s.dataDir, dataset)
+	if err != nil {
+		return nil, fmt.Errorf("--dataset %s: %w", dataset, err)
+	}
+	t := &evalText{ref: text.FileRef, tokens: s.m.Tokenizer.Encode(text.Text, true, false)}
+	s.texts[dataset] = t
+	return t, nil
+}
+
+func (s *session) task(name, hsCtx string) (*eval.Task, error) {
+	if hsCtx == "" {
+		hsCtx = eval.HellaSwagCapitalizeTail
+	}
+	key := name + "\x00" + hsCtx
+	if t, ok := s.tasks[key]; ok {
+		return t, nil
+	}
+	t, err := eval.LoadTask(name, s.dataDir, eval.LoadOptions{HellaSwagCtx: hsCtx})
+	if err != nil {
+		return nil, fmt.Errorf("--tasks: %w", err)
+	}
+	s.tasks[key] = t
+	return t, nil
+}
+
+// pplMetricNames names each perplexity metric "<dataset>_ppl", with
+// "_llamacpp" for that protocol, and "_<seqlen>" when one run scores the
+// same dataset and protocol at several lengths. A dataset given as a path
+// is named by its file name without extension.
+func pplMetricNames(specs []PPLSpec) []string {
+	base := make([]string, len(specs))
+	count := map[string]int{}
+	for i, p := range specs {
+		name := datasetName(p.Dataset) + "_ppl"
+		if p.Protocol == eval.ProtocolLlamaCpp {
+			name += "_llamacpp"
+		}
+		base[i] = name
+		count[name]++
+	}
+	names := make([]string, len(specs))
+	for i, p := range specs {
+		switch {
+		case p.Metric != "":
+			names[i] = p.Metric
+		case count[base[i]] > 1:
+			names[i] = fmt.Sprintf("%s_%d", base[i], p.SeqLen)
+		default:
+			names[i] = base[i]
+		}
+	}
+	return names
+}
+
+var unsafeMetric = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+func datasetName(d string) string {
+	if data.IsName(d) {
+		return strings.ReplaceAll(d, "-", "_")
+	}
+	base := filepath.Base(d)
+	base = strings.TrimSuffix(base, filepath.Ext(base))
+	return strings.Trim(unsafeMetric.ReplaceAllString(base, "_"), "_")
+}
+
+// runIDVersion changes when what an ID covers changes.
+const runIDVersion = "prunebench-run-1"
+
+// runID hashes everything that changes a run's numbers: the model's and
+// the data's checksums and every resolved setting, and nothing that does
+// not (output paths, progress, the calibration chunk). The calibration's
+// source is identified by its checksum, not by how it was named.
+func (s *session) runID(p *prepared, calibFiles []data.FileRef) string {
+	type evalKey struct {
+		PPL []any `json:"ppl,omitempty"`
+		ZS  any   `json:"zeroshot,omitempty"`
+		KLD any   `json:"kld,omitempty"`
+	}
+	sums := func(refs []data.FileRef) []string {
+		out := make([]string, len(refs))
+		for i, r := range refs {
+			out[i] = r.SHA256
+		}
+		return out
+	}
+	var ek evalKey
+	for _, in := range p.ppl {
+		seqlen := in.spec.SeqLen
+		if seqlen == 0 {
+			seqlen = s.m.Config.SeqLen
+		}
+		ek.PPL = append(ek.PPL, []any{in.metric, in.text.ref.SHA256, in.opts.Protocol, seqlen, in.spec.MaxWindows})
+	}
+	if z := p.spec.Eval.ZeroShot; z != nil {
+		var tasks []any
+		for _, t := range p.tasks {
+			tasks = append(tasks, []any{t.Name, sums(t.Files), t.Settings})
+		}
+		ek.ZS = []any{tasks, z.Limit}
+	}
+	if k := p.spec.Eval.KLD; k != nil {
+		seqlen := k.SeqLen
+		if seqlen == 0 {
+			seqlen = s.m.Config.SeqLen
+		}
+		ek.KLD = []any{p.kld.ref.SHA256, seqlen, k.MaxWindows}
+	}
+	key := map[string]any{
+		"v":      runIDVersion,
+		"model":  sums(s.files),
+		"method": p.method.Record(),
+		"eval":   ek,
+	}
+	if p.method.Name != Dense {
+		c := p.spec.Calib
+		mode := c.Mode
+		if mode == "" {
+			mode = data.ModeContiguous
+		}
+		key["pattern"] = p.spec.Pattern.String()
+		key["calibration"] = []any{mode, sums(calibFiles), c.NSamples, c.SeqLen, c.Seed}
+	}
+	b, err := json.Marshal(key)
+	if err != nil {
+		panic(fmt.Sprintf("run ID of plain values: %v", err)) // cannot happen: only strings, numbers and maps
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// pruneSpec is the pruning step's part of the run.
+func (p *prepared) pruneSpec() PruneSpec {
+	return PruneSpec{Method: p.spec.Method, Pattern: p.spec.Pattern, Calib: p.spec.Calib, DataDir: p.spec.DataDir,
+		ChunkSeqs: p.spec.ChunkSeqs, Progress: p.spec.Progress}
+}
+
+// execute prunes and evaluates a prepared run. The model is restored to
+// its dense weights first when an earlier run pruned it.
+func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
+	start := time.Now()
+	spec := p.spec
+	out := &Outcome{Method: p.method, ModelFiles: s.files}
+	rec := results.Record{
+		ID: p.id, Config: spec.Config,
+		Model:   results.ModelRef{Name: spec.Model, Files: fileRefs(s.files)},
+		Method:  p.method.Record(),
+		Metrics: map[string]float64{},
+	}
+	rec.Seconds.Load = s.loadSeconds
+	s.loadSeconds = 0 // counted once, by the session's first run
+	if err := s.restoreDense(); err != nil {
+		return nil, err
+	}
+	needDense := spec.Eval.KLD != nil
+	if p.method.Name != Dense {
+		if needDense || s.reuse && s.keepDense() {
+			if err := s.snapshotDense(); err != nil {
+				return nil, err
+			}
+		}
+		s.pruned = true
+		var calibSeconds float64
+		po, err := prunePrepared(ctx, s.m, p.pruneSpec(), func(c data.CalibSpec) ([][]int, data.Provenance, error) {
+			cc, err := s.calibrate(p)
+			if err != nil {
+				return nil, data.Provenance{}, err
+			}
+			calibSeconds = cc.seconds
+			return cc.windows, cc.prov, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		res, prov := po.Result, po.Calib
+		rec.Seconds.Calibration = calibSeconds
+		out.Prune, out.Calib = res, prov
+		rec.Pattern = spec.Pattern.String()
+		rec.Achieved = &res.Sparsity
+		rec.Calibration = &results.Calibration{Source: calibSourceName(spec.Calib), Mode: prov.Mode, NSamples: prov.NSamples,
+			SeqLen: prov.SeqLen, Seed: prov.Seed, Tokens: prov.Tokens, Files: fileRefs(prov.Files)}
+		rec.Layers = layerSummary(res)
+		rec.Seconds.Prune = res.Seconds
+	}
+	evalStart := time.Now()
+	if err := s.evaluate(ctx, p, out, &rec); err != nil {
+		return nil, err
+	}
+	rec.Seconds.Eval = time.Since(evalStart).Seconds()
+	if spec.Out != "" {
+		fmt.Fprintf(s.progress, "prune: saving %s\n", spec.Out)
+		if err := model.SaveHFContext(ctx, s.m, spec.Out); err != nil {
+			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
+		}
+		rec.Out = spec.Out
+		fmt.Fprintf(s.progress, "prune: saved %s\n", spec.Out)
+	}
+	rec.Seconds.Total = time.Since(start).Seconds() + rec.Seconds.Load
+	rec.Provenance = provenance()
+	out.Record = rec
+	return out, nil
+}

@@ -1,0 +1,215 @@
+package runners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"time"
+
+	"github.com/prunebench/prunebench/results"
+)
+
+// Planned is a run with its ID, and whether the results file already has
+// it.
+type Planned struct {
+	ID   string
+	Spec RunSpec
+	// Method is the resolved method: every option with its value.
+	Method MethodSpec
+	Done   bool
+}
+
+// SweepOptions configure Sweep.
+type SweepOptions struct {
+	// Out is the results file: read to skip the runs it holds, appended
+	// one record per finished run.
+	Out string
+	// DataDir is the data directory of every run.
+	DataDir string
+	// Progress receives one line per run started and finished (with the
+	// ETA) and the runs' own progress lines; nil = quiet.
+	Progress io.Writer
+	// Bar, when set, replaces those lines: it is told of each run as it
+	// starts and ends (a terminal's progress bar).
+	Bar ProgressBar
+	// DryRun plans the runs without running any.
+	DryRun bool
+}
+
+// ProgressBar shows a sweep's progress on a terminal.
+type ProgressBar interface {
+	Start(total, done int)
+	Run(label string)
+	Finish(label string)
+}
+
+// SweepResult is what Sweep did.
+type SweepResult struct {
+	Runs []Planned
+	// Records are the records of the planned runs, found or made, in plan
+	// order.
+	Records []results.Record
+	// Torn describes a torn last line found in the results file, if any.
+	Torn   string
+	Ran    int
+	Reused int
+}
+
+// Sweep runs every spec not yet in the results file, model by model, and
+// appends one record per finished run. The runs of a model share one
+// session: the model is loaded once, the dense weights are restored
+// between runs, the calibration windows and evaluation texts are read
+// once. Every run of a model is planned (its inputs read, its ID computed)
+// before the first of them runs. A cancelled ctx stops the run under way,
+// which leaves no record: the file holds complete records only, and the
+// next Sweep resumes with the missing runs.
+func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, error) {
+	progress := o.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	res := &SweepResult{}
+	recorded := map[string]results.Record{}
+	if o.Out != "" {
+		recs, torn, err := results.Read(o.Out)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return nil, err
+		default:
+			res.Torn = torn
+			for _, r := range recs {
+				recorded[r.ID] = r
+			}
+		}
+	}
+	// Models in the order they first appear, each with its runs in order.
+	var models []string
+	byModel := map[string][]int{}
+	for i, s := range specs {
+		if _, ok := byModel[s.Model]; !ok {
+			models = append(models, s.Model)
+		}
+		byModel[s.Model] = append(byModel[s.Model], i)
+	}
+	planned := make([]Planned, len(specs))
+	ids := map[string]int{}
+	total, done := 0, 0
+	if o.Bar == nil && !o.DryRun {
+		fmt.Fprintf(progress, "sweep: %d runs of %d models\n", len(specs), len(models))
+	}
+	start := time.Now()
+	ran := 0
+	for _, name := range models {
+		sess := newSession(o.DataDir, name, progress)
+		sess.reuse = true
+		preps := make([]*prepared, 0, len(byModel[name]))
+		for _, i := range byModel[name] {
+			spec := specs[i]
+			spec.DataDir = o.DataDir
+			spec.Progress = nil
+			if o.Bar == nil {
+				spec.Progress = progress
+			}
+			p, err := sess.prepare(spec)
+			if err != nil {
+				return nil, fmt.Errorf("run %d (%s %s %s): %w", i+1, spec.Model, spec.Method.Name, spec.Pattern, err)
+			}
+			if j, dup := ids[p.id]; dup {
+				return nil, fmt.Errorf("runs %d and %d have the same settings (ID %s)", j+1, i+1, p.id)
+			}
+			ids[p.id] = i
+			_, isDone := recorded[p.id]
+			planned[i] = Planned{ID: p.id, Spec: specs[i], Method: p.method, Done: isDone}
+			preps = append(preps, p)
+			total++
+			if isDone {
+				done++
+			}
+		}
+		if o.DryRun {
+			continue
+		}
+		if o.Bar != nil && name == models[0] {
+			o.Bar.Start(len(specs), len(recorded))
+		}
+		for k, p := range preps {
+			i := byModel[name][k]
+			if planned[i].Done {
+				res.Reused++
+				continue
+			}
+			label := runLabel(planned[i])
+			if o.Bar != nil {
+				o.Bar.Run(label)
+			} else {
+				fmt.Fprintf(progress, "run %s: %s\n", p.id, label)
+			}
+			runStart := time.Now()
+			out, err := sess.execute(ctx, p)
+			if err != nil {
+				return nil, fmt.Errorf("run %s (%s): %w", p.id, label, err)
+			}
+			if o.Out != "" {
+				if err := results.Append(o.Out, out.Record); err != nil {
+					return nil, err
+				}
+			}
+			recorded[p.id] = out.Record
+			ran++
+			res.Ran++
+			if o.Bar != nil {
+				o.Bar.Finish(label)
+			} else {
+				fmt.Fprintf(progress, "run %s: done in %.1fs%s\n", p.id, time.Since(runStart).Seconds(), eta(start, ran, countLeft(planned, recorded, specs, i)))
+			}
+		}
+	}
+	res.Runs = planned
+	if !o.DryRun {
+		for _, p := range planned {
+			res.Records = append(res.Records, recorded[p.ID])
+		}
+	}
+	return res, nil
+}
+
+// countLeft estimates the runs still to do after run i: those of later
+// models are not planned yet, so every later spec counts unless known done.
+func countLeft(planned []Planned, recorded map[string]results.Record, specs []RunSpec, i int) int {
+	left := 0
+	for j := range specs {
+		if planned[j].ID == "" {
+			left++
+			continue
+		}
+		if _, ok := recorded[planned[j].ID]; !ok {
+			left++
+		}
+	}
+	return left
+}
+
+func eta(start time.Time, ran, left int) string {
+	if ran == 0 || left == 0 {
+		return ""
+	}
+	per := time.Since(start) / time.Duration(ran)
+	return fmt.Sprintf("; %d left, about %v to go", left, (per * time.Duration(left)).Round(time.Second))
+}
+
+// runLabel names a run for people: model, method with the options given,
+// pattern and seed.
+func runLabel(p Planned) string {
+	s := p.Spec
+	if s.Method.Name == Dense {
+		return s.Model + " dense"
+	}
+	label := fmt.Sprintf("%s %s %s", s.Model, s.Method, s.Pattern)
+	if s.Calib.Seed != 0 {
+		label += fmt.Sprintf(" seed=%d", s.Calib.Seed)
+	}
+	return label
+}
