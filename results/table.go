@@ -95,7 +95,7 @@ func PaperTable(w io.Writer, recs []Record, o TableOptions) error {
 	lab := newLabeller(recs, o.MethodOrder, true)
 	empty := true
 	for i := range tables {
-		tables[i].grid = buildGrid(tables[i].recs, rowKey, colKey, o.Metric, lab)
+		tables[i].grid = buildGrid(tables[i].recs, rowKey, colKey, o.Metric, lab, false)
 		if len(tables[i].grid.rows) > 0 {
 			empty = false
 		}
@@ -225,11 +225,12 @@ type gridRow struct {
 
 // buildGrid places every record that has metric: its row is the rowKey
 // setting plus the settings that vary among its method's records (but not
-// colKey, the model, or the seed, over which cells average); its column the
+// colKey, the seed, over which cells average, or the model unless
+// withModel, when it leads); its column the
 // colKey setting. Records lacking either are left out, except dense ones,
 // which have no pattern or options: they make a "dense" row and sit in the
 // first column.
-func buildGrid(recs []Record, rowKey, colKey, metric string, lab *labeller) grid {
+func buildGrid(recs []Record, rowKey, colKey, metric string, lab *labeller, withModel bool) grid {
 	g := grid{rowKey: rowKey, colKey: colKey}
 	recs = slices.DeleteFunc(slices.Clone(recs), func(r Record) bool {
 		_, ok := r.Metrics[metric]
@@ -262,7 +263,12 @@ func buildGrid(recs []Record, rowKey, colKey, metric string, lab *labeller) grid
 		}
 		for _, s := range settings(r) {
 			switch s.key {
-			case rowKey, colKey, keyModel, keySeed:
+			case rowKey, colKey, keySeed:
+				continue
+			case keyModel:
+				if withModel {
+					parts = append([]setting{s}, parts...)
+				}
 				continue
 			case keyMethod:
 				if len(methods) > 1 && parts[0].key != keyMethod {
