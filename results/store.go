@@ -66,7 +66,10 @@ func Append(path string, r Record) error {
 		return err
 	}
 	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+	if err != nil && !errors.Is(err, syscall.ENOLCK) && !errors.Is(err, syscall.EOPNOTSUPP) {
+		// A file system without locks (some network ones) still gets the
+		// record: concurrent writers of one file are the rare case.
 		return fmt.Errorf("%s: locking: %w", path, err)
 	}
 	// The lock goes with the descriptor at Close.
