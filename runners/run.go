@@ -289,7 +289,7 @@ func (s *session) prepare(spec RunSpec) (*prepared, error) {
 			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
 		}
 	}
-	names := pplMetricNames(spec.Eval.PPL)
+	names := PPLMetricNames(spec.Eval.PPL)
 	for i, ps := range spec.Eval.PPL {
 		in := pplInput{spec: ps, metric: names[i]}
 		in.opts = eval.PPLOptions{Protocol: ps.Protocol, SeqLen: ps.SeqLen, MaxWindows: ps.MaxWindows, BOS: m.Tokenizer.BOS()}
@@ -409,11 +409,11 @@ func (s *session) task(name, hsCtx string) (*eval.Task, error) {
 	return t, nil
 }
 
-// pplMetricNames names each perplexity metric "<dataset>_ppl", with
+// PPLMetricNames names each perplexity metric "<dataset>_ppl", with
 // "_llamacpp" for that protocol, and "_<seqlen>" when one run scores the
 // same dataset and protocol at several lengths. A dataset given as a path
 // is named by its file name without extension.
-func pplMetricNames(specs []PPLSpec) []string {
+func PPLMetricNames(specs []PPLSpec) []string {
 	base := make([]string, len(specs))
 	count := map[string]int{}
 	for i, p := range specs {

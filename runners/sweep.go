@@ -115,7 +115,7 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 			}
 			p, err := sess.prepare(spec)
 			if err != nil {
-				return nil, fmt.Errorf("run %d (%s %s %s): %w", i+1, spec.Model, spec.Method.Name, spec.Pattern, err)
+				return nil, fmt.Errorf("run %d (%s): %w", i+1, runLabel(Planned{Spec: spec}), err)
 			}
 			if j, dup := ids[p.id]; dup {
 				return nil, fmt.Errorf("runs %d and %d have the same settings (ID %s)", j+1, i+1, p.id)

@@ -40,6 +40,10 @@ var verbs = []verb{
 	{"generate", "greedy or sampled text from a model", runGenerate},
 	{"ppl", "perplexity on WikiText-2 or any text file", runPPL},
 	{"prune", "prune a model layer by layer, optionally evaluate and save it", runPrune},
+	{"run", "run an experiment config: every run not yet in its results file, then its table", runRun},
+	{"table", "print a results file as a paper table (methods × sparsities)", runTable},
+	{"compare", "compare a results file with a baseline; exit 1 when a metric regressed", runCompare},
+	{"plot", "plot a metric against a method option or the sparsity (PNG or SVG)", runPlot},
 	{"zeroshot", "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", runZeroShot},
 }
 
@@ -207,6 +211,17 @@ func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
 // package would print the whole flag list before a bad flag's error; errors
 // stay one line (run prints it) and the list is shown for -h only.
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// parseFlags parses the flags up to the first positional argument.
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	out := fs.Output()
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
@@ -217,9 +232,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 			return err
 		}
 		return usagef("%v (%s -h lists the flags)", err, fs.Name())
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }
