@@ -539,7 +539,7 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 	}
 	needDense := spec.Eval.KLD != nil
 	if p.method.Name != Dense {
-		if needDense || s.reuse && s.keepDense() {
+		if needDense || s.reuse && s.keepDense(p) {
 			if err := s.snapshotDense(); err != nil {
 				return nil, err
 			}

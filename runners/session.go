@@ -37,14 +37,16 @@ func (s *session) calibrate(p *prepared) (*calibCapture, error) {
 
 // keepDense tells whether the session keeps the dense linears to restore
 // them after a run instead of reloading the checkpoint: when a second copy
-// of the linears fits in the memory left, restoring is a copy of memory
-// rather than a read and conversion of the whole file.
-func (s *session) keepDense() bool {
+// of the linears fits in the memory left beside the run's calibration
+// activations, restoring is a copy of memory rather than a read and
+// conversion of the whole file.
+func (s *session) keepDense(p *prepared) bool {
 	avail, what := availableMemory()
 	if what == "" {
 		return true
 	}
-	need := uint64(linearBytes(s.m))
+	c := p.spec.Calib
+	need := uint64(linearBytes(s.m)) + prune.CalibrationBytes(&s.m.Config, c.NSamples, c.SeqLen, p.spec.ChunkSeqs)
 	return need+need/4 <= avail
 }
 

@@ -1,0 +1,224 @@
+package runners_test
+
+import (
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prunebench/prunebench/data"
+	"github.com/prunebench/prunebench/internal/datatest"
+	"github.com/prunebench/prunebench/internal/sysmem"
+	"github.com/prunebench/prunebench/prune"
+	"github.com/prunebench/prunebench/results"
+	"github.com/prunebench/prunebench/runners"
+)
+
+// sweepSpecs are a few cheap runs of stories260K: the dense model, then
+// methods in an order where each must start from restored dense weights.
+func sweepSpecs(t *testing.T) []runners.RunSpec {
+	t.Helper()
+	calib := data.CalibSpec{Source: data.CorpusWikiText2Valid, NSamples: 4, SeqLen: 64, Mode: data.ModeContiguous}
+	ev := runners.EvalSpec{
+		PPL: []runners.PPLSpec{{Dataset: "wikitext2", SeqLen: 128, MaxWindows: 2}},
+		KLD: &runners.KLDSpec{Dataset: "wikitext2", SeqLen: 128, MaxWindows: 1},
+	}
+	dir := datatest.Dir(t)
+	base := runners.RunSpec{Config: "sweep-test", Model: "stories260K", DataDir: dir, Calib: calib, Eval: ev}
+	var specs []runners.RunSpec
+	add := func(m runners.MethodSpec, p prune.Pattern) {
+		s := base
+		s.Method, s.Pattern = m, p
+		specs = append(specs, s)
+	}
+	add(runners.MethodSpec{Name: runners.Dense}, prune.Pattern{})
+	add(spec("magnitude"), prune.Pattern{Ratio: 0.5})
+	add(spec("sparsegpt"), prune.Pattern{N: 2, M: 4})
+	add(spec("wanda"), prune.Pattern{Ratio: 0.6})
+	add(spec("admm1", "iters", 5), prune.Pattern{Ratio: 0.5})
+	return specs
+}
+
+func metricsByID(recs []results.Record) map[string]map[string]float64 {
+	out := map[string]map[string]float64{}
+	for _, r := range recs {
+		out[r.ID] = r.Metrics
+	}
+	return out
+}
+
+// TestSweepMatchesRun checks the sharing a sweep does (one load, dense
+// weights restored between runs, calibration windows sampled once) against
+// running each spec alone in a fresh process state, number for number; and
+// the same with the reload path taken when no dense copy fits.
+func TestSweepMatchesRun(t *testing.T) {
+	specs := sweepSpecs(t)
+	alone := map[string]*runners.Outcome{}
+	aloneNoKLD := map[string]*runners.Outcome{}
+	key := func(r results.Record) string { return r.Method.Name + " " + r.Pattern }
+	for _, s := range specs {
+		o, err := runners.Run(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone[o.Record.ID] = o
+		aloneNoKLD[key(o.Record)] = o
+	}
+	for _, c := range []struct {
+		name   string
+		memory uint64
+	}{{"dense copy", 0}, {"reload", 3e6}} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.memory > 0 {
+				// Room for the 4×64 calibration (2.4 MB with its margin)
+				// but not beside it for a copy of the linears (0.9 MB).
+				defer runners.SetAvailableMemory(c.memory, sysmem.WhatMemAvailable)()
+			}
+			specs := specs
+			if c.memory > 0 {
+				// KLD needs the dense model beside the pruned one whatever
+				// the memory: leave it out so the copy is optional.
+				specs = slices.Clone(specs)
+				for i := range specs {
+					specs[i].Eval.KLD = nil
+				}
+			}
+			var progress strings.Builder
+			out := filepath.Join(t.TempDir(), "r.jsonl")
+			res, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir, Progress: &progress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ran != len(specs) || len(res.Records) != len(specs) {
+				t.Fatalf("ran %d, %d records, want %d", res.Ran, len(res.Records), len(specs))
+			}
+			for _, r := range res.Records {
+				a, ok := alone[r.ID]
+				if r.KLD == nil {
+					a, ok = aloneNoKLD[key(r)]
+				}
+				if !ok {
+					t.Fatalf("sweep record %s (%s %s) has no twin run alone", r.ID, r.Method.Name, r.Pattern)
+				}
+				want := maps.Clone(a.Record.Metrics)
+				if r.KLD == nil {
+					for _, k := range []string{results.MetricKLD, results.MetricSameTop, results.MetricPPLRatio} {
+						delete(want, k)
+					}
+				}
+				if !reflect.DeepEqual(r.Metrics, want) {
+					t.Errorf("%s %s: sweep metrics %v, alone %v", r.Method.Name, r.Pattern, r.Metrics, a.Record.Metrics)
+				}
+				if r.Method.Name != runners.Dense && *r.Achieved != *a.Record.Achieved {
+					t.Errorf("%s %s: sparsity %v in the sweep, %v alone", r.Method.Name, r.Pattern, *r.Achieved, *a.Record.Achieved)
+				}
+			}
+			if c.memory > 0 && !strings.Contains(progress.String(), "reloading stories260K") {
+				t.Errorf("no reload reported with no memory for a dense copy:\n%s", progress.String())
+			}
+			stored, torn, err := results.Read(out)
+			if err != nil || torn != "" {
+				t.Fatalf("reading %s: %v %q", out, err, torn)
+			}
+			if !reflect.DeepEqual(metricsByID(stored), metricsByID(res.Records)) {
+				t.Error("the file's records differ from those returned")
+			}
+		})
+	}
+}
+
+// TestSweepKLD: the dense run's KLD against itself is exactly 0 with every
+// top token the same; a pruned run's is positive.
+func TestSweepKLD(t *testing.T) {
+	specs := sweepSpecs(t)[:2]
+	res, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{DataDir: specs[0].DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, p := res.Records[0], res.Records[1]
+	if d.Metrics[results.MetricKLD] != 0 || d.Metrics[results.MetricSameTop] != 1 || d.Metrics[results.MetricPPLRatio] != 1 {
+		t.Errorf("dense KLD metrics %v: want kld 0, same_top 1, ppl_ratio 1 exactly", d.Metrics)
+	}
+	if !(p.Metrics[results.MetricKLD] > 0) || !(p.Metrics[results.MetricPPLRatio] > 1) {
+		t.Errorf("pruned KLD metrics %v: want kld > 0 and a ppl ratio above 1", p.Metrics)
+	}
+}
+
+// TestSweepResume: a second sweep over a file holding some of the runs
+// runs only the others, and the file ends with every record once.
+func TestSweepResume(t *testing.T) {
+	specs := sweepSpecs(t)
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	full, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	// Keep two records and half of a third, as a killed writer leaves it.
+	kept := lines[0] + lines[1] + lines[2][:len(lines[2])/2]
+	if err := os.WriteFile(out, []byte(kept), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Reused != 2 || again.Ran != len(specs)-2 || again.Torn == "" {
+		t.Errorf("resumed sweep reused %d, ran %d, torn %q: want 2, %d and a torn line reported", again.Reused, again.Ran, again.Torn, len(specs)-2)
+	}
+	stored, torn, err := results.Read(out)
+	if err != nil || torn != "" {
+		t.Fatalf("reading %s: %v %q", out, err, torn)
+	}
+	if !reflect.DeepEqual(metricsByID(stored), metricsByID(full.Records)) {
+		t.Errorf("resumed file %v, want %v", metricsByID(stored), metricsByID(full.Records))
+	}
+	dry, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range dry.Runs {
+		if !p.Done {
+			t.Errorf("dry run: %s not recorded", p.ID)
+		}
+	}
+}
+
+// TestRunIDDefaults: an option spelled out at its default gives the same
+// run ID as leaving it out, and the record holds every option either way;
+// a value that changes the numbers changes the ID.
+func TestRunIDDefaults(t *testing.T) {
+	base := sweepSpecs(t)[1]
+	base.Method = spec("admm-grad")
+	explicit := base
+	explicit.Method = spec("admm-grad", "rho", 1, "iters", 20, "steps", 15, "schedule", "cubic", "percdamp", 0.1, "per-output", false)
+	explicit.Method.Options["rho"] = 1.0
+	other := base
+	other.Method = spec("admm-grad", "rho", 0.5)
+	res, err := runners.Sweep(context.Background(), []runners.RunSpec{base, other}, runners.SweepOptions{DataDir: base.DataDir, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res2, err := runners.Sweep(context.Background(), []runners.RunSpec{explicit}, runners.SweepOptions{DataDir: base.DataDir, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs[0].ID != res2.Runs[0].ID {
+		t.Errorf("spelled-out defaults changed the ID: %s vs %s", res.Runs[0].ID, res2.Runs[0].ID)
+	}
+	if res.Runs[0].ID == res.Runs[1].ID {
+		t.Error("rho 0.5 has the ID of rho 1")
+	}
+	rec := res.Runs[0].Method.Record()
+	if want := []string{"rho", "iters", "steps", "schedule", "percdamp", "per_output"}; !reflect.DeepEqual(rec.Keys, want) {
+		t.Errorf("record options %v, want every option %v", rec.Keys, want)
+	}
+}
