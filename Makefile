@@ -7,30 +7,46 @@ export PRUNEBENCH_DATA
 # OpenBLAS backend when its headers and library link; pure Go otherwise.
 TAGS     ?= $(shell printf '\043include <cblas.h>\nint main(void){cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1,0,1,0,1,0,0,1);return 0;}\n' | $${CC:-cc} -x c - -lopenblas -o /dev/null 2>/dev/null && echo openblas)
 GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
-MODEL    ?= stories260K
-SPARSITY ?= 0.5
 
-.PHONY: build run test bench bench-prune fuzz vet clean
+.PHONY: build run test smoke smoke-baseline bench bench-prune fuzz vet clean
 
+# -buildvcs=auto stamps the VCS revision that every record's provenance
+# carries (a go env of -buildvcs=false would leave it out).
 build:
-	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/prunebench
+	$(GO) build -buildvcs=auto $(GOFLAGS_TAGS) -o $(BIN) ./cmd/prunebench
 	@echo "built $(BIN) (BLAS backend: $(if $(TAGS),openblas,pure Go))" >&2
 
-# The main job: dense perplexity, then prune-and-evaluate with every method.
+# The main job: the quickstart experiment (every method at every sparsity
+# on stories260K) and its table. Finished runs are kept in
+# results/quickstart.jsonl; a second `make run` reuses them, so delete the
+# file (or pass CONFIG_OUT) for a fresh run.
+CONFIG     ?= configs/quickstart.yaml
+CONFIG_OUT ?=
 run: build
-	$(BIN) ppl --model $(MODEL) --dataset wikitext2
-	@for m in magnitude wanda sparsegpt admm1 admm-grad; do \
-		$(BIN) prune --model $(MODEL) --method $$m --sparsity $(SPARSITY) --eval ppl || exit 1; \
-	done
+	$(BIN) run $(CONFIG) $(if $(CONFIG_OUT),--out $(CONFIG_OUT),)
 
 vet:
 	$(GO) vet ./...
 	$(if $(TAGS),$(GO) vet $(GOFLAGS_TAGS) ./...,)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting" >&2; exit 1; }
 
-test: vet
+test: vet build
 	$(GO) test $(GOFLAGS_TAGS) -count=1 ./...
 	$(if $(TAGS),$(GO) test -count=1 ./linalg/... ./model/...,)
+	$(MAKE) --no-print-directory smoke
+
+# The smoke experiment from scratch, compared with its committed baseline:
+# a change that worsens a number beyond SMOKE_TOLERANCE fails.
+SMOKE_TOLERANCE ?= 1%
+smoke: build
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	$(BIN) run configs/smoke.yaml --out "$$out/smoke.jsonl" && \
+	$(BIN) compare results/smoke.jsonl "$$out/smoke.jsonl" --tolerance $(SMOKE_TOLERANCE)
+
+# Rewrites the smoke baseline: only after a change meant to move numbers.
+smoke-baseline: build
+	rm -f results/smoke.jsonl
+	$(BIN) run configs/smoke.yaml --out results/smoke.jsonl
 
 # Forward throughput next to same-shape sgemm (shape: PRUNEBENCH_BENCH_* variables).
 bench:

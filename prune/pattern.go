@@ -26,15 +26,18 @@ func ParsePattern(s string) (Pattern, error) {
 		p := Pattern{N: n, M: m}
 		return p, p.Validate()
 	}
-	scale := 1.0
+	// A percentage is divided by 100, not multiplied by 0.01, whose
+	// rounding makes "70%" 0.7000000000000001: another pattern than 0.7,
+	// with another run ID.
+	divisor := 1.0
 	if strings.HasSuffix(t, "%") {
-		t, scale = strings.TrimSuffix(t, "%"), 0.01
+		t, divisor = strings.TrimSpace(strings.TrimSuffix(t, "%")), 100
 	}
 	r, err := strconv.ParseFloat(t, 64)
 	if err != nil {
 		return Pattern{}, fmt.Errorf("sparsity %q: want a ratio in (0,1), a percentage or N:M", s)
 	}
-	p := Pattern{Ratio: r * scale}
+	p := Pattern{Ratio: r / divisor}
 	return p, p.Validate()
 }
 

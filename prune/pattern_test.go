@@ -13,6 +13,10 @@ func TestParsePattern(t *testing.T) {
 	}{
 		{"0.5", Pattern{Ratio: 0.5}, true},
 		{" 60% ", Pattern{Ratio: 0.6}, true},
+		// Exactly the ratio written as a decimal: 70 × 0.01 would not be.
+		{"70%", Pattern{Ratio: 0.7}, true},
+		{"57 %", Pattern{Ratio: 0.57}, true},
+		{"83%", Pattern{Ratio: 0.83}, true},
 		{"2:4", Pattern{N: 2, M: 4}, true},
 		{"4:8", Pattern{N: 4, M: 8}, true},
 		{"1:4", Pattern{N: 1, M: 4}, true},

@@ -1,14 +1,49 @@
-// Package runners executes pruning runs: it builds a method from its name
-// and options, samples the calibration windows, drives prune's layer-wise
-// pipeline and reports what happened. The CLI's prune verb is a thin layer
-// over it, and the experiment harness (YAML sweeps, resumable runs) will
-// drive the same functions.
+// Package runners executes runs. A run (RunSpec) is a model, optionally
+// pruned with a method to a pattern on calibration windows, then
+// evaluated; Run takes it along one path — resolve the model (path and
+// sha256 of every file) → calibrate → prune → evaluate (perplexities,
+// zero-shot tasks, KLD against the dense model) → optionally save → a
+// results.Record. The CLI verbs ppl, prune and zeroshot build one RunSpec
+// and call Run; the experiment harness (prunebench run) calls Sweep with
+// the runs of a config, which goes through the same session code.
 //
-// Method options are resolved in one pass (MethodSpec.build): each given
-// option overrides the method package's default and each missing one is
-// filled from it, so MethodSpec.Resolved, which reports record, cannot
-// differ from what NewMethod builds. Prune validates the whole spec (the
-// method, the pattern against every linear, seqlen 2..context, nsamples ≥
-// 1, chunk ≥ 0) before the calibration, the first step that allocates by
-// those numbers; what the corpus can provide is data.Calibrate's check.
+// # Method options
+//
+// The method table (method.go) declares each method's options once: name,
+// kind, default (from the method packages' constructors of defaults),
+// range and doc. It drives the CLI flags (RegisterMethodFlags), the YAML
+// keys and grid axes of experiment configs (LookupOption, MethodOptions,
+// MethodOption.Check), validation (MethodSpec.Resolved), and the options
+// in every record (MethodSpec.Record: every option, defaults included).
+// An option a method lacks is an error, never ignored.
+//
+// # Run IDs
+//
+// A run's ID hashes everything that changes its numbers — the sha256 of
+// every model file, the resolved method with all its options, the
+// pattern, the calibration (mode, the sha256 of its source files,
+// windows, length, seed; contiguous draws nothing so its seed is 0) and
+// every evaluation (dataset sha256, protocol, resolved length, window
+// limit; task files and limit) — and nothing that does not (output paths,
+// progress, the calibration chunk). An option spelled out at its default
+// and the same option left out give the same ID.
+//
+// # Sweeps
+//
+// Sweep groups runs by model and gives each model one session: the model
+// is loaded and hashed once; every run of the model is planned (inputs
+// read, ID computed) before the first runs; the calibration windows of a
+// setting are sampled once, as they are the same for every method (they
+// are block 0's inputs once embedded, a lookup the pipeline redoes); the
+// dense linears are copied once and restored after each pruned run, unless
+// the copy does not fit in memory beside the calibration, in which case
+// the checkpoint is reloaded. Each finished run appends one record to the
+// results file (results.Append: one synced write); runs whose ID the file
+// already holds are skipped, so an interrupted sweep resumes where it
+// stopped and a cancelled run leaves nothing behind.
+//
+// Validation happens before work: Validate checks a spec alone, and a
+// run's planning checks it against the model (the pattern against every
+// linear, lengths against the context, the calibration's memory) and reads
+// every evaluation input before anything is pruned.
 package runners
