@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -488,14 +487,6 @@ func (p *parser) pattern(n *yaml.Node, path string) (prune.Pattern, error) {
 		err = pat.Validate()
 	case isScalar(n, tagStr):
 		pat, err = prune.ParsePattern(n.Value)
-		if t, ok := strings.CutSuffix(strings.TrimSpace(n.Value), "%"); ok && err == nil {
-			// ParsePattern multiplies by 0.01, which makes "70%"
-			// 0.7000000000000001; dividing by 100 gives 0.7, the same as
-			// 0.7 written out.
-			if r, perr := strconv.ParseFloat(t, 64); perr == nil {
-				pat.Ratio = r / 100
-			}
-		}
 	case n.Kind == yaml.MappingNode && len(n.Content) == 2 && isScalar(n.Content[0], tagInt) && isScalar(n.Content[1], tagInt):
 		// [2: 4] in a flow list is a mapping.
 		return pat, p.errorf(n, path, "got the mapping {%s: %s}: write N:M without a space, or quoted: \"%s:%s\"",
