@@ -34,17 +34,20 @@ const (
 type verb struct {
 	name, summary string
 	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+	// interrupted says what an interrupted run leaves; default: nothing.
+	interrupted string
 }
 
 var verbs = []verb{
-	{"generate", "greedy or sampled text from a model", runGenerate},
-	{"ppl", "perplexity on WikiText-2 or any text file", runPPL},
-	{"prune", "prune a model layer by layer, optionally evaluate and save it", runPrune},
-	{"run", "run an experiment config: every run not yet in its results file, then its table", runRun},
-	{"table", "print a results file as a paper table (methods × sparsities)", runTable},
-	{"compare", "compare a results file with a baseline; exit 1 when a metric regressed", runCompare},
-	{"plot", "plot a metric against a method option or the sparsity (PNG or SVG)", runPlot},
-	{"zeroshot", "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", runZeroShot},
+	{name: "generate", summary: "greedy or sampled text from a model", run: runGenerate},
+	{name: "ppl", summary: "perplexity on WikiText-2 or any text file", run: runPPL},
+	{name: "prune", summary: "prune a model layer by layer, optionally evaluate and save it", run: runPrune},
+	{name: "run", summary: "run an experiment config: every run not yet in its results file, then its table", run: runRun,
+		interrupted: "the finished runs are in the results file; the same command runs the others"},
+	{name: "table", summary: "print a results file as a paper table (methods × sparsities)", run: runTable},
+	{name: "compare", summary: "compare a results file with a baseline; exit 1 when a metric regressed", run: runCompare},
+	{name: "plot", summary: "plot a metric against a method option or the sparsity (PNG or SVG)", run: runPlot},
+	{name: "zeroshot", summary: "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", run: runZeroShot},
 }
 
 // usageError marks errors that are the caller's wording, not a failure.
@@ -120,7 +123,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, oneLine(err))
 			return exitUsage
 		case ctx.Err() != nil && errors.As(context.Cause(ctx), &sig):
-			fmt.Fprintf(stderr, "prunebench %s: %v; nothing was written\n", v.name, sig)
+			left := v.interrupted
+			if left == "" {
+				left = "nothing was written"
+			}
+			fmt.Fprintf(stderr, "prunebench %s: %v; %s\n", v.name, sig, left)
 			return 128 + int(sig.sig)
 		default:
 			fmt.Fprintf(stderr, "prunebench %s: %v\n", v.name, oneLine(err))
