@@ -52,7 +52,10 @@ type SweepResult struct {
 	// order.
 	Records []results.Record
 	// Torn describes a torn last line found in the results file, if any.
-	Torn   string
+	Torn string
+	// Failed lists the runs that failed, with their errors; they have no
+	// record.
+	Failed []string
 	Ran    int
 	Reused int
 }
@@ -64,7 +67,8 @@ type SweepResult struct {
 // once. Every run of a model is planned (its inputs read, its ID computed)
 // before the first of them runs. A cancelled ctx stops the run under way,
 // which leaves no record: the file holds complete records only, and the
-// next Sweep resumes with the missing runs.
+// next Sweep resumes with the missing runs. A run that fails otherwise is
+// listed in Failed and the sweep goes on with the others.
 func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, error) {
 	progress := o.Progress
 	if progress == nil {
@@ -149,6 +153,15 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 			}
 			runStart := time.Now()
 			out, err := sess.execute(ctx, p)
+			if err != nil && ctx.Err() == nil {
+				// One run's failure (a perplexity that overflows, a full
+				// disk under --out) should not cost the night's other
+				// runs: they go on, and the failures are reported at the
+				// end. The next run restores the dense weights.
+				fmt.Fprintf(progress, "run %s: failed: %v\n", p.id, err)
+				res.Failed = append(res.Failed, fmt.Sprintf("%s (%s): %v", p.id, label, err))
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("run %s (%s): %w", p.id, label, err)
 			}
@@ -170,7 +183,9 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 	res.Runs = planned
 	if !o.DryRun {
 		for _, p := range planned {
-			res.Records = append(res.Records, recorded[p.ID])
+			if r, ok := recorded[p.ID]; ok {
+				res.Records = append(res.Records, r)
+			}
 		}
 	}
 	return res, nil

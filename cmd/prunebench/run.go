@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -75,9 +76,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if m == "" {
 		m = defaultMetric(exp)
 	}
-	return results.PaperTable(stdout, res.Records, results.TableOptions{
-		Metric: m, Format: *format, MethodOrder: runners.MethodNames, Caption: tableCaption(exp, res.Records, m),
-	})
+	if len(res.Records) > 0 {
+		if err := results.PaperTable(stdout, res.Records, results.TableOptions{
+			Metric: m, Format: *format, MethodOrder: runners.MethodNames, Caption: tableCaption(exp, res.Records, m),
+		}); err != nil {
+			return err
+		}
+	}
+	if n := len(res.Failed); n > 0 {
+		for _, f := range res.Failed {
+			fmt.Fprintf(stderr, "run failed: %s\n", oneLine(errors.New(f)))
+		}
+		return fmt.Errorf("%d of %d runs failed (listed above); the others are in %s", n, len(res.Runs), *out)
+	}
+	return nil
 }
 
 // defaultMetric is what a config's table shows: its first perplexity, else
