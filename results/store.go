@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/internal/jsonerr"
 )
 
@@ -89,7 +90,7 @@ func Append(path string, r Record) error {
 		// The new directory entries must reach the disk too, or the synced
 		// file could vanish in a crash.
 		for _, d := range append(made, path) {
-			if err := syncDir(filepath.Dir(d)); err != nil {
+			if err := atomicfile.SyncDir(filepath.Dir(d)); err != nil {
 				return err
 			}
 		}
@@ -111,19 +112,6 @@ func mkdirs(dir string) ([]string, error) {
 		return nil, nil
 	}
 	return missing, os.MkdirAll(dir, 0o755)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		// Some file systems cannot sync a directory (EINVAL).
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // repairTail makes the file end in a newline before a record is appended,

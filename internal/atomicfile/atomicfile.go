@@ -118,7 +118,7 @@ func (f *File) Commit() error {
 	}
 	f.done = true
 	unregister(f.Name(), nil)
-	return syncDir(filepath.Dir(f.path))
+	return SyncDir(filepath.Dir(f.path))
 }
 
 // Abort removes the temporary. It does nothing after Commit, so it can be
@@ -176,7 +176,7 @@ func (d *Dir) Commit() error {
 	}
 	err := os.Chmod(d.Tmp, DirMode())
 	if err == nil {
-		err = syncDir(d.Tmp)
+		err = SyncDir(d.Tmp)
 	}
 	if err == nil {
 		// rename(2) itself, not os.Rename, which refuses any existing
@@ -189,7 +189,7 @@ func (d *Dir) Commit() error {
 	}
 	d.done = true
 	unregister(d.Tmp, d.parents)
-	return syncDir(filepath.Dir(d.path))
+	return SyncDir(filepath.Dir(d.path))
 }
 
 // Abort removes the temporary directory, everything in it and the parents
@@ -218,7 +218,7 @@ func WriteFile(path string, data []byte) error {
 }
 
 // syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
