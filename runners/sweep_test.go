@@ -2,6 +2,7 @@ package runners_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -220,5 +221,36 @@ func TestRunIDDefaults(t *testing.T) {
 	rec := res.Runs[0].Method.Record()
 	if want := []string{"rho", "iters", "steps", "schedule", "percdamp", "per_output"}; !reflect.DeepEqual(rec.Keys, want) {
 		t.Errorf("record options %v, want every option %v", rec.Keys, want)
+	}
+}
+
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestSweepGoesOnAfterAFailure: a run that fails (here its zero-shot
+// samples cannot be written) leaves no record and is reported, and the
+// runs after it still run, from restored dense weights.
+func TestSweepGoesOnAfterAFailure(t *testing.T) {
+	specs := sweepSpecs(t)[:4]
+	for i := range specs {
+		specs[i].Eval.KLD = nil
+	}
+	specs[2].Eval.ZeroShot = &runners.ZeroShotSpec{Tasks: []string{"rte"}, Limit: 2}
+	specs[2].Samples = failingWriter{}
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	res, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed) != 1 || !strings.Contains(res.Failed[0], "disk full") || res.Ran != 3 || len(res.Records) != 3 {
+		t.Fatalf("failed %q, ran %d, %d records: want the one failure and 3 runs", res.Failed, res.Ran, len(res.Records))
+	}
+	alone, err := runners.Run(context.Background(), specs[3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Records[2]; got.ID != alone.Record.ID || !reflect.DeepEqual(got.Metrics, alone.Record.Metrics) {
+		t.Errorf("the run after the failure: %s %v, alone %s %v", got.ID, got.Metrics, alone.Record.ID, alone.Record.Metrics)
 	}
 }
