@@ -41,6 +41,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if *format != "text" && *format != "markdown" && *format != "csv" {
+		return usagef("--format %q: want text, markdown or csv", *format) // before hours of runs, not after
+	}
 	exp, err := experiments.Load(pos[0])
 	if err != nil {
 		return usageError{err}
@@ -70,13 +73,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				return err
 			}
 		}
-		return nil
 	}
 	m := *metric
 	if m == "" {
 		m = defaultMetric(exp)
 	}
-	if len(res.Records) > 0 {
+	if len(res.Records) > 0 && !*asJSON {
 		if err := results.PaperTable(stdout, res.Records, results.TableOptions{
 			Metric: m, Format: *format, MethodOrder: runners.MethodNames, Caption: tableCaption(exp, res.Records, m),
 		}); err != nil {
