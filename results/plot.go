@@ -90,6 +90,12 @@ func Plot(recs []Record, o PlotOptions) error {
 		p.Y.Min, p.Y.Max = math.Min(p.Y.Min, y), math.Max(p.Y.Max, y)
 	}
 
+	// gonum widens a one-value axis [x, x] to [x−1, x+1], which reaches 0
+	// for x ≤ 1 and makes its log ticks panic: widen by a factor instead.
+	if o.LogX && p.X.Min == p.X.Max {
+		p.X.Min, p.X.Max = p.X.Min/2, p.X.Max*2
+	}
+
 	// The legend goes in a strip right of the plot, where it cannot hide
 	// points (a plot of many runs has no free corner).
 	wt, err := draw.NewFormattedCanvas(6*vg.Inch, 4*vg.Inch, format)

@@ -438,6 +438,26 @@ func PPLMetricNames(specs []PPLSpec) []string {
 	return names
 }
 
+// EvalMetrics lists the metric names a run with evaluations e may record,
+// for checking a metric asked for before the runs.
+func EvalMetrics(e EvalSpec) []string {
+	names := PPLMetricNames(e.PPL)
+	if z := e.ZeroShot; z != nil {
+		tasks := z.Tasks
+		if len(tasks) == 0 {
+			tasks = eval.PaperTaskNames()
+		}
+		for _, t := range tasks {
+			names = append(names, t+"_acc", t+"_acc_norm")
+		}
+		names = append(names, results.MetricMeanAccPaper7)
+	}
+	if e.KLD != nil {
+		names = append(names, results.MetricKLD, results.MetricSameTop, results.MetricPPLRatio)
+	}
+	return names
+}
+
 var unsafeMetric = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 func datasetName(d string) string {

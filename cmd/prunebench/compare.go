@@ -52,7 +52,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 				worst = append(worst, fmt.Sprintf("%s %s %+.1f%%", r.Run, r.Metric, 100*r.Change))
 			}
 		}
-		return fmt.Errorf("%d regressions beyond %s in %s against %s: %s", c.Regressions, *tol, pos[1], pos[0], strings.Join(worst, "; "))
+		noun := "regressions"
+		if c.Regressions == 1 {
+			noun = "regression"
+		}
+		return fmt.Errorf("%d %s beyond %s in %s against %s: %s", c.Regressions, noun, *tol, pos[1], pos[0], strings.Join(worst, "; "))
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/schollz/progressbar/v3"
@@ -50,6 +51,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *out == "" {
 		*out = exp.Output
+	}
+	if names := runners.EvalMetrics(exp.Eval); *metric != "" && !slices.Contains(names, *metric) {
+		return usagef("--metric %q: the config evaluates %s", *metric, strings.Join(names, ", "))
 	}
 	o := runners.SweepOptions{Out: *out, DataDir: *dataDir, Progress: stderr, DryRun: *dry}
 	if f, ok := stderr.(*os.File); ok && !*dry && term.IsTerminal(int(f.Fd())) {
