@@ -8,7 +8,7 @@ export PRUNEBENCH_DATA
 TAGS     ?= $(shell printf '\043include <cblas.h>\nint main(void){cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1,0,1,0,1,0,0,1);return 0;}\n' | $${CC:-cc} -x c - -lopenblas -o /dev/null 2>/dev/null && echo openblas)
 GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
 
-.PHONY: build run test smoke smoke-baseline bench bench-prune fuzz vet clean
+.PHONY: build run test smoke smoke-baseline quickstart-reference bench bench-prune fuzz vet clean
 
 # -buildvcs=auto stamps the VCS revision that every record's provenance
 # carries (a go env of -buildvcs=false would leave it out).
@@ -17,13 +17,18 @@ build:
 	@echo "built $(BIN) (BLAS backend: $(if $(TAGS),openblas,pure Go))" >&2
 
 # The main job: the quickstart experiment (every method at every sparsity
-# on stories260K) and its table. Finished runs are kept in
-# results/quickstart.jsonl; a second `make run` reuses them, so delete the
-# file (or pass CONFIG_OUT) for a fresh run.
-CONFIG     ?= configs/quickstart.yaml
-CONFIG_OUT ?=
+# on stories260K) and its table, then how its numbers compare with the
+# reference results/quickstart.jsonl. Finished runs are kept in
+# out/quickstart.jsonl (the config's output); a second `make run` reuses
+# them, so delete the file for a fresh run. CONFIG picks another config.
+CONFIG ?= configs/quickstart.yaml
 run: build
-	$(BIN) run $(CONFIG) $(if $(CONFIG_OUT),--out $(CONFIG_OUT),)
+	$(BIN) run $(CONFIG)
+	@if [ "$(CONFIG)" = configs/quickstart.yaml ]; then \
+		echo "compared with the reference results/quickstart.jsonl:"; \
+		$(BIN) compare results/quickstart.jsonl out/quickstart.jsonl --tolerance 1% || \
+			echo "(numbers differ from the reference beyond 1%: see above)"; \
+	fi
 
 vet:
 	$(GO) vet ./...
@@ -47,6 +52,11 @@ smoke: build
 smoke-baseline: build
 	rm -f results/smoke.jsonl
 	$(BIN) run configs/smoke.yaml --out results/smoke.jsonl
+
+# Rewrites the quickstart reference (10 minutes).
+quickstart-reference: build
+	rm -f results/quickstart.jsonl
+	$(BIN) run configs/quickstart.yaml --out results/quickstart.jsonl
 
 # Forward throughput next to same-shape sgemm (shape: PRUNEBENCH_BENCH_* variables).
 bench:
