@@ -32,7 +32,7 @@
 //	    - {dataset: wikitext2, protocol: llamacpp, seqlen: 256, max_windows: 64}
 //	  zeroshot: {tasks: [boolq, rte], limit: 100}
 //	  kld: {seqlen: 256, max_windows: 16}
-//	output: results/quickstart.jsonl
+//	output: out/quickstart.jsonl
 //
 // # Keys
 //
