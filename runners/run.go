@@ -567,11 +567,14 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 		s.pruned = true
 		var calibSeconds float64
 		po, err := prunePrepared(ctx, s.m, p.pruneSpec(), func(c data.CalibSpec) ([][]int, data.Provenance, error) {
-			cc, err := s.calibrate(p)
+			cc, fresh, err := s.calibrate(p)
 			if err != nil {
 				return nil, data.Provenance{}, err
 			}
-			calibSeconds = cc.seconds
+			if fresh {
+				// Windows reused from an earlier run cost this one nothing.
+				calibSeconds = cc.seconds
+			}
 			return cc.windows, cc.prov, nil
 		})
 		if err != nil {

@@ -20,19 +20,19 @@ import (
 // tokenising a corpus, or C4's rejection sampling) is the costly part of
 // capturing block 0's inputs; their embedding is a table lookup that the
 // pipeline redoes.
-func (s *session) calibrate(p *prepared) (*calibCapture, error) {
+func (s *session) calibrate(p *prepared) (c *calibCapture, fresh bool, err error) {
 	if c, ok := s.calib[p.calibKey]; ok {
-		return c, nil
+		return c, false, nil
 	}
 	start := time.Now()
 	encode := func(text string) []int { return s.m.Tokenizer.Encode(text, true, false) }
 	windows, prov, err := data.Calibrate(s.dataDir, p.spec.Calib, encode)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	c := &calibCapture{windows: windows, prov: prov, seconds: time.Since(start).Seconds()}
+	c = &calibCapture{windows: windows, prov: prov, seconds: time.Since(start).Seconds()}
 	s.calib[p.calibKey] = c
-	return c, nil
+	return c, true, nil
 }
 
 // keepDense tells whether the session keeps the dense linears to restore
