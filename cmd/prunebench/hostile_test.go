@@ -428,7 +428,7 @@ func TestHostileInput(t *testing.T) {
 		{"dataset at the size limit", "", ppl("stories260K", "--dataset", atLimit, "--seqlen", "64", "--max-windows", "1", "--json"), exitOK, []string{`"ppl":`}},
 		{"dataset bare name", "", ppl("stories260K", "--dataset", "mytext.txt"), exitFail, []string{"mytext.txt", "./mytext.txt"}},
 		{"dataset is a directory", "", ppl("stories260K", "--dataset", p("full")), exitFail, []string{p("full")}},
-		{"seqlen above context", "", ppl("stories260K", "--seqlen", "513"), exitFail, []string{"--seqlen 513", "context length 512"}},
+		{"seqlen above context", "", ppl("stories260K", "--seqlen", "513"), exitFail, []string{"seqlen 513", "context length 512"}},
 		{"llamacpp seqlen 2", "", ppl("stories260K", "--protocol", "llamacpp", "--seqlen", "2"), exitUsage, []string{"--seqlen 2"}},
 		{"wanda seqlen 1", "", ppl("stories260K", "--seqlen", "1"), exitUsage, []string{"--seqlen 1"}},
 		{"negative max-windows", "", ppl("stories260K", "--max-windows", "-1"), exitUsage, []string{"--max-windows"}},
