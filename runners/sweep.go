@@ -107,7 +107,13 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 	start := time.Now()
 	ran := 0
 	for _, name := range models {
-		sess := newSession(o.DataDir, name, progress)
+		// A terminal's bar stands for the runs' own lines, which would
+		// break it up.
+		sessProgress := progress
+		if o.Bar != nil {
+			sessProgress = io.Discard
+		}
+		sess := newSession(o.DataDir, name, sessProgress)
 		sess.reuse = true
 		preps := make([]*prepared, 0, len(byModel[name]))
 		for _, i := range byModel[name] {
