@@ -60,6 +60,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		o.Bar = &terminalBar{w: stderr}
 	}
 	res, err := runners.Sweep(ctx, exp.Runs, o)
+	if o.Bar != nil {
+		fmt.Fprintln(stderr) // end the bar's line
+	}
 	if err != nil {
 		return err
 	}
