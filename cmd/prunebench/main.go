@@ -47,6 +47,7 @@ var verbs = []verb{
 	{name: "table", summary: "print a results file as a paper table (methods × sparsities)", run: runTable},
 	{name: "compare", summary: "compare a results file with a baseline; exit 1 when a metric regressed", run: runCompare},
 	{name: "plot", summary: "plot a metric against a method option or the sparsity (PNG or SVG)", run: runPlot},
+	{name: "bench", summary: "write, load, prune and evaluate a synthetic LLaMA-7B-shaped model: seconds per block, tokens/s, peak RSS", run: runBench},
 	{name: "zeroshot", summary: "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", run: runZeroShot},
 }
 
