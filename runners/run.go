@@ -566,7 +566,14 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 		}
 		s.pruned = true
 		var calibSeconds float64
-		po, err := prunePrepared(ctx, s.m, p.pruneSpec(), func(c data.CalibSpec) ([][]int, data.Provenance, error) {
+		ps := p.pruneSpec()
+		if ps.ChunkSeqs == 0 {
+			ps.ChunkSeqs = autoChunk(&s.m.Config, ps.Calib.NSamples, ps.Calib.SeqLen, memoryBudget(spec.MaxMemory))
+			if ps.ChunkSeqs > 0 {
+				fmt.Fprintf(s.progress, "prune: %d of %d calibration sequences per block forward, to fit the memory budget\n", ps.ChunkSeqs, ps.Calib.NSamples)
+			}
+		}
+		po, err := prunePrepared(ctx, s.m, ps, func(c data.CalibSpec) ([][]int, data.Provenance, error) {
 			cc, fresh, err := s.calibrate(p)
 			if err != nil {
 				return nil, data.Provenance{}, err

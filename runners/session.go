@@ -106,10 +106,12 @@ func (s *session) restoreDense() error {
 // evaluate runs the evaluations in order: perplexities, zero-shot, KLD.
 func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *results.Record) error {
 	m := s.m
+	budget := memoryBudget(p.spec.MaxMemory)
 	for _, in := range p.ppl {
 		fmt.Fprintf(s.progress, "ppl: %s: %d tokens\n", in.text.ref.Path, len(in.text.tokens))
 		o := in.opts
 		o.Progress = p.spec.Progress
+		o.BatchTokens = maxBatchTokens(&m.Config, windowLen(o.SeqLen, m), budget)
 		res, err := eval.Perplexity(ctx, m, in.text.tokens, m.Config.SeqLen, o)
 		if err != nil {
 			return fmt.Errorf("%s on %s: %w", s.name, in.text.ref.Path, err)
@@ -127,6 +129,7 @@ func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *
 			fmt.Fprintf(s.progress, "zeroshot: %s: %d documents from %s\n", t.Name, len(t.Docs), t.Path)
 			r, err := eval.Evaluate(ctx, m, m.Tokenizer, m.Config.SeqLen, t, eval.ZeroShotOptions{
 				Limit: z.Limit, Samples: p.spec.Samples, Progress: p.spec.Progress,
+				MaxBatch: zeroShotMaxBatch(&m.Config, m.Config.SeqLen, budget),
 			})
 			if err != nil {
 				return err
@@ -159,6 +162,8 @@ func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *
 		fmt.Fprintf(s.progress, "kld: %s: %d tokens\n", p.kld.ref.Path, len(p.kld.tokens))
 		o := p.kldOpts
 		o.Progress = p.spec.Progress
+		// Two models' logits per batch.
+		o.BatchTokens = maxBatchTokens(&m.Config, windowLen(o.SeqLen, m), budget/2)
 		r, err := eval.KLD(ctx, dense, m, p.kld.tokens, m.Config.SeqLen, m.Config.Vocab, o)
 		if err != nil {
 			return fmt.Errorf("kld on %s: %w", p.kld.ref.Path, err)
@@ -171,6 +176,14 @@ func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *
 		rec.Metrics[results.MetricPPLRatio] = r.PPLRatio
 	}
 	return nil
+}
+
+// windowLen is an evaluation's window length: seqlen, or the context.
+func windowLen(seqlen int, m *model.Model) int {
+	if seqlen > 0 {
+		return seqlen
+	}
+	return m.Config.SeqLen
 }
 
 func layerSummary(res *prune.Result) *results.Layers {

@@ -32,8 +32,13 @@ type RunSpec struct {
 	// What follows changes how a run goes, not its numbers: it is not part
 	// of the run's ID.
 
-	// ChunkSeqs is the calibration sequences per block forward; 0 = all.
+	// ChunkSeqs is the calibration sequences per block forward; 0 = as
+	// many as MaxMemory allows.
 	ChunkSeqs int
+	// MaxMemory bounds what the run allocates beyond the weights (the
+	// calibration chunk, evaluation batches); 0 = three quarters of the
+	// memory available when the run starts.
+	MaxMemory uint64
 	// DataDir is the data directory (data.Dir resolves the default).
 	DataDir string
 	// Out, when set, is where the pruned model is saved (a Hugging Face

@@ -36,6 +36,8 @@ type SweepOptions struct {
 	Bar ProgressBar
 	// DryRun plans the runs without running any.
 	DryRun bool
+	// MaxMemory is every run's RunSpec.MaxMemory.
+	MaxMemory uint64
 }
 
 // ProgressBar shows a sweep's progress on a terminal.
@@ -118,7 +120,7 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 		preps := make([]*prepared, 0, len(byModel[name]))
 		for _, i := range byModel[name] {
 			spec := specs[i]
-			spec.DataDir = o.DataDir
+			spec.DataDir, spec.MaxMemory = o.DataDir, o.MaxMemory
 			spec.Progress = nil
 			if o.Bar == nil {
 				spec.Progress = progress

@@ -254,3 +254,26 @@ func TestSweepGoesOnAfterAFailure(t *testing.T) {
 		t.Errorf("the run after the failure: %s %v, alone %s %v", got.ID, got.Metrics, alone.Record.ID, alone.Record.Metrics)
 	}
 }
+
+// TestRunMaxMemory: a budget that forces fewer calibration sequences per
+// block forward and smaller evaluation batches gives the numbers of
+// an unbounded run.
+func TestRunMaxMemory(t *testing.T) {
+	s := sweepSpecs(t)[3] // wanda
+	big, err := runners.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress strings.Builder
+	s.MaxMemory, s.Progress = 1e6, &progress
+	small, err := runners.Run(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), " of 4 calibration sequences per block forward") {
+		t.Errorf("no chunking reported:\n%s", progress.String())
+	}
+	if small.Record.ID != big.Record.ID || small.Record.Metrics["wikitext2_ppl"] != big.Record.Metrics["wikitext2_ppl"] {
+		t.Errorf("1 MB budget: %s %v; unbounded: %s %v", small.Record.ID, small.Record.Metrics, big.Record.ID, big.Record.Metrics)
+	}
+}

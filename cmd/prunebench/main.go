@@ -198,9 +198,10 @@ func printUsage(w io.Writer) {
 // common holds the flags every verb shares, and the files of the model
 // once opened.
 type common struct {
-	dataDir string
-	model   string
-	json    bool
+	dataDir   string
+	model     string
+	json      bool
+	maxMemory memoryFlag
 	// modelFiles are the checkpoint and vocabulary files the model was
 	// loaded from, recorded with every result.
 	modelFiles []data.FileRef
@@ -212,7 +213,26 @@ func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
 	fs.StringVar(&c.dataDir, "data-dir", "", "data directory (default $"+data.EnvVar+" or ../shared/data)")
 	fs.StringVar(&c.model, "model", "", "model: a checkpoint file or directory, or a short name under <data-dir>/models/ (e.g. stories260K)")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object to stdout instead of a table")
+	fs.Var(&c.maxMemory, "max-memory", memoryUsage)
 	return fs
+}
+
+const memoryUsage = "memory for activations, logits and calibration beyond the weights, e.g. 16GB (default: 3/4 of what is available)"
+
+// memoryFlag is a --max-memory value (runners.ParseMemory); 0 = default.
+type memoryFlag uint64
+
+func (m *memoryFlag) String() string {
+	if m == nil || *m == 0 {
+		return ""
+	}
+	return fmt.Sprint(uint64(*m))
+}
+
+func (m *memoryFlag) Set(s string) error {
+	v, err := runners.ParseMemory(s)
+	*m = memoryFlag(v)
+	return err
 }
 
 // parse parses flags and refuses stray positional arguments. The flag

@@ -85,7 +85,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if evalOnly != "" && *evalWhat == "" {
 		return usagef("--%s applies to the evaluation: add --eval ppl", evalOnly)
 	}
-	spec.Model, spec.DataDir, spec.Progress = c.model, c.dataDir, stderr
+	spec.Model, spec.DataDir, spec.Progress, spec.MaxMemory = c.model, c.dataDir, stderr, uint64(c.maxMemory)
 	spec.Method = options.Spec(*method)
 	if *evalWhat == "ppl" {
 		spec.Eval.PPL = []runners.PPLSpec{p.spec()}

@@ -37,6 +37,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	dry := fs.Bool("dry-run", false, "list the runs, their IDs and whether the results file has them; run nothing")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table: the records (one per line), or with --dry-run an array of runs")
 	format := fs.String("format", "text", "table format: text, markdown or csv")
+	var maxMemory memoryFlag
+	fs.Var(&maxMemory, "max-memory", memoryUsage)
 	metric := fs.String("metric", "", "the table's metric (default: the first perplexity the config evaluates)")
 	pos, err := parseArgs(fs, args, "CONFIG")
 	if err != nil {
@@ -55,7 +57,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if names := runners.EvalMetrics(exp.Eval); *metric != "" && !slices.Contains(names, *metric) {
 		return usagef("--metric %q: the config evaluates %s", *metric, strings.Join(names, ", "))
 	}
-	o := runners.SweepOptions{Out: *out, DataDir: *dataDir, Progress: stderr, DryRun: *dry}
+	o := runners.SweepOptions{Out: *out, DataDir: *dataDir, Progress: stderr, DryRun: *dry, MaxMemory: uint64(maxMemory)}
 	if f, ok := stderr.(*os.File); ok && !*dry && term.IsTerminal(int(f.Fd())) {
 		o.Bar = &terminalBar{w: stderr}
 	}

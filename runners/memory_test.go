@@ -1,0 +1,74 @@
+package runners
+
+import (
+	"math"
+	"testing"
+
+	"github.com/prunebench/prunebench/model"
+	"github.com/prunebench/prunebench/prune"
+)
+
+func TestParseMemory(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want uint64
+	}{
+		{"1024", 1024}, {"16GB", 16e9}, {"16 GiB", 16 << 30}, {"512M", 512 << 20}, {"1.5g", 3 << 29},
+		{"24gb", 24e9}, {"2TiB", 2 << 40}, {"100kB", 100e3}, {"8b", 8},
+	} {
+		got, err := ParseMemory(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseMemory(%q) = %d, %v; want %d", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "GB", "-1GB", "0", "12 parsecs", "1e30TB", "NaN", "inf"} {
+		if v, err := ParseMemory(bad); err == nil {
+			t.Errorf("ParseMemory(%q) = %d, want an error", bad, v)
+		}
+	}
+}
+
+// TestBatchSizes: an evaluation batch's logits and activations stay in
+// their share, down to one window, and a zero-shot batch to one sequence.
+func TestBatchSizes(t *testing.T) {
+	c := model.LLaMA7B
+	per := forwardBytesPerToken(&c)
+	for _, share := range []uint64{0, 1 << 20, 1 << 30, 8 << 30, 1 << 40, math.MaxUint64} {
+		n := maxBatchTokens(&c, 2048, share)
+		if n%2048 != 0 || n < 2048 || n > 1<<16 {
+			t.Errorf("share %d: %d tokens: want whole windows of 2048, 1 to 32 of them", share, n)
+		}
+		if n > 2048 && uint64(n)*per > share {
+			t.Errorf("share %d: %d tokens need %d bytes", share, n, uint64(n)*per)
+		}
+		if b := zeroShotMaxBatch(&c, 2048, share); b < 1 || b > 1 && uint64(b)*2048*per > share {
+			t.Errorf("share %d: zero-shot batch %d", share, b)
+		}
+	}
+	// A LLaMA-7B token costs 391 kB (128 kB of logits): 8 GB holds 9
+	// windows of 2048, not the default 64k tokens (25 GB).
+	if n := maxBatchTokens(&c, 2048, 8e9); n != 9*2048 {
+		t.Errorf("7B in 8 GB: %d tokens, want %d", n, 9*2048)
+	}
+}
+
+// TestAutoChunk compares the chunk with a search over every chunk size.
+func TestAutoChunk(t *testing.T) {
+	c := model.LLaMA7B
+	for _, budget := range []uint64{1 << 30, 6 << 30, 12 << 30, 40 << 30, 1 << 50} {
+		got := autoChunk(&c, 128, 2048, budget)
+		want := 1
+		if need := prune.CalibrationBytes(&c, 128, 2048, 0); need+need/4 <= budget {
+			want = 0
+		} else {
+			for k := 1; k < 128; k++ {
+				if need := prune.CalibrationBytes(&c, 128, 2048, k); need+need/4 <= budget {
+					want = k
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("budget %d: chunk %d, want %d", budget, got, want)
+		}
+	}
+}
