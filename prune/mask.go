@@ -22,14 +22,19 @@ func (m Mask) Count() int {
 	return c
 }
 
+// Float is the score types selection accepts: ADMM's float32 iterates
+// score in float32, everything else in float64.
+type Float interface{ float32 | float64 }
+
 // pruneSmallest marks in mask the k smallest of scores (same length), ties
 // broken by the smaller index: exactly the first k of a stable ascending
 // sort. It runs in O(n) rather than a sort's O(n log n) because SparseGPT
 // selects over every 128-column block of 7B-sized layers: the k-th smallest
 // value t is found by selection, then every score below t is pruned and
 // the earliest of those equal to t fill the remainder. NaN ranks as −Inf.
-// buf is scratch of at least len(scores).
-func pruneSmallest(scores []float64, k int, mask Mask, buf []float64) {
+// buf is scratch of at least len(scores). It is sequential: the naive twin
+// of pruneSmallestParallel, and the per-row selections' kernel.
+func pruneSmallest[F Float](scores []F, k int, mask Mask, buf []F) {
 	k = min(k, len(scores))
 	if k <= 0 {
 		return
@@ -57,9 +62,9 @@ func pruneSmallest(scores []float64, k int, mask Mask, buf []float64) {
 	}
 }
 
-func rank(s float64) float64 {
-	if math.IsNaN(s) {
-		return math.Inf(-1)
+func rank[F Float](s F) F {
+	if s != s {
+		return F(math.Inf(-1))
 	}
 	return s
 }
@@ -67,7 +72,7 @@ func rank(s float64) float64 {
 // kthSmallest returns the k-th smallest (0-based) of v, reordering v:
 // quickselect with a median-of-3 pivot and a 3-way partition, so that runs
 // of equal scores (quantised weights, dead inputs) stay linear.
-func kthSmallest(v []float64, k int) float64 {
+func kthSmallest[F Float](v []F, k int) F {
 	lo, hi := 0, len(v)
 	for hi-lo > 16 {
 		a, b, c := v[lo], v[lo+(hi-lo)/2], v[hi-1]
@@ -100,55 +105,83 @@ func kthSmallest(v []float64, k int) float64 {
 }
 
 // SelectPerMatrix prunes the k smallest scores of the whole matrix.
-func SelectPerMatrix(scores []float64, k int) Mask {
+func SelectPerMatrix[F Float](scores []F, k int) Mask {
 	mask := make(Mask, len(scores))
-	pruneSmallest(scores, k, mask, make([]float64, len(scores)))
+	SelectPerMatrixInto(mask, scores, k)
 	return mask
+}
+
+// SelectPerMatrixInto is SelectPerMatrix writing into mask (same length as
+// scores), which it overwrites entirely. Large matrices are selected on
+// all cores (pruneSmallestParallel) with the same result.
+func SelectPerMatrixInto[F Float](mask Mask, scores []F, k int) {
+	pruneSmallestParallel(scores, k, mask)
 }
 
 // SelectPerRow prunes the k smallest scores of every row of a rows×cols
 // matrix (Wanda's comparison group).
-func SelectPerRow(scores []float64, rows, cols, k int) Mask {
+func SelectPerRow[F Float](scores []F, rows, cols, k int) Mask {
 	mask := make(Mask, len(scores))
+	SelectPerRowInto(mask, scores, rows, cols, k)
+	return mask
+}
+
+// SelectPerRowInto is SelectPerRow writing into mask, which it overwrites.
+func SelectPerRowInto[F Float](mask Mask, scores []F, rows, cols, k int) {
 	linalg.ParallelFor(rows, func(lo, hi int) {
-		buf := make([]float64, cols)
+		buf := make([]F, cols)
+		clear(mask[lo*cols : hi*cols])
 		for r := lo; r < hi; r++ {
 			pruneSmallest(scores[r*cols:(r+1)*cols], k, mask[r*cols:(r+1)*cols], buf)
 		}
 	})
-	return mask
 }
 
 // SelectNM prunes the m−n smallest scores of every group of m consecutive
 // columns in every row; cols must be a multiple of m.
-func SelectNM(scores []float64, rows, cols, n, m int) Mask {
+func SelectNM[F Float](scores []F, rows, cols, n, m int) Mask {
 	mask := make(Mask, len(scores))
+	SelectNMInto(mask, scores, rows, cols, n, m)
+	return mask
+}
+
+// SelectNMInto is SelectNM writing into mask, which it overwrites.
+func SelectNMInto[F Float](mask Mask, scores []F, rows, cols, n, m int) {
 	linalg.ParallelFor(rows, func(lo, hi int) {
-		buf := make([]float64, m)
+		buf := make([]F, m)
+		clear(mask[lo*cols : hi*cols])
 		for i := lo * cols; i < hi*cols; i += m {
 			pruneSmallest(scores[i:i+m], m-n, mask[i:i+m], buf)
 		}
 	})
-	return mask
 }
 
 // Select applies pattern p to scores of a rows×cols matrix. Unstructured
 // ratios prune int(numel·s) per matrix, or int(cols·s) per row when perRow.
-func Select(scores []float64, rows, cols int, p Pattern, perRow bool) (Mask, error) {
-	if len(scores) != rows*cols {
-		return nil, fmt.Errorf("select: %d scores for a %d×%d matrix", len(scores), rows, cols)
+func Select[F Float](scores []F, rows, cols int, p Pattern, perRow bool) (Mask, error) {
+	mask := make(Mask, len(scores))
+	return mask, SelectInto(mask, scores, rows, cols, p, perRow)
+}
+
+// SelectInto is Select writing into mask (one entry per score), which it
+// overwrites: repeated selections (ADMM-Grad's gradual steps) reuse one
+// mask.
+func SelectInto[F Float](mask Mask, scores []F, rows, cols int, p Pattern, perRow bool) error {
+	if len(scores) != rows*cols || len(mask) != len(scores) {
+		return fmt.Errorf("select: %d scores and a mask of %d for a %d×%d matrix", len(scores), len(mask), rows, cols)
 	}
 	if err := p.Fits(cols); err != nil {
-		return nil, err
+		return err
 	}
 	switch {
 	case p.Structured():
-		return SelectNM(scores, rows, cols, p.N, p.M), nil
+		SelectNMInto(mask, scores, rows, cols, p.N, p.M)
 	case perRow:
-		return SelectPerRow(scores, rows, cols, PruneCount(cols, p.Ratio)), nil
+		SelectPerRowInto(mask, scores, rows, cols, PruneCount(cols, p.Ratio))
 	default:
-		return SelectPerMatrix(scores, PruneCount(rows*cols, p.Ratio)), nil
+		SelectPerMatrixInto(mask, scores, PruneCount(rows*cols, p.Ratio))
 	}
+	return nil
 }
 
 // Apply zeroes the weights of w (same shape as m) that m prunes.

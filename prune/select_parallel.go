@@ -1,0 +1,161 @@
+package prune
+
+import (
+	"math"
+	"runtime"
+	"slices"
+
+	"github.com/prunebench/prunebench/linalg"
+)
+
+// parallelMin is the number of scores below which a per-matrix selection
+// stays sequential: goroutines and the sample cost more than they save.
+// A variable so that tests can run the parallel path on small inputs.
+var parallelMin = 1 << 16
+
+// selectChunks is how many contiguous pieces the parallel selection cuts
+// the scores into. It is fixed, not the core count, so that the work (and
+// the result, which is unique anyway) does not depend on GOMAXPROCS.
+const selectChunks = 256
+
+// sampleSize is how many evenly spaced scores bracket the k-th smallest.
+const sampleSize = 1 << 14
+
+// pruneSmallestParallel is pruneSmallest on all cores, writing all of mask:
+// the same k smallest, ties by index (what TestParallelSelectionMatches
+// checks against the sequential twin). A sorted sample of the scores
+// brackets the k-th smallest in [lo, hi]; one parallel pass counts the
+// scores below lo and gathers those inside the bracket, whose quickselect
+// gives the threshold t; a second pass prunes every score below t and
+// counts those equal to t per chunk, and the first k−below of the equal
+// ones, in index order, are pruned last. When the sample misses (the k-th
+// smallest is outside the bracket), the sequential selection runs.
+func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
+	n := len(scores)
+	k = min(k, n)
+	if k <= 0 || k == n || n < parallelMin || runtime.GOMAXPROCS(0) == 1 {
+		clear(mask[:n])
+		if k == n {
+			for i := range mask[:n] {
+				mask[i] = true
+			}
+			return
+		}
+		if k > 0 {
+			pruneSmallest(scores, k, mask, make([]F, n))
+		}
+		return
+	}
+	lo, hi := bracket(scores, k)
+
+	// Pass 1: per chunk, the scores below lo and inside [lo, hi].
+	chunk := (n + selectChunks - 1) / selectChunks
+	nc := (n + chunk - 1) / chunk
+	var below, inside [selectChunks]int
+	linalg.ParallelFor(nc, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			b, in := 0, 0
+			for _, s := range scores[c*chunk : min((c+1)*chunk, n)] {
+				switch r := rank(s); {
+				case r < lo:
+					b++
+				case r <= hi:
+					in++
+				}
+			}
+			below[c], inside[c] = b, in
+		}
+	})
+	var nBelow, nInside int
+	var offset [selectChunks + 1]int
+	for c := 0; c < nc; c++ {
+		nBelow += below[c]
+		offset[c] = nInside
+		nInside += inside[c]
+	}
+	if nBelow > k-1 || nBelow+nInside <= k-1 {
+		clear(mask[:n])
+		pruneSmallest(scores, k, mask, make([]F, n))
+		return
+	}
+	cand := make([]F, nInside)
+	linalg.ParallelFor(nc, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			o := offset[c]
+			for _, s := range scores[c*chunk : min((c+1)*chunk, n)] {
+				if r := rank(s); r >= lo && r <= hi {
+					cand[o] = r
+					o++
+				}
+			}
+		}
+	})
+	t := kthSmallest(cand, k-1-nBelow)
+	nLess := nBelow
+	for _, r := range cand {
+		if r < t {
+			nLess++
+		}
+	}
+
+	// Pass 2: prune below t, count the ties per chunk.
+	var equal [selectChunks]int
+	linalg.ParallelFor(nc, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			base := c * chunk
+			e := 0
+			for i, s := range scores[base:min(base+chunk, n)] {
+				r := rank(s)
+				mask[base+i] = r < t
+				if r == t {
+					e++
+				}
+			}
+			equal[c] = e
+		}
+	})
+	// The ties in index order: chunk c takes quota[c] of them.
+	var quota [selectChunks]int
+	ties := k - nLess
+	for c := 0; c < nc && ties > 0; c++ {
+		quota[c] = min(equal[c], ties)
+		ties -= quota[c]
+	}
+	linalg.ParallelFor(nc, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			q := quota[c]
+			base := c * chunk
+			for i := base; q > 0 && i < min(base+chunk, n); i++ {
+				if rank(scores[i]) == t {
+					mask[i] = true
+					q--
+				}
+			}
+		}
+	})
+}
+
+// bracket returns ranks lo ≤ hi between which the k-th smallest score
+// (1-based) very probably lies, from a sorted sample of evenly spaced
+// scores: the sample quantile k/n widened by 4 binomial standard
+// deviations and a margin, −Inf or +Inf past the sample's ends.
+func bracket[F Float](scores []F, k int) (lo, hi F) {
+	n := len(scores)
+	s := min(n, sampleSize)
+	sample := make([]F, s)
+	for i := range sample {
+		sample[i] = rank(scores[int(int64(i)*int64(n)/int64(s))])
+	}
+	slices.Sort(sample)
+	q := float64(k) / float64(n)
+	pos := q * float64(s)
+	d := 4*math.Sqrt(float64(s)*q*(1-q)) + 16
+	lo, hi = F(math.Inf(-1)), F(math.Inf(1))
+	if i := int(math.Floor(pos - d)); i >= 0 {
+		lo = sample[i]
+	}
+	if i := int(math.Ceil(pos + d)); i < s {
+		hi = sample[i]
+	}
+	return lo, hi
+}

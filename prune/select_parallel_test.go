@@ -1,0 +1,132 @@
+package prune
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestParallelSelectionMatches compares the parallel per-matrix selection
+// with its sequential twin, pruneSmallest, on random scores in float32 and
+// float64: continuous, heavily tied (a few levels), with NaN and ±Inf,
+// sorted and reversed (where a strided sample brackets badly), and k at
+// the extremes.
+func TestParallelSelectionMatches(t *testing.T) {
+	defer func(v int) { parallelMin = v }(parallelMin)
+	parallelMin = 1
+	rng := rand.New(rand.NewPCG(21, 22))
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + rng.IntN(5000)
+		if trial%10 == 0 {
+			n = 100_000 + rng.IntN(100_000) // several samples per chunk
+		}
+		scores := make([]float64, n)
+		kind := trial % 6
+		for i := range scores {
+			switch kind {
+			case 0, 1:
+				scores[i] = rng.NormFloat64()
+			case 2:
+				scores[i] = float64(rng.IntN(3))
+			case 3:
+				scores[i] = float64(rng.IntN(1000)) / 7
+			case 4:
+				scores[i] = float64(i) // sorted
+			case 5:
+				scores[i] = -float64(i / 3) // reversed, tied in threes
+			}
+		}
+		if trial%4 == 1 {
+			for range 1 + n/50 {
+				scores[rng.IntN(n)] = []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0}[rng.IntN(4)]
+			}
+		}
+		ks := []int{0, 1, n - 1, n, rng.IntN(n + 1), int(float64(n) * 0.6)}
+		for _, k := range ks {
+			want := make(Mask, n)
+			pruneSmallest(scores, k, want, make([]float64, n))
+			got := make(Mask, n)
+			for i := range got {
+				got[i] = i%3 == 0 // garbage that must be overwritten
+			}
+			pruneSmallestParallel(scores, k, got)
+			same(t, "float64", n, k, kind, got, want)
+
+			s32 := make([]float32, n)
+			for i, v := range scores {
+				s32[i] = float32(v)
+			}
+			want32 := make(Mask, n)
+			pruneSmallest(s32, k, want32, make([]float32, n))
+			got32 := make(Mask, n)
+			pruneSmallestParallel(s32, k, got32)
+			same(t, "float32", n, k, kind, got32, want32)
+		}
+	}
+}
+
+func same(t *testing.T, typ string, n, k, kind int, got, want Mask) {
+	t.Helper()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("%s n=%d k=%d kind %d: index %d pruned=%v, sequential says %v", typ, n, k, kind, i, got[i], want[i])
+		}
+	}
+}
+
+// TestSelectIntoOverwrites: the Into variants leave nothing of the mask's
+// previous contents.
+func TestSelectIntoOverwrites(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	rows, cols := 6, 16
+	scores := make([]float32, rows*cols)
+	for i := range scores {
+		scores[i] = rng.Float32()
+	}
+	for _, c := range []struct {
+		p      Pattern
+		perRow bool
+	}{{Pattern{Ratio: 0.5}, false}, {Pattern{Ratio: 0.5}, true}, {Pattern{N: 2, M: 4}, false}} {
+		want, err := Select(scores, rows, cols, c.p, c.perRow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make(Mask, len(scores))
+		for i := range got {
+			got[i] = true
+		}
+		if err := SelectInto(got, scores, rows, cols, c.p, c.perRow); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s perRow=%v: index %d differs", c.p, c.perRow, i)
+			}
+		}
+	}
+}
+
+// BenchmarkSelectPerMatrix times one 7B-sized (4096×4096) layer-global
+// selection, sequential and parallel.
+func BenchmarkSelectPerMatrix(b *testing.B) {
+	const n = 4096 * 4096
+	rng := rand.New(rand.NewPCG(1, 1))
+	scores := make([]float32, n)
+	for i := range scores {
+		scores[i] = float32(math.Abs(rng.NormFloat64()))
+	}
+	k := PruneCount(n, 0.6)
+	mask := make(Mask, n)
+	b.Run("sequential", func(b *testing.B) {
+		buf := make([]float32, n)
+		for b.Loop() {
+			clear(mask)
+			pruneSmallest(scores, k, mask, buf)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		for b.Loop() {
+			pruneSmallestParallel(scores, k, mask)
+		}
+	})
+}
