@@ -15,6 +15,11 @@ type Stats struct {
 	Gram   []float64 // In×In, row-major, symmetric
 	Tokens int       // rows accumulated
 	Seqs   int       // sequences accumulated (the references' running-mean N)
+
+	// version counts the changes made through Add; cache holds what
+	// methods derived from Gram (Memo), valid for one version.
+	version uint64
+	cache   *statsCache
 }
 
 // Method is one pruning algorithm.
@@ -34,4 +39,15 @@ type Report struct {
 	RelError float64       // ‖XWᵀ−XŴᵀ‖²/‖XWᵀ‖² on the calibration inputs
 	Elapsed  time.Duration // time in Prune
 	Notes    []string      // recoveries, e.g. extra damping after a failed Cholesky
+	// Phases, when the method reports them, split Elapsed by kernel
+	// (ADMM: "factor", "gemm", "select") for benchmarks.
+	Phases []Phase
+}
+
+// Phase is the time a method spent in one kind of work, with the floating
+// point operations it did there when they are known (0 otherwise).
+type Phase struct {
+	Name    string
+	Seconds float64
+	Flops   float64
 }

@@ -339,6 +339,11 @@ func (r *blockRunner) block(ctx context.Context, l int, b *model.Block, x []floa
 				return br, fmt.Errorf("block %d %s: relative error is %v (statistics or weights too large for float64)", l, name, lr.RelError)
 			}
 		}
+		// What the method cached on these statistics (a factorisation
+		// shared by q/k/v or gate/up) goes once their last reader is done.
+		if st != nil && (i == len(linearInput)-1 || linearInput[i+1] != linearInput[i]) {
+			st.ReleaseCache()
+		}
 		br.Linears = append(br.Linears, lr)
 		br.Zeros += lr.Zeros
 		br.Numel += len(lin.W)

@@ -41,6 +41,8 @@ func (s *Stats) add(ctx context.Context, x []float32, rows, seqs int) error {
 	if err := checkFinite(x, s.In, "activation"); err != nil {
 		return fmt.Errorf("stats: %w", err)
 	}
+	// From here on Gram changes (also when ctx ends part way).
+	s.changed()
 	n := s.In
 	if n == 0 || rows == 0 {
 		s.Seqs += seqs
@@ -68,6 +70,14 @@ func (s *Stats) add(ctx context.Context, x []float32, rows, seqs int) error {
 	s.Tokens += rows
 	s.Seqs += seqs
 	return nil
+}
+
+// changed marks the statistics as modified: what Memo cached is stale,
+// and is dropped now rather than at the next Memo, so that its memory goes
+// with the old statistics.
+func (s *Stats) changed() {
+	s.version++
+	s.ReleaseCache()
 }
 
 // mirrorUpper copies the upper triangle of the n×n matrix g onto the lower
@@ -184,4 +194,87 @@ func relError(ctx context.Context, orig, pruned []float32, out, in int, st *Stat
 		return 0, nil
 	}
 	return num / den, nil
+}
+
+// statsCache holds values derived from one Stats' Gram matrix, such as the
+// factorisation of XᵀX+λI+ρI that q, k and v (or gate and up) share.
+type statsCache struct {
+	mu      sync.Mutex
+	owner   *Stats   // a copied Stats struct does not inherit the entries
+	gram    *float64 // &Gram[0] when filled: a replaced Gram empties it
+	version uint64   // Stats.version when filled
+	tokens  int      // Stats.Tokens and Seqs when filled: the pipeline
+	seqs    int      // resets them by hand between blocks
+	entries map[any]any
+}
+
+// cacheInit guards the creation of a Stats' cache.
+var cacheInit sync.Mutex
+
+// Memo returns the value that compute derives from s's Gram matrix, from a
+// cache on s keyed by key (a comparable value naming the computation and
+// its parameters, e.g. a struct of kind, damping and ρ): linears with the
+// same inputs share one Stats and so compute it once. An error is returned
+// and not cached. The value is shared: callers must not modify it.
+//
+// The cache is emptied when the statistics change through Add, when their
+// Tokens or Seqs change, when Gram is replaced, and by ReleaseCache; a
+// Gram changed in place by other means needs ReleaseCache. Calls on one
+// Stats are serialised, so a concurrent caller waits for the first one's
+// computation instead of repeating it.
+func (s *Stats) Memo(key any, compute func() (any, error)) (any, error) {
+	cacheInit.Lock()
+	c := s.cache
+	if c == nil || c.owner != s {
+		c = &statsCache{owner: s}
+		s.cache = c
+	}
+	cacheInit.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var g *float64
+	if len(s.Gram) > 0 {
+		g = &s.Gram[0]
+	}
+	if c.entries == nil || c.gram != g || c.version != s.version || c.tokens != s.Tokens || c.seqs != s.Seqs {
+		c.entries = map[any]any{}
+		c.gram, c.version, c.tokens, c.seqs = g, s.version, s.Tokens, s.Seqs
+	}
+	if v, ok := c.entries[key]; ok {
+		return v, nil
+	}
+	v, err := compute()
+	if err != nil {
+		return nil, err
+	}
+	c.entries[key] = v
+	return v, nil
+}
+
+// ReleaseCache drops what Memo cached on s, so that the memory goes when
+// the linears sharing these statistics are done (the pipeline calls it
+// after the last linear reading them) or after Gram was changed in place.
+func (s *Stats) ReleaseCache() {
+	cacheInit.Lock()
+	c := s.cache
+	s.cache = nil
+	cacheInit.Unlock()
+	if c != nil {
+		c.mu.Lock()
+		c.entries = nil
+		c.mu.Unlock()
+	}
+}
+
+// cached reports how many values Memo holds for s (tests).
+func (s *Stats) cached() int {
+	cacheInit.Lock()
+	c := s.cache
+	cacheInit.Unlock()
+	if c == nil || c.owner != s {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
 }
