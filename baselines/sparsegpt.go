@@ -127,16 +127,11 @@ func (s SparseGPT) newSweep(ctx context.Context, w *model.Linear, st *prune.Stat
 		return nil, fmt.Errorf("sparsegpt: %w", err)
 	}
 	n := w.In
-	sw := &sweep{out: w.Out, in: n, bs: min(s.BlockSize, n), w: make([]float64, len(w.W)), u: make([]float64, n*n)}
+	sw := &sweep{out: w.Out, in: n, bs: min(s.BlockSize, n), w: make([]float64, len(w.W))}
 	for i, v := range w.W {
 		sw.w[i] = float64(v)
 	}
-	var dead []int
-	for j := 0; j < n; j++ {
-		if st.Gram[j*n+j] == 0 {
-			dead = append(dead, j)
-		}
-	}
+	dead := deadInputs(st)
 	// A dead input carries no information: its weights are dropped and
 	// H_jj = 1 keeps H invertible (the reference's rule).
 	for _, j := range dead {
@@ -147,14 +142,55 @@ func (s SparseGPT) newSweep(ctx context.Context, w *model.Linear, st *prune.Stat
 	if len(dead) > 0 {
 		sw.notes = append(sw.notes, fmt.Sprintf("%d dead input columns zeroed (first %d)", len(dead), dead[0]))
 	}
+	// U depends on the statistics and the damping only: the linears that
+	// share an input (q/k/v, gate/up) share one, from the Stats' cache.
+	v, err := st.Memo(invCholKey{s.PercDamp}, func() (any, error) {
+		return s.invChol(ctx, st, dead)
+	})
+	if err != nil {
+		return nil, err
+	}
+	f := v.(*invChol)
+	sw.u = f.u
+	sw.notes = append(sw.notes, f.notes...)
+	return sw, nil
+}
+
+// invChol is U, the upper Cholesky factor of the damped H⁻¹, with the note
+// of a retry that found it. It is shared read-only.
+type invChol struct {
+	u     []float64
+	notes []string
+}
+
+// invCholKey names U in a Stats' cache.
+type invCholKey struct{ percdamp float64 }
+
+// deadInputs lists the inputs whose Gram diagonal is 0.
+func deadInputs(st *prune.Stats) []int {
+	var dead []int
+	n := st.In
+	for j := 0; j < n; j++ {
+		if st.Gram[j*n+j] == 0 {
+			dead = append(dead, j)
+		}
+	}
+	return dead
+}
+
+// invChol computes U, retrying with 10× the damping when the Cholesky
+// factorisation fails.
+func (s SparseGPT) invChol(ctx context.Context, st *prune.Stats, dead []int) (*invChol, error) {
+	n := st.In
+	f := &invChol{u: make([]float64, n*n)}
 	for try := 0; ; try++ {
 		damp := s.PercDamp * math.Pow(10, float64(try))
-		err := sw.factor(ctx, st, dead, damp)
+		err := factor(ctx, f.u, st, dead, damp)
 		if err == nil {
 			if try > 0 {
-				sw.notes = append(sw.notes, fmt.Sprintf("Cholesky failed at percdamp %g; succeeded at %g", s.PercDamp, damp))
+				f.notes = append(f.notes, fmt.Sprintf("Cholesky failed at percdamp %g; succeeded at %g", s.PercDamp, damp))
 			}
-			return sw, nil
+			return f, nil
 		}
 		if !errors.Is(err, linalg.ErrNotPositiveDefinite) {
 			return nil, fmt.Errorf("sparsegpt: %w", err)
@@ -166,15 +202,14 @@ func (s SparseGPT) newSweep(ctx context.Context, w *model.Linear, st *prune.Stat
 }
 
 // factor builds H = 2G/Seqs with the dead-column fix and damping
-// percdamp·mean(diag H), and replaces it in u by the upper Cholesky factor
+// percdamp·mean(diag H) in h, and replaces it by the upper Cholesky factor
 // of H⁻¹. It returns linalg.ErrNotPositiveDefinite when H is not
 // numerically positive definite (also when U's diagonal is not positive
 // and finite, which would make every pruned weight's update NaN or Inf).
 // (The scale 2/Seqs changes nothing but rounding; it keeps the numbers
 // those of the reference.)
-func (sw *sweep) factor(ctx context.Context, st *prune.Stats, dead []int, percdamp float64) error {
-	n := sw.in
-	h := sw.u
+func factor(ctx context.Context, h []float64, st *prune.Stats, dead []int, percdamp float64) error {
+	n := st.In
 	scale := 2 / float64(st.Seqs)
 	linalg.ParallelFor(len(h), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
