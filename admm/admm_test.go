@@ -143,7 +143,7 @@ func toFloat32(v []float64) []float32 {
 func TestConvergence(t *testing.T) {
 	w, st, _ := synthetic(1, 16, 64, 512)
 	opts := ADMM1Defaults()
-	sys, err := newSystem(context.Background(), &w, st, Options{})
+	sys, err := newRefSystem(&w, st, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,14 +343,14 @@ func TestGradualCounts(t *testing.T) {
 		{prune.Pattern{N: 1, M: 3}, false, false},
 	}
 	for _, c := range cases {
-		sel := selector{out: out, in: in, p: c.p, perOutput: c.perOutput, steps: k, full: c.full}
+		sel := &selector{out: out, in: in, p: c.p, perOutput: c.perOutput, steps: k, full: c.full}
+		mask := make(prune.Mask, out*in)
 		for step := 0; step < k; step++ {
-			scores := make([]float64, out*in)
+			scores := make([]float32, out*in)
 			for i := range scores {
-				scores[i] = r.Float64()
+				scores[i] = r.Float32()
 			}
-			mask, err := sel.step(step, scores)
-			if err != nil {
+			if err := sel.step(step, scores, mask); err != nil {
 				t.Fatal(err)
 			}
 			s := sparsityAt(c.p.Sparsity(), step, k)
@@ -524,16 +524,14 @@ func TestBadInput(t *testing.T) {
 	}
 }
 
-// solveFixed runs the ADMM iterations on a fixed mask and returns Z.
+// solveFixed runs the float64 reference iterations on a fixed mask and
+// returns Z.
 func solveFixed(t *testing.T, w model.Linear, st *prune.Stats, mask prune.Mask, opts Options) []float64 {
 	t.Helper()
-	sys, err := newSystem(context.Background(), &w, st, opts)
+	sys, err := newRefSystem(&w, st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, err := sys.solve(context.Background(), mask, opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, _ := sys.solve(mask, opts, nil)
 	return res
 }

@@ -6,11 +6,18 @@
 // percdamp ridge, one factorisation of G+λI+ρI reused by every iteration,
 // and the exactly sparse Z as output.
 //
-// The iteration runs in float64 throughout. The per-iteration product is
-// only 1.2–1.3× slower in float64 than in float32 with OpenBLAS on this
-// project's machines (BenchmarkProduct), and float64 lets a fixed-mask run
-// converge to the exact masked least-squares solution instead of stalling
-// at float32 rounding.
+// The iterations run in float32, as the reference's do, through
+// linalg.SgemmContext: one out×in by in×in product each, written in the
+// delta form ΔB = ρ(Z−U−B₀)·A⁻¹ so that no right-hand side is formed. A⁻¹
+// is factorised and inverted in float64 and rounded once; it is computed
+// once per input statistics and (percdamp, ρ) and shared through
+// prune.Stats.Memo by the linears with the same inputs (q/k/v, gate/up).
+// The float64 iteration stays in the tests (refSystem) as the reference
+// the float32 one is compared with, and the one that converges to 1e-8
+// of the exact masked least-squares solution, which float32 cannot.
+//
+// Over-relaxation (Options.OverRelax, --relax α) is an ablation option:
+// the paper's method is α = 1.
 //
 // All masks are chosen in W layout (out×in, row-major) through package
 // prune's selection functions, so ties break by W's flat index although
@@ -24,7 +31,7 @@
 // keeps A definite); ADMM-Grad needs 1 ≤ steps ≤ iters.
 //
 // The context is checked at every iteration and inside the factorisation
-// and the per-iteration product (linalg.DgemmContext), so a cancelled
-// prune of a 4096-wide layer returns within a fraction of a second even
-// with pure-Go BLAS, where one iteration takes about 20 s.
+// and the per-iteration product (linalg.SgemmContext), so a cancelled
+// prune of a 4096-wide layer returns within about a second, also with
+// pure-Go BLAS, where one iteration takes many seconds.
 package admm

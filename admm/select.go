@@ -13,6 +13,7 @@ type selector struct {
 	perOutput bool
 	steps     int  // K
 	full      bool // reference-full: layer-global selects at s at every step
+	protected prune.Mask
 }
 
 // sparsityAt is the cubic ramp at step t, written as the reference
@@ -23,29 +24,41 @@ func sparsityAt(s float64, t, k int) float64 {
 	return s - s*(r*r*r)
 }
 
-// step returns the mask at gradual step t from scores = |B+U| (which it
-// may overwrite). The last step is the one-shot selection at the target,
-// which for N:M equals pruning every non-protected entry: exact N:M.
-func (s selector) step(t int, scores []float64) (prune.Mask, error) {
+// step writes into mask the mask at gradual step t from scores = |B+U|
+// (which it may overwrite). The last step is the one-shot selection at the
+// target, which for N:M equals pruning every non-protected entry: exact
+// N:M. Its buffers are reused from step to step.
+func (s *selector) step(t int, scores []float32, mask prune.Mask) error {
+	return selectStep(s, t, scores, mask)
+}
+
+// selectStep is step for either score type: the float64 reference
+// iteration of the tests selects with it too.
+func selectStep[F prune.Float](s *selector, t int, scores []F, mask prune.Mask) error {
 	numel := s.out * s.in
 	if t == s.steps-1 || (s.full && !s.p.Structured() && !s.perOutput) {
-		return prune.Select(scores, s.out, s.in, s.p, s.perOutput)
+		return prune.SelectInto(mask, scores, s.out, s.in, s.p, s.perOutput)
 	}
 	st := sparsityAt(s.p.Sparsity(), t, s.steps)
 	switch {
 	case s.p.Structured():
 		// Protected top-N: the N largest of each group can never be
 		// pruned at this step, the rest compete layer-wide.
-		pruned := prune.SelectNM(scores, s.out, s.in, s.p.N, s.p.M)
-		for i, p := range pruned {
+		if s.protected == nil {
+			s.protected = make(prune.Mask, numel)
+		}
+		prune.SelectNMInto(s.protected, scores, s.out, s.in, s.p.N, s.p.M)
+		inf := F(math.Inf(1))
+		for i, p := range s.protected {
 			if !p {
-				scores[i] = math.Inf(1)
+				scores[i] = inf
 			}
 		}
-		return prune.SelectPerMatrix(scores, prune.PruneCount(numel, st)), nil
+		prune.SelectPerMatrixInto(mask, scores, prune.PruneCount(numel, st))
 	case s.perOutput:
-		return prune.SelectPerRow(scores, s.out, s.in, prune.PruneCount(s.in, st)), nil
+		prune.SelectPerRowInto(mask, scores, s.out, s.in, prune.PruneCount(s.in, st))
 	default:
-		return prune.SelectPerMatrix(scores, prune.PruneCount(numel, st)), nil
+		prune.SelectPerMatrixInto(mask, scores, prune.PruneCount(numel, st))
 	}
+	return nil
 }

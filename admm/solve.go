@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
+	"time"
 
 	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/model"
@@ -21,14 +23,43 @@ const choleskyRetries = 4
 
 // system is one layer's preconditioned problem, stored transposed from
 // PRUNING.md §6 (W layout, out×in) so that masks and output need no
-// transposes: Bᵀ_{t+1} = (RHSᵀ + ρ(Zᵀ−Uᵀ))·A⁻¹, A being symmetric.
+// transposes. The iterations run in float32, as the reference's do; the
+// factorisation and inverse of A = G+λI+ρI run in float64 and only the
+// finished A⁻¹ is rounded to float32 (see factor).
+//
+// The right-hand side is never formed: with RHS = B₀(A−ρI) (A symmetric,
+// W layout), the B-update Bᵀ = (RHS + ρ(Z−U))·A⁻¹ is
+// B₀ + ρ(Z−U−B₀)·A⁻¹, so the state is the change ΔB = B − B₀ and an
+// iteration is one product with no float64 RHS (it would cost one more
+// float64 product of the iteration's size and an out×in buffer).
 type system struct {
 	out, in int
 	d       []float64 // input norms sqrt(XX_jj) + 1e-8
-	b       []float64 // B₀ᵀ = W·D, then the iterate Bᵀ
-	rhs     []float64 // ((G+λI)·B₀)ᵀ
-	ainv    []float64 // (G+λI+ρI)⁻¹, full symmetric in×in
+	b0      []float32 // B₀ᵀ = W·D
+	f       *factor   // shared by the linears of these statistics; nil without iterations
 	notes   []string
+	phases  phaseTimes
+}
+
+// factor is A⁻¹ = (G+λI+ρI)⁻¹ in float32, with the notes of the retries
+// that found it. It is computed once per (statistics, percdamp, ρ) and
+// shared read-only through prune.Stats.Memo by every linear reading the
+// same input (q/k/v, gate/up).
+type factor struct {
+	ainv  []float32
+	notes []string
+	secs  float64 // time to compute it (0 for the linears that reuse it)
+}
+
+// factorKey names A⁻¹ in a Stats' cache.
+type factorKey struct {
+	percdamp, rho float64
+}
+
+// phaseTimes is where a prune's time went, for Report.Phases.
+type phaseTimes struct {
+	factor, gemm, sel float64
+	gemmFlops         float64
 }
 
 // checkInputs rejects weights and statistics that would give a silently
@@ -54,151 +85,244 @@ func checkInputs(w *model.Linear, st *prune.Stats) error {
 	return nil
 }
 
+// inputNorms returns d_j = sqrt(XX_jj) + 1e-8.
+func inputNorms(gram []float64, n int) []float64 {
+	d := make([]float64, n)
+	for j := range d {
+		d[j] = math.Sqrt(gram[j*n+j]) + normEps
+	}
+	return d
+}
+
 // newSystem preconditions w by the input norms and, when the options ask
-// for iterations, forms the right-hand side and inverts A once.
+// for iterations, gets A⁻¹ from the statistics' cache, computing it there
+// on first use.
 func newSystem(ctx context.Context, w *model.Linear, st *prune.Stats, o Options) (*system, error) {
 	m, n := w.Out, w.In
-	s := &system{out: m, in: n, d: make([]float64, n), b: make([]float64, m*n)}
-	for j := range s.d {
-		s.d[j] = math.Sqrt(st.Gram[j*n+j]) + normEps
-	}
+	s := &system{out: m, in: n, d: inputNorms(st.Gram, n), b0: make([]float32, m*n)}
 	linalg.ParallelFor(m, func(lo, hi int) {
 		for i := lo * n; i < hi*n; i++ {
-			s.b[i] = float64(w.W[i]) * s.d[i%n]
+			s.b0[i] = float32(float64(w.W[i]) * s.d[i%n])
 		}
 	})
 	if o.Iters == 0 {
 		return s, nil
 	}
-	return s, s.factor(ctx, st.Gram, o.PercDamp, o.Rho)
+	computed := false
+	v, err := st.Memo(factorKey{o.PercDamp, o.Rho}, func() (any, error) {
+		computed = true
+		return newFactor(ctx, st.Gram, s.d, o.PercDamp, o.Rho)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.f = v.(*factor)
+	if computed {
+		s.phases.factor = s.f.secs
+	}
+	s.notes = append(s.notes, s.f.notes...)
+	return s, nil
 }
 
-// factor sets rhs and ainv. λ enters both A and the right-hand side, so a
-// retry with more damping changes the ridge, not just the step: the result
-// stays the solution of a (more strongly) damped least-squares problem.
-func (s *system) factor(ctx context.Context, gram []float64, percdamp, rho float64) error {
-	n := s.in
+// newFactor computes A⁻¹ in float64 and rounds it to float32 once. λ enters
+// both A and the right-hand side B₀(A−ρI), so a retry with more damping
+// changes the ridge, not just the step: the result stays the solution of a
+// (more strongly) damped least-squares problem.
+//
+// Why float64 here: the golden cases' errors and weights are the same with
+// an A⁻¹ inverted in float32 or float64 at their tolerances, but a float32
+// Cholesky of a 4096-wide Gram with near-collinear inputs loses digits in
+// proportion to its condition number (up to ~n/(λ+ρ)), while the O(n³)
+// factorisation is a small part of the time (one product's worth against
+// 20); the iterations themselves only ever multiply by A⁻¹.
+func newFactor(ctx context.Context, gram, d []float64, percdamp, rho float64) (*factor, error) {
+	start := time.Now()
+	n := len(d)
 	a := make([]float64, n*n)
-	s.rhs = make([]float64, len(s.b))
 	meanDiag := 0.0
-	for j, dj := range s.d {
+	for j, dj := range d {
 		meanDiag += gram[j*n+j] / (dj * dj)
 	}
 	lambda := percdamp * meanDiag / float64(max(n, 1))
+	f := &factor{}
 	for try := 0; ; try++ {
-		s.normalised(a, gram, lambda)
-		if err := linalg.DgemmContext(ctx, false, false, s.out, n, n, 1, s.b, n, a, n, 0, s.rhs, n); err != nil {
-			return err
-		}
-		for j := 0; j < n; j++ {
-			a[j*n+j] += rho
-		}
+		normalised(a, gram, d, lambda+rho)
 		err := linalg.InvertSPD(ctx, a, n)
 		if err == nil {
-			s.ainv = a
-			return nil
+			f.ainv = make([]float32, n*n)
+			linalg.ParallelFor(n, func(lo, hi int) {
+				for i := lo * n; i < hi*n; i++ {
+					f.ainv[i] = float32(a[i])
+				}
+			})
+			f.secs = time.Since(start).Seconds()
+			return f, nil
 		}
 		if !errors.Is(err, linalg.ErrNotPositiveDefinite) {
-			return err
+			return nil, err
 		}
 		if try == choleskyRetries {
-			return fmt.Errorf("cholesky of G+λI+ρI failed %d times, last with λ = %g (is the Gram matrix positive semidefinite?)", try+1, lambda)
+			return nil, fmt.Errorf("cholesky of G+λI+ρI failed %d times, last with λ = %g (is the Gram matrix positive semidefinite?)", try+1, lambda)
 		}
 		next := (lambda+rho)*10 - rho
-		s.notes = append(s.notes, fmt.Sprintf("cholesky of G+λI+ρI failed with λ = %g; retried with λ = %g", lambda, next))
+		f.notes = append(f.notes, fmt.Sprintf("cholesky of G+λI+ρI failed with λ = %g; retried with λ = %g", lambda, next))
 		lambda = next
 	}
 }
 
-// normalised writes D⁻¹·XX·D⁻¹ + λI into a.
-func (s *system) normalised(a, gram []float64, lambda float64) {
-	n, d := s.in, s.d
+// normalised writes D⁻¹·XX·D⁻¹ + shift·I into a.
+func normalised(a, gram, d []float64, shift float64) {
+	n := len(d)
 	linalg.ParallelFor(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row, src := a[i*n:(i+1)*n], gram[i*n:(i+1)*n]
 			for j, v := range src {
 				row[j] = v / (d[i] * d[j])
 			}
-			row[i] += lambda
+			row[i] += shift
 		}
 	})
 }
 
-// absB returns |B| in W layout: at the start, the normmag (Wanda) score.
-func (s *system) absB() []float64 {
-	sc := make([]float64, len(s.b))
-	for i, v := range s.b {
-		sc[i] = math.Abs(v)
-	}
+// absB0 returns |B₀| in W layout in float64: the normmag (Wanda) score of
+// the one-shot mask, |W|·d_j computed as Wanda computes its score.
+func absB0(w *model.Linear, d []float64) []float64 {
+	n := w.In
+	sc := make([]float64, len(w.W))
+	linalg.ParallelFor(w.Out, func(lo, hi int) {
+		for i := lo * n; i < hi*n; i++ {
+			sc[i] = math.Abs(float64(w.W[i]) * d[i%n])
+		}
+	})
 	return sc
 }
 
+// workspace is the iteration's state, allocated once per solve: nothing
+// in the loop allocates beyond the goroutines of the parallel loops.
+type workspace struct {
+	db, u, c []float32 // ΔB = B−B₀, U, and the product's left side (also the scores)
+	zprev    []float32 // the previous Z, for over-relaxation only
+	mask     prune.Mask
+}
+
+// stepFunc re-selects the mask at gradual step t from scores = |B+U|,
+// writing into mask (both may be overwritten).
+type stepFunc func(t int, scores []float32, mask prune.Mask) error
+
 // solve performs o.Iters scaled-ADMM iterations (PRUNING.md §6.4) and
-// returns the float64 result (D⁻¹Z)ᵀ in W layout with the final mask. For
-// t < o.Steps, step re-selects the mask from |B+U| (it may overwrite the
-// scores). With no iterations the result is W⊙M. ctx is checked at every
-// iteration and inside its product, which alone takes seconds on a
-// 4096-wide layer without OpenBLAS.
-func (s *system) solve(ctx context.Context, mask prune.Mask, o Options, step func(t int, scores []float64) (prune.Mask, error)) ([]float64, prune.Mask, error) {
-	m, n, rho := s.out, s.in, o.Rho
-	b, rhs := s.b, s.rhs
-	u := make([]float64, len(b))
-	var c []float64
-	if o.Iters > 0 {
-		c = make([]float64, len(b))
+// writes the result (D⁻¹Z)ᵀ into w, returning the final mask. For
+// t < o.Steps, step re-selects the mask from |B+U| into its own buffer;
+// otherwise mask (W layout) is used throughout. With no iterations the
+// result is W⊙M. ctx is checked at every iteration and inside its product.
+//
+// With o.OverRelax = α−1 > 0 the iteration is over-relaxed (Boyd et al.
+// 2011, §3.4.3): the Z- and U-updates see B̂ = αB + (1−α)Z_prev instead
+// of B (plain B at t = 0, where there is no previous Z); the mask steps
+// score |B̂+U| and the output is the projection of B̂+U.
+func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o Options, step stepFunc) (prune.Mask, error) {
+	m, n := s.out, s.in
+	if o.Iters == 0 {
+		mask.Apply(w.W)
+		return mask, nil
 	}
+	ws := &workspace{db: make([]float32, m*n), u: make([]float32, m*n), c: make([]float32, m*n)}
+	if step != nil {
+		ws.mask = make(prune.Mask, m*n)
+	}
+	alpha := float32(1 + o.OverRelax)
+	relax := o.OverRelax != 0
+	if relax {
+		ws.zprev = make([]float32, m*n)
+	}
+	rho := float32(o.Rho)
+	b0, db, u, c, zp := s.b0, ws.db, ws.u, ws.c, ws.zprev
+	ainv := s.f.ainv
+	// hat is B̂ at index i: B, or the over-relaxed αB + (1−α)Z_prev.
 	for t := 0; t < o.Iters; t++ {
 		if err := ctx.Err(); err != nil {
-			return nil, nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
+			return nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
 		}
+		relaxNow := relax && t > 0
 		if t < o.Steps {
+			t0 := time.Now()
 			linalg.ParallelFor(m, func(lo, hi int) {
 				for i := lo * n; i < hi*n; i++ {
-					c[i] = math.Abs(b[i] + u[i])
+					h := b0[i] + db[i]
+					if relaxNow {
+						h = alpha*h + (1-alpha)*zp[i]
+					}
+					c[i] = abs32(h + u[i])
 				}
 			})
-			var err error
-			if mask, err = step(t, c); err != nil {
-				return nil, nil, fmt.Errorf("mask step %d: %w", t, err)
+			if err := step(t, c, ws.mask); err != nil {
+				return nil, fmt.Errorf("mask step %d: %w", t, err)
 			}
+			mask = ws.mask
+			s.phases.sel += time.Since(t0).Seconds()
 		}
-		// Z = (B+U)⊙M, U += B−Z = (B+U)−Z, C = RHS + ρ(Z−U), fused.
+		// Z = (B̂+U)⊙M, U += B̂−Z = (B̂+U)−Z, C = Z−U−B₀, fused.
 		linalg.ParallelFor(m, func(lo, hi int) {
 			for i := lo * n; i < hi*n; i++ {
-				v := b[i] + u[i]
+				h := b0[i] + db[i]
+				if relaxNow {
+					h = alpha*h + (1-alpha)*zp[i]
+				}
+				v := h + u[i]
 				z := v
 				if mask[i] {
 					z = 0
 				}
 				u[i] = v - z
-				c[i] = rhs[i] + rho*(z-u[i])
+				c[i] = z - u[i] - b0[i]
+				if relax {
+					zp[i] = z
+				}
 			}
 		})
-		if err := linalg.DgemmContext(ctx, false, false, m, n, n, 1, c, n, s.ainv, n, 0, b, n); err != nil {
-			return nil, nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
+		// ΔB = ρ·C·A⁻¹.
+		t0 := time.Now()
+		if err := linalg.SgemmContext(ctx, false, false, m, n, n, rho, c, n, ainv, n, 0, db, n); err != nil {
+			return nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
 		}
+		s.phases.gemm += time.Since(t0).Seconds()
+		s.phases.gemmFlops += 2 * float64(m) * float64(n) * float64(n)
 	}
-	// The output is the final projection Z = (B+U)⊙M, exactly sparse.
-	res := make([]float64, len(b))
+	// The output is the final projection Z = (B̂+U)⊙M, exactly sparse,
+	// mapped back by D⁻¹; values float32 cannot hold are refused first.
+	relaxNow := relax && o.Iters > 0
+	out := func(i int) float64 {
+		if mask[i] {
+			return 0
+		}
+		h := b0[i] + db[i]
+		if relaxNow {
+			h = alpha*h + (1-alpha)*zp[i]
+		}
+		return float64(h+u[i]) / s.d[i%n]
+	}
+	bad := len(w.W)
+	var mu sync.Mutex
 	linalg.ParallelFor(m, func(lo, hi int) {
 		for i := lo * n; i < hi*n; i++ {
-			if !mask[i] {
-				res[i] = (b[i] + u[i]) / s.d[i%n]
+			if x := out(i); !(math.Abs(x) <= math.MaxFloat32) {
+				mu.Lock()
+				bad = min(bad, i)
+				mu.Unlock()
+				return
 			}
 		}
 	})
-	return res, mask, nil
+	if bad < len(w.W) {
+		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n, out(bad))
+	}
+	linalg.ParallelFor(m, func(lo, hi int) {
+		for i := lo * n; i < hi*n; i++ {
+			w.W[i] = float32(out(i))
+		}
+	})
+	return mask, nil
 }
 
-// store writes v into w as float32, refusing values float32 cannot hold.
-func store(w *model.Linear, v []float64) error {
-	for i, x := range v {
-		if !(math.Abs(x) <= math.MaxFloat32) {
-			return fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", i/w.In, i%w.In, x)
-		}
-	}
-	for i, x := range v {
-		w.W[i] = float32(x)
-	}
-	return nil
+func abs32(x float32) float32 {
+	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
 }
