@@ -21,8 +21,11 @@ build:
 # reference results/quickstart.jsonl. Finished runs are kept in
 # out/quickstart.jsonl (the config's output); a second `make run` reuses
 # them, so delete the file for a fresh run. CONFIG picks another config.
+# Without a data directory, the quickstart's files are fetched first into
+# ~/.cache/prunebench (prunebench data fetch; checked against their sha256).
 CONFIG ?= configs/quickstart.yaml
 run: build
+	$(if $(PRUNEBENCH_DATA),,$(BIN) data fetch stories260K wikitext-2)
 	$(BIN) run $(CONFIG)
 	@if [ "$(CONFIG)" = configs/quickstart.yaml ]; then \
 		echo "compared with the reference results/quickstart.jsonl:"; \

@@ -14,7 +14,9 @@ const EnvVar = "PRUNEBENCH_DATA"
 
 // Dir resolves the data directory: the flag value when set, else
 // $PRUNEBENCH_DATA, else ../shared/data next to the working directory's
-// repository when that exists. It returns "" when none applies.
+// repository when that exists, else the cache directory CacheDir (where
+// `prunebench data fetch` puts the registry's files), whether or not it
+// exists yet. It returns "" when none applies (no home directory).
 func Dir(flag string) string {
 	if flag != "" {
 		return flag
@@ -25,7 +27,22 @@ func Dir(flag string) string {
 	if d, ok := findShared(); ok {
 		return d
 	}
-	return ""
+	return CacheDir()
+}
+
+// CacheDir returns the data directory used when neither --data-dir,
+// $PRUNEBENCH_DATA nor ../shared/data applies, and where `prunebench data
+// fetch` writes without them: $XDG_CACHE_HOME/prunebench, by default
+// ~/.cache/prunebench. It returns "" without a home directory.
+func CacheDir() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "prunebench")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "prunebench")
 }
 
 // findShared walks up from the working directory looking for shared/data
@@ -74,7 +91,7 @@ func ResolveName(dir, rel string) (string, error) {
 	}
 	if _, err := os.Stat(p); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%s: %w in the data directory (looked at %s)", rel, ErrNotFound, p)
+			return "", fmt.Errorf("%s: %w in the data directory (looked at %s)%s", rel, ErrNotFound, p, fetchHint(rel))
 		}
 		return "", err
 	}
@@ -117,7 +134,32 @@ func Resolve(dir, arg, rel string) (string, error) {
 }
 
 // ResolveModel resolves --model: a short name is the file or directory
-// models/NAME under the data directory; anything else is a path.
+// models/NAME under the data directory; a hub id (IsHubID: org/name or
+// org/name@revision that is not an existing path) is its snapshot folder
+// in the Hugging Face cache (ResolveHub with HubCacheDir); anything else
+// is a path.
 func ResolveModel(dir, arg string) (string, error) {
+	if IsHubID(arg) {
+		id, err := ParseHubID(arg)
+		if err != nil {
+			return "", err
+		}
+		p, err := ResolveHub(HubCacheDir(), id)
+		if errors.Is(err, ErrNotDownloaded) {
+			// It may have been meant as a path: say that none exists.
+			return "", fmt.Errorf("%w; read as a Hugging Face id since no path %s exists (write ./%s for a path)", err, arg, arg)
+		}
+		return p, err
+	}
 	return Resolve(dir, arg, "models/"+arg)
+}
+
+// fetchHint tells how to get rel when it is a registered file or folder.
+func fetchHint(rel string) string {
+	for _, e := range registry {
+		if e.Rel == rel || strings.HasPrefix(e.Rel, rel+"/") {
+			return "; prunebench data fetch downloads the registry's files"
+		}
+	}
+	return ""
 }

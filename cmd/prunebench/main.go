@@ -49,6 +49,7 @@ var verbs = []verb{
 	{name: "plot", summary: "plot a metric against a method option or the sparsity (PNG or SVG)", run: runPlot},
 	{name: "bench", summary: "write, load, prune and evaluate a synthetic LLaMA-7B-shaped model: seconds per block, tokens/s, peak RSS", run: runBench},
 	{name: "zeroshot", summary: "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", run: runZeroShot},
+	{name: "data", summary: "fetch the data registry's files (data fetch [NAME…]), list them, or fetch a Hugging Face model", run: runData},
 }
 
 // usageError marks errors that are the caller's wording, not a failure.
@@ -107,6 +108,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		out := &checkedWriter{w: stdout}
+		setVerbContext(ctx)
 		err := v.run(ctx, args[1:], out, stderr)
 		if err == nil && out.err != nil {
 			// A result that did not reach stdout (a full disk, a closed
@@ -192,7 +194,7 @@ func printUsage(w io.Writer) {
 	for _, v := range verbs {
 		fmt.Fprintf(w, "  %-10s %s\n", v.name, v.summary)
 	}
-	fmt.Fprintf(w, "The data directory comes from --data-dir, else $%s, else ../shared/data.\n", data.EnvVar)
+	fmt.Fprintf(w, "The data directory comes from --data-dir, else $%s, else ../shared/data, else ~/.cache/prunebench (prunebench data fetch fills it).\n", data.EnvVar)
 }
 
 // common holds the flags every verb shares, and the files of the model
@@ -202,6 +204,7 @@ type common struct {
 	model     string
 	json      bool
 	maxMemory memoryFlag
+	download  downloadFlag
 	// modelFiles are the checkpoint and vocabulary files the model was
 	// loaded from, recorded with every result.
 	modelFiles []data.FileRef
@@ -211,7 +214,9 @@ func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
 	fs := flag.NewFlagSet("prunebench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.dataDir, "data-dir", "", "data directory (default $"+data.EnvVar+" or ../shared/data)")
-	fs.StringVar(&c.model, "model", "", "model: a checkpoint file or directory, or a short name under <data-dir>/models/ (e.g. stories260K)")
+	fs.StringVar(&c.model, "model", "", "model: a checkpoint file or directory, a short name under <data-dir>/models/ (e.g. stories260K), or a Hugging Face id org/name[@revision] in the hub cache")
+	c.download = downloadFlag{c: c, stderr: stderr}
+	fs.Var(&c.download, "download", downloadUsage)
 	fs.BoolVar(&c.json, "json", false, "print one JSON object to stdout instead of a table")
 	fs.Var(&c.maxMemory, "max-memory", memoryUsage)
 	return fs
@@ -245,7 +250,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	return nil
+	return afterParse(fs)
 }
 
 // parseFlags parses the flags up to the first positional argument.
