@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -101,11 +102,17 @@ func (e *StatusError) Error() string {
 	return msg
 }
 
+// ErrUnreachable matches (errors.Is) a download that failed for want of
+// a working connection or server (a cut or stalled transfer, a network
+// error, HTTP 429 or 5xx), after its retries: trying later may work.
+var ErrUnreachable = errors.New("server unreachable")
+
 // errTransient marks a failed attempt that a retry may get past.
 type errTransient struct{ err error }
 
-func (e *errTransient) Error() string { return e.err.Error() }
-func (e *errTransient) Unwrap() error { return e.err }
+func (e *errTransient) Error() string        { return e.err.Error() }
+func (e *errTransient) Unwrap() error        { return e.err }
+func (e *errTransient) Is(target error) bool { return target == ErrUnreachable }
 
 // checkURL allows https, and http to loopback addresses only.
 func checkURL(u *url.URL) error {
@@ -144,14 +151,21 @@ func (f *Fetcher) tokenFor(u *url.URL) bool {
 	return f.Token != "" && u.Host == f.tokenHost() && (u.Scheme == "https" || isLoopback(u.Hostname()))
 }
 
+// defaultTransport is shared by the Fetchers without a Client, so that
+// their connections are reused: the default one with a time limit on the
+// response header.
+var defaultTransport = sync.OnceValue(func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 60 * time.Second
+	return t
+})
+
 func (f *Fetcher) client() *http.Client {
 	var c http.Client
 	if f.Client != nil {
 		c = *f.Client
 	} else {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = 60 * time.Second
-		c.Transport = t
+		c.Transport = defaultTransport()
 	}
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
@@ -233,6 +247,36 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, target string, want Want) e
 		return fmt.Errorf("fetch %s: %w", u.Redacted(), err)
 	}
 	part := target + ".part"
+	st, err := os.Stat(part)
+	resumed := err == nil && st.Size() > 0
+	err = f.fetch(ctx, u, part, target, want)
+	var ce *checksumError
+	if resumed && errors.As(err, &ce) {
+		// What an earlier run left was not the start of this file.
+		if f.Progress != nil {
+			fmt.Fprintf(f.Progress, "fetch %s: %v; starting again without the earlier partial download\n", want.Name, err)
+		}
+		err = f.fetch(ctx, u, part, target, want)
+	}
+	return err
+}
+
+// kept says what a failed download leaves for the next one to resume.
+func kept(n int64, part string) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%d bytes kept in %s: the same command resumes)", n, part)
+}
+
+// checksumError is a complete download with the wrong size or checksum.
+type checksumError struct{ msg string }
+
+func (e *checksumError) Error() string { return e.msg }
+
+// fetch is Fetch after the checks of its arguments: the attempts, then
+// the checks of what they got, then the rename.
+func (f *Fetcher) fetch(ctx context.Context, u *url.URL, part, target string, want Want) error {
 	c := f.client()
 	var st fetchState
 	st.reset(want)
@@ -246,19 +290,19 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, target string, want Want) e
 		var tr *errTransient
 		if !errors.As(err, &tr) || ctx.Err() != nil {
 			if ctx.Err() != nil {
-				return fmt.Errorf("fetch %s: %w (%d bytes kept in %s for a later resume)", u.Redacted(), context.Cause(ctx), st.n, part)
+				return fmt.Errorf("fetch %s: %w%s", u.Redacted(), context.Cause(ctx), kept(st.n, part))
 			}
 			return err
 		}
 		if attempt >= f.Retries {
-			return fmt.Errorf("%w (%d bytes kept in %s: the same command resumes)", err, st.n, part)
+			return fmt.Errorf("%w%s", err, kept(st.n, part))
 		}
 		if f.Progress != nil {
 			fmt.Fprintf(f.Progress, "fetch %s: %v; retrying from byte %d (%d of %d)\n", want.Name, err, st.n, attempt+1, f.Retries)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("fetch %s: %w (%d bytes kept in %s for a later resume)", u.Redacted(), context.Cause(ctx), st.n, part)
+			return fmt.Errorf("fetch %s: %w%s", u.Redacted(), context.Cause(ctx), kept(st.n, part))
 		case <-time.After(wait):
 		}
 		wait *= 2
@@ -266,18 +310,18 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL, target string, want Want) e
 	// Complete: check it, then put it in place.
 	if want.Size >= 0 && st.n != want.Size {
 		os.Remove(part)
-		return fmt.Errorf("fetch %s: %d bytes, expected %d; removed the download", u.Redacted(), st.n, want.Size)
+		return &checksumError{fmt.Sprintf("fetch %s: %d bytes, expected %d; removed the download", u.Redacted(), st.n, want.Size)}
 	}
 	if want.SHA256 != "" {
 		if got := hex.EncodeToString(st.sha256.Sum(nil)); got != want.SHA256 {
 			os.Remove(part)
-			return fmt.Errorf("fetch %s: sha256 %s, expected %s; removed the download", u.Redacted(), got, want.SHA256)
+			return &checksumError{fmt.Sprintf("fetch %s: sha256 %s, expected %s; removed the download", u.Redacted(), got, want.SHA256)}
 		}
 	}
 	if st.gitSHA1 != nil {
 		if got := hex.EncodeToString(st.gitSHA1.Sum(nil)); got != want.GitSHA1 {
 			os.Remove(part)
-			return fmt.Errorf("fetch %s: git blob id %s, expected %s; removed the download", u.Redacted(), got, want.GitSHA1)
+			return &checksumError{fmt.Sprintf("fetch %s: git blob id %s, expected %s; removed the download", u.Redacted(), got, want.GitSHA1)}
 		}
 	}
 	if err := os.Rename(part, target); err != nil {
@@ -294,6 +338,10 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 	where := u.Redacted()
 	fail := func(format string, a ...any) error {
 		return fmt.Errorf("fetch %s: %s", where, fmt.Sprintf(format, a...))
+	}
+	if li, err := os.Lstat(part); err == nil && !li.Mode().IsRegular() {
+		// Never write through a link or into a device or FIFO.
+		return fail("%s exists and is not a regular file (%s)", part, li.Mode().Type())
 	}
 	file, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
@@ -321,6 +369,9 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 	if !*hashed || st.n != size {
 		// Hash what an earlier run left, to continue from there.
 		st.reset(want)
+		if size > 64<<20 && f.Progress != nil {
+			fmt.Fprintf(f.Progress, "fetch %s: hashing the %s an earlier run left in %s, to resume after them\n", want.Name, mib(size), part)
+		}
 		if size > 0 {
 			if err := hashPrefix(file, size, st); err != nil {
 				return fail("reading %s: %v", part, err)

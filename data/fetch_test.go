@@ -197,6 +197,31 @@ func TestFetchServerIgnoresRange(t *testing.T) {
 	}
 }
 
+// TestFetchStalePart: a .part an earlier run left that is not the start of
+// the file fails the checksum after the resume; the download then starts
+// again from nothing.
+func TestFetchStalePart(t *testing.T) {
+	content := payload(300_000)
+	fs := &fileServer{content: content}
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	target := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(target+".part", bytes.Repeat([]byte{0x55}, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	if err := (&Fetcher{Progress: &progress}).Fetch(context.Background(), srv.URL+"/f", target, wantOf(content)); err != nil {
+		t.Fatal(err)
+	}
+	checkFile(t, target, content)
+	if ranges, _ := fs.seen(); len(ranges) != 2 || ranges[0] != "bytes=1000-" || ranges[1] != "" {
+		t.Errorf("Range headers %q, want bytes=1000- then none", ranges)
+	}
+	if !strings.Contains(progress.String(), "starting again without the earlier partial download") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+}
+
 // noLeftovers fails when anything is left in dir.
 func noLeftovers(t *testing.T, dir string) {
 	t.Helper()
@@ -415,5 +440,27 @@ func TestParseContentRange(t *testing.T) {
 		if ok != c.ok || ok && (s != c.start || tot != c.total) {
 			t.Errorf("%q: %d %d %v", c.in, s, tot, ok)
 		}
+	}
+}
+
+// TestFetchPartLink: a .part that is a symbolic link is refused, not
+// written through.
+func TestFetchPartLink(t *testing.T) {
+	content := payload(1000)
+	srv := httptest.NewServer(&fileServer{content: content})
+	defer srv.Close()
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	writeFile(t, victim, "keep me")
+	target := filepath.Join(dir, "f")
+	if err := os.Symlink(victim, target+".part"); err != nil {
+		t.Fatal(err)
+	}
+	err := (&Fetcher{}).Fetch(context.Background(), srv.URL+"/f", target, wantOf(content))
+	if err == nil || !strings.Contains(err.Error(), "is not a regular file") {
+		t.Fatalf("got %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
+		t.Errorf("the link's target was changed: %q", b)
 	}
 }

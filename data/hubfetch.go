@@ -201,7 +201,10 @@ func (h *Hub) explain(id HubID, err error) error {
 		}
 		return fmt.Errorf("%s: HTTP %s from %s although %s is set: accept the licence on %s with the token's account, and check that the token may read the model", id, se.Status, se.URL, TokenEnvVar, h.page(id))
 	case http.StatusNotFound:
-		return fmt.Errorf("%s: HTTP %s from %s: no model %s or no revision %s on the hub", id, se.Status, se.URL, id.Repo(), id.Rev())
+		if strings.Contains(se.URL, "/api/models/") {
+			return fmt.Errorf("%s: HTTP %s from %s: no model %s or no revision %s on the hub", id, se.Status, se.URL, id.Repo(), id.Rev())
+		}
+		return fmt.Errorf("%s: HTTP %s from %s: the hub lists the file but does not serve it", id, se.Status, se.URL)
 	}
 	return fmt.Errorf("%s: %w", id, err)
 }
@@ -221,7 +224,9 @@ func (f *Fetcher) getJSON(ctx context.Context, rawURL string, limit int64) ([]by
 	for attempt := 0; ; attempt++ {
 		b, err := f.getJSONOnce(ctx, c, u, limit)
 		var tr *errTransient
-		if err == nil || !errors.As(err, &tr) || attempt >= f.Retries || ctx.Err() != nil {
+		// Two retries at most: a small request, and the hub's answer
+		// decides whether a model is fetched or the cache used.
+		if err == nil || !errors.As(err, &tr) || attempt >= min(f.Retries, 2) || ctx.Err() != nil {
 			return b, err
 		}
 		select {

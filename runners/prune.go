@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path/filepath"
+	"time"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/sysmem"
@@ -23,6 +25,17 @@ type PruneSpec struct {
 	DataDir   string
 	ChunkSeqs int       // sequences per block forward; 0 = all
 	Progress  io.Writer // stderr in the CLI; nil = quiet
+	// State, when set, is a directory where the pruning state is kept
+	// after every block (resume.go); a run finds the state an earlier run
+	// of the same settings left there and resumes from its last finished
+	// block, with the same final weights. A state of other settings is
+	// refused; FreshState discards it instead. Prune removes the state when
+	// it succeeds.
+	State      string
+	FreshState bool
+	// stateID and stateRun identify and describe the run for its state;
+	// Run computes them once, Prune when they are empty.
+	stateID, stateRun string
 }
 
 // PruneOutcome is what a pruning run produced.
@@ -32,6 +45,12 @@ type PruneOutcome struct {
 	Method MethodSpec
 	Result *prune.Result
 	Calib  data.Provenance
+	// Resumed is the number of blocks taken from the state of an earlier
+	// run (PruneSpec.State).
+	Resumed int
+	// state is the run's state directory, removed once the run's outputs
+	// are safe; nil without PruneSpec.State.
+	state *pruneState
 }
 
 // Prune samples the calibration windows with m's tokenizer and prunes m in
@@ -41,10 +60,24 @@ type PruneOutcome struct {
 // Prune returns promptly (see prune.Run) with an error wrapping ctx.Err(),
 // and m is partly pruned.
 func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, error) {
-	return prunePrepared(ctx, m, s, func(c data.CalibSpec) ([][]int, data.Provenance, error) {
+	o, err := prunePrepared(ctx, m, s, func(c data.CalibSpec) ([][]int, data.Provenance, error) {
 		encode := func(text string) []int { return m.Tokenizer.Encode(text, true, false) }
 		return data.Calibrate(s.DataDir, c, encode)
 	})
+	if err != nil {
+		return nil, err
+	}
+	o.removeState(s.Progress)
+	return o, nil
+}
+
+// removeState removes the state once the run's outputs are safe; failing
+// to is a warning, as the run itself succeeded.
+func (o *PruneOutcome) removeState(progress io.Writer) {
+	if err := o.state.remove(); err != nil && progress != nil {
+		fmt.Fprintf(progress, "prune: warning: %v\n", err)
+	}
+	o.state = nil
 }
 
 // calibrateFunc returns the calibration windows of a validated spec; a
@@ -62,25 +95,82 @@ func prunePrepared(ctx context.Context, m *model.Model, s PruneSpec, calibrate c
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	calib, prov, err := calibrate(s.Calib)
-	if err != nil {
-		return nil, err
-	}
 	progress := s.Progress
 	if progress == nil {
 		progress = io.Discard
 	}
+	var st *pruneState
+	if s.State != "" {
+		if st, err = openPruneState(m, s, resolved, progress); err != nil {
+			return nil, err
+		}
+	}
+	// From here on the state (when any) is locked: released on failure,
+	// after the kept blocks are named.
+	fail := func(err error) (*PruneOutcome, error) {
+		st.release()
+		return nil, err
+	}
+	calib, prov, err := calibrate(s.Calib)
+	if err != nil {
+		return fail(err)
+	}
 	fmt.Fprintf(progress, "prune: %s %s, calibration %s %d×%d from %s\n",
 		method.Name(), s.Pattern, prov.Mode, prov.NSamples, prov.SeqLen, prov.Source)
-	res, err := prune.Run(ctx, m, calib, method, s.Pattern, prune.PipelineOptions{
+	opts := prune.PipelineOptions{
 		Progress:  s.Progress,
 		ChunkSeqs: s.ChunkSeqs,
 		PerRow:    perRow,
-	})
+	}
+	var prior []prune.BlockResult
+	if st != nil {
+		st.nseq, st.T = len(calib), len(calib[0])
+		if opts.Resume, prior, err = st.load(ctx, m, calib, s.ChunkSeqs); err != nil {
+			return fail(err)
+		}
+		st.start = time.Now()
+		opts.OnBlock = func(br prune.BlockResult, next prune.Checkpoint) error {
+			return st.save(m, br, next, s.ChunkSeqs)
+		}
+	}
+	var res *prune.Result
+	if st != nil && len(prior) == m.Config.Layers {
+		res = &prune.Result{Method: method.Name(), Pattern: s.Pattern, Samples: len(calib), SeqLen: len(calib[0])}
+	} else if res, err = prune.Run(ctx, m, calib, method, s.Pattern, opts); err != nil {
+		return fail(err)
+	}
+	if st != nil {
+		mergeResult(res, prior, st.base)
+	}
+	return &PruneOutcome{Method: resolved, Result: res, Calib: prov, Resumed: len(prior), state: st}, nil
+}
+
+// openPruneState opens the state directory of s, checking it against the
+// run's ID, and that its files fit on its file system.
+func openPruneState(m *model.Model, s PruneSpec, resolved MethodSpec, progress io.Writer) (*pruneState, error) {
+	id, run := s.stateID, s.stateRun
+	if id == "" {
+		var err error
+		if id, err = standaloneStateID(m, s, resolved); err != nil {
+			return nil, err
+		}
+	}
+	if run == "" {
+		name := "the model"
+		if len(m.Files) > 0 {
+			name = filepath.Base(m.Files[0])
+		}
+		run = describeRun(name, resolved, s.Pattern, s.Calib)
+	}
+	st, err := openState(s.State, id, run, s.FreshState, progress)
 	if err != nil {
 		return nil, err
 	}
-	return &PruneOutcome{Method: resolved, Result: res, Calib: prov}, nil
+	if err := st.checkSpace(m, s.Calib.NSamples, s.Calib.SeqLen); err != nil {
+		st.close()
+		return nil, err
+	}
+	return st, nil
 }
 
 // checkPrune validates the pattern, the calibration counts and the memory

@@ -34,6 +34,9 @@ type Outcome struct {
 	PPL      []PPLOutcome
 	ZeroShot []eval.TaskResult // in Eval.ZeroShot.Tasks order
 	KLD      *eval.KLDResult
+	// Resumed is the number of pruned blocks taken from the state an
+	// earlier, interrupted run of the same settings left (RunSpec.State).
+	Resumed int
 }
 
 // PPLOutcome is one perplexity evaluation with the text it scored.
@@ -56,7 +59,8 @@ func Run(ctx context.Context, s RunSpec) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sess.execute(ctx, p)
+	o, err := sess.execute(ctx, p)
+	return sess.finishState(o, err)
 }
 
 // Validate checks s on its own, before any file is read: the method and
@@ -66,6 +70,14 @@ func Run(ctx context.Context, s RunSpec) (*Outcome, error) {
 func Validate(s RunSpec) error {
 	if s.Model == "" {
 		return errors.New("--model is required")
+	}
+	if s.State != "" {
+		if s.Method.Name == Dense {
+			return errors.New("--state applies to a pruning run (--method)")
+		}
+		if err := checkStatePaths(s.State, s.Out); err != nil {
+			return err
+		}
 	}
 	if s.Method.Name != Dense {
 		if _, err := s.Method.Resolved(); err != nil {
@@ -170,6 +182,10 @@ type session struct {
 	calib map[string]*calibCapture
 	texts map[string]*evalText
 	tasks map[string]*eval.Task
+
+	// lastPrune is the pruning of the run under way, whose state (when
+	// kept) finishState removes or keeps.
+	lastPrune *PruneOutcome
 }
 
 type calibCapture struct {
@@ -246,6 +262,8 @@ type prepared struct {
 	tasks    []*eval.Task
 	kld      *evalText
 	kldOpts  eval.KLDOptions
+	// stateID identifies the pruning for its state (pruneStateID).
+	stateID string
 }
 
 type pplInput struct {
@@ -339,6 +357,9 @@ func (s *session) prepare(spec RunSpec) (*prepared, error) {
 		p.calibKey = calibKey(p.spec.Calib)
 	}
 	p.id = s.runID(p, calibFiles)
+	if spec.State != "" && spec.Method.Name != Dense {
+		p.stateID = s.pruneStateID(p.method, p.spec.Pattern, p.spec.Calib, calibFiles)
+	}
 	return p, nil
 }
 
@@ -537,7 +558,9 @@ func (s *session) runID(p *prepared, calibFiles []data.FileRef) string {
 // pruneSpec is the pruning step's part of the run.
 func (p *prepared) pruneSpec() PruneSpec {
 	return PruneSpec{Method: p.spec.Method, Pattern: p.spec.Pattern, Calib: p.spec.Calib, DataDir: p.spec.DataDir,
-		ChunkSeqs: p.spec.ChunkSeqs, Progress: p.spec.Progress}
+		ChunkSeqs: p.spec.ChunkSeqs, Progress: p.spec.Progress,
+		State: p.spec.State, FreshState: p.spec.FreshState, stateID: p.stateID,
+		stateRun: describeRun(p.spec.Model, p.method, p.spec.Pattern, p.spec.Calib)}
 }
 
 // execute prunes and evaluates a prepared run. The model is restored to
@@ -587,6 +610,7 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.lastPrune = po
 		res, prov := po.Result, po.Calib
 		rec.Seconds.Calibration = calibSeconds
 		out.Prune, out.Calib = res, prov

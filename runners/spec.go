@@ -44,6 +44,12 @@ type RunSpec struct {
 	// Out, when set, is where the pruned model is saved (a Hugging Face
 	// safetensors directory).
 	Out string
+	// State, when set, is where a pruning run keeps its state after every
+	// block and resumes from (PruneSpec.State); it is removed when the run
+	// has succeeded, its output saved. FreshState discards a state of other
+	// settings instead of refusing it.
+	State      string
+	FreshState bool
 	// Layers keeps the per-linear results in the outcome (the prune verb's
 	// --layers); the record always has their summary.
 	Layers bool

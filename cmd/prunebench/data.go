@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +42,10 @@ var registryURL = func(e data.Entry) string { return e.URL }
 // hubEndpoint is the hub --download and data hub use; tests point it at a
 // local server.
 var hubEndpoint = data.HFEndpoint
+
+// newFetcher makes the downloaders of the data verb and --download; tests
+// shorten its retry pauses.
+var newFetcher = data.NewFetcher
 
 func runData(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -106,7 +111,7 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usagef("no directory to fetch into: pass --data-dir or set %s", data.EnvVar)
 	}
 	fmt.Fprintf(stderr, "fetch: %d registered files into %s\n", len(entries), dir)
-	f := data.NewFetcher(stderr)
+	f := newFetcher(stderr)
 	type row struct {
 		File   string `json:"file"`
 		Bytes  int64  `json:"bytes"`
@@ -195,7 +200,7 @@ func runDataHub(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // downloadModel fetches what the hub model id lacks into the hub cache.
 func downloadModel(ctx context.Context, id data.HubID, stderr io.Writer) (string, error) {
-	f := data.NewFetcher(stderr)
+	f := newFetcher(stderr)
 	if hubEndpoint != data.HFEndpoint {
 		if u, err := urlHost(hubEndpoint); err == nil {
 			f.TokenHost = u
@@ -262,7 +267,15 @@ func afterParse(fs *flag.FlagSet) error {
 	if err != nil {
 		return usageError{err}
 	}
-	_, err = downloadModel(verbContext(), id, d.stderr)
+	ctx := verbContext()
+	_, err = downloadModel(ctx, id, d.stderr)
+	if errors.Is(err, data.ErrUnreachable) && ctx.Err() == nil {
+		// Offline, as huggingface_hub does: use what the cache has.
+		if snap, rerr := data.ResolveHub(data.HubCacheDir(), id); rerr == nil {
+			fmt.Fprintf(d.stderr, "prunebench: --download: %s; using the cached snapshot %s\n", oneLine(err), snap)
+			return nil
+		}
+	}
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
@@ -207,10 +209,42 @@ func TestDownloadFlag(t *testing.T) {
 	if len(*gets) != n+1 {
 		t.Errorf("a second --download made %d requests, want the API's only: %v", len(*gets)-n, (*gets)[n:])
 	}
+	// The runner verbs resolve it too, and record the snapshot's files.
+	story := storyText(t)
+	o = mustRun(t, "ppl", "--model", "karpathy/stories260K", "--dataset", story, "--seqlen", "64", "--json")
+	var rep struct {
+		Model      string
+		ModelFiles []data.FileRef `json:"model_files"`
+	}
+	decodeJSON(t, o.stdout, &rep, "model", "model_files")
+	snapDir := filepath.Join(cache, "models--karpathy--stories260K", "snapshots", commit)
+	if rep.Model != "karpathy/stories260K" || len(rep.ModelFiles) == 0 {
+		t.Errorf("ppl report %+v", rep)
+	}
+	for _, f := range rep.ModelFiles {
+		if !strings.HasPrefix(f.Path, snapDir+string(filepath.Separator)) {
+			t.Errorf("model file %s outside the snapshot %s", f.Path, snapDir)
+		}
+	}
 	// data hub prints the snapshot.
 	o = mustRun(t, "data", "hub", "karpathy/stories260K")
 	if strings.TrimSpace(o.stdout) != filepath.Join(cache, "models--karpathy--stories260K", "snapshots", commit) {
 		t.Errorf("data hub printed %q", o.stdout)
+	}
+	// The hub unreachable: --download uses the cache, and says so.
+	oldFetcher := newFetcher
+	newFetcher = func(w io.Writer) *data.Fetcher { f := oldFetcher(w); f.RetryWait = time.Millisecond; return f }
+	defer func() { newFetcher = oldFetcher }()
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	hubEndpoint = dead.URL
+	o = mustRun(t, "generate", "--model", "karpathy/stories260K", "--download", "--steps", "16")
+	if o.stdout != want || !strings.Contains(o.stderr, "using the cached snapshot "+filepath.Join(cache, "models--karpathy--stories260K", "snapshots", commit)) {
+		t.Errorf("hub unreachable: stdout %q, stderr %q", o.stdout, o.stderr)
+	}
+	o = cli(t, "generate", "--model", "karpathy/other", "--download", "--steps", "16")
+	if o.code != exitFail || !strings.Contains(o.stderr, "connection refused") {
+		t.Errorf("hub unreachable, model not cached: exit %d, %q", o.code, o.stderr)
 	}
 	// --download with a model that is not a hub id is a usage error.
 	for _, m := range []string{"stories260K", "./karpathy/stories260K"} {

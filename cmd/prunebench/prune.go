@@ -28,6 +28,10 @@ type pruneReport struct {
 	PPL          *pplReport      `json:"ppl,omitempty"`
 	Out          string          `json:"out,omitempty"`
 	Layers       []layerRow      `json:"layers,omitempty"`
+
+	// Resumed is the number of blocks taken from the state of an earlier,
+	// interrupted run of the same command.
+	Resumed int `json:"resumed_blocks,omitempty"`
 }
 
 type layerRow struct {
@@ -56,6 +60,9 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Uint64Var(&spec.Calib.Seed, "seed", 0, "calibration seed (random, c4)")
 	fs.IntVar(&spec.ChunkSeqs, "chunk", 0, "calibration sequences per block forward (0 = all; lower it to bound memory)")
 	fs.StringVar(&spec.Out, "out", "", "save the pruned model as a Hugging Face safetensors directory")
+	fs.StringVar(&spec.State, "state", "", "keep the pruning state in this directory after every block, so that the same command resumes a killed run from its last finished block with the same weights (default with --out: OUT"+runners.StateSuffix+"; removed when the run succeeds)")
+	resume := fs.Bool("resume", true, "with --out or --state: keep the state after every block and resume from it; --resume=false keeps and reads none")
+	fs.BoolVar(&spec.FreshState, "fresh", false, "discard a state an earlier run left (of other settings, or damaged) and start from block 1")
 	evalWhat := fs.String("eval", "", "evaluate the pruned model: ppl")
 	p.register(fs, "eval-seqlen")
 	fs.BoolVar(&spec.Layers, "layers", false, "add the per-linear table")
@@ -87,6 +94,14 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	spec.Model, spec.DataDir, spec.Progress, spec.MaxMemory = c.model, c.dataDir, stderr, uint64(c.maxMemory)
 	spec.Method = options.Spec(*method)
+	switch {
+	case !*resume && (spec.State != "" || spec.FreshState):
+		return usagef("--resume=false keeps no state: drop --state and --fresh")
+	case *resume && spec.State == "" && spec.Out != "":
+		spec.State = runners.StateDir(spec.Out)
+	case spec.FreshState && spec.State == "":
+		return usagef("--fresh discards a state: it needs --out or --state")
+	}
 	if *evalWhat == "ppl" {
 		spec.Eval.PPL = []runners.PPLSpec{p.spec()}
 	}
@@ -101,7 +116,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep := pruneReport{
 		Model: c.model, ModelFiles: o.ModelFiles, Method: r.Method, Sparsity: r.Pattern, Calib: o.Calib,
 		Achieved: o.Prune.Sparsity, MeanRelError: o.Prune.MeanRelError,
-		PruneSeconds: o.Prune.PruneSeconds, Seconds: r.Seconds.Total, Out: r.Out,
+		PruneSeconds: o.Prune.PruneSeconds, Seconds: r.Seconds.Total, Out: r.Out, Resumed: o.Resumed,
 	}
 	if spec.Layers {
 		for _, b := range o.Prune.Blocks {

@@ -75,15 +75,18 @@ func TestInterrupt(t *testing.T) {
 
 // TestSignalDuringSave sends SIGTERM around the moment prune --out writes
 // its output: the directory appears complete or not at all, and no
-// temporary remains. Whether a signal lands mid-save depends on timing; the
-// model package's TestSaveHFCancelledAtEveryCheck cancels at every check.
+// temporary remains; an interrupted run keeps its pruned blocks in the
+// state beside the output, from which the same command saves. Whether a
+// signal lands mid-save depends on timing; the model package's
+// TestSaveHFCancelledAtEveryCheck cancels at every check.
 func TestSignalDuringSave(t *testing.T) {
 	dir := datatest.Dir(t)
 	for _, delay := range []time.Duration{0, 2 * time.Millisecond, 10 * time.Millisecond} {
 		work := t.TempDir()
 		out := filepath.Join(work, "pruned")
-		ch := startChild(t, work, nil, "prune", "--data-dir", dir, "--model", "stories260K", "--method", "magnitude",
-			"--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--out", out)
+		args := []string{"prune", "--data-dir", dir, "--model", "stories260K", "--method", "magnitude",
+			"--sparsity", "0.5", "--nsamples", "2", "--seqlen", "32", "--out", out}
+		ch := startChild(t, work, nil, args...)
 		if !waitFor(context.Background(), time.Minute, func() bool { return strings.Contains(ch.stderr.String(), "block 5/5") }) {
 			ch.cmd.Process.Kill()
 			t.Fatalf("pruning did not finish; stderr:\n%s", ch.stderr.String())
@@ -101,8 +104,14 @@ func TestSignalDuringSave(t *testing.T) {
 				t.Errorf("delay %v: exit 0 but %v", delay, err)
 			}
 		case 143:
-			if len(es) != 0 {
-				t.Errorf("delay %v: interrupted but left %q", delay, es[0].Name())
+			if len(es) != 1 || es[0].Name() != "pruned.prune-state" {
+				t.Errorf("delay %v: interrupted; the directory holds %v, want only the state", delay, es)
+			}
+			if o := runChild(t, work, args...); o.code != exitOK || !strings.Contains(o.stderr, "all 5 blocks were pruned already") {
+				t.Errorf("delay %v: the same command again: exit %d\n%s", delay, o.code, o.stderr)
+			}
+			if es, _ := os.ReadDir(work); len(es) != 1 || es[0].Name() != "pruned" {
+				t.Errorf("delay %v: after the second run the directory holds %v", delay, es)
 			}
 		default:
 			t.Errorf("delay %v: exit %d: %s", delay, o.code, o.stderr)
