@@ -77,10 +77,43 @@ type Fetcher struct {
 	Idle time.Duration
 }
 
-// NewFetcher returns a Fetcher with the token from $HF_TOKEN, progress
-// lines on progress, and 5 retries after a broken transfer.
+// NewFetcher returns a Fetcher with the Hugging Face token (HubToken),
+// progress lines on progress, and 5 retries after a broken transfer.
 func NewFetcher(progress io.Writer) *Fetcher {
-	return &Fetcher{Token: strings.TrimSpace(os.Getenv(TokenEnvVar)), Progress: progress, Retries: 5, RetryWait: time.Second}
+	return &Fetcher{Token: HubToken(), Progress: progress, Retries: 5, RetryWait: time.Second}
+}
+
+// HubToken returns the Hugging Face access token as huggingface_hub finds
+// it: $HF_TOKEN, else the file $HF_TOKEN_PATH, else $HF_HOME/token (by
+// default ~/.cache/huggingface/token, where `huggingface-cli login`
+// saves it); "" when there is none.
+func HubToken() string {
+	if t := strings.TrimSpace(os.Getenv(TokenEnvVar)); t != "" {
+		return t
+	}
+	p := expandHome(os.Getenv("HF_TOKEN_PATH"))
+	if p == "" {
+		home := expandHome(os.Getenv("HF_HOME"))
+		if home == "" {
+			if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+				home = filepath.Join(x, "huggingface")
+			} else if h, err := os.UserHomeDir(); err == nil && h != "" {
+				home = filepath.Join(h, ".cache", "huggingface")
+			}
+		}
+		if home == "" {
+			return ""
+		}
+		p = filepath.Join(home, "token")
+	}
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return ""
+	}
+	b, err := readSmall(p, 4096)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // StatusError is an HTTP response that is not the file.
@@ -621,6 +654,8 @@ func (p *progress) line(n int64, now time.Time, done bool) {
 
 func mib(n int64) string {
 	switch {
+	case n >= 1<<40:
+		return fmt.Sprintf("%.2f TiB", float64(n)/(1<<40))
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
 	case n >= 1<<20:

@@ -203,6 +203,8 @@ type fakeHub struct {
 	commit string
 	files  map[string][]byte
 	lfs    map[string]bool
+	// lfsSize overrides the size the API gives for an LFS file.
+	lfsSize map[string]int64
 	// status, when set, answers every request.
 	status int
 	mu     sync.Mutex
@@ -229,7 +231,11 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for n, b := range h.files {
 			s := map[string]any{"rfilename": n, "size": len(b), "blobId": gitBlobID(b)}
 			if h.lfs[n] {
-				s["lfs"] = map[string]any{"sha256": sum256(b), "size": len(b), "pointerSize": 134}
+				size := int64(len(b))
+				if n, ok := h.lfsSize[n]; ok {
+					size = n
+				}
+				s["lfs"] = map[string]any{"sha256": sum256(b), "size": size, "pointerSize": 134}
 			}
 			sib = append(sib, s)
 		}
@@ -400,6 +406,15 @@ func TestHubDownloadErrors(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+	t.Run("no room", func(t *testing.T) {
+		fh, h := newFakeHub(t)
+		fh.files["model-00002-of-00002.safetensors"] = nil
+		fh.lfsSize = map[string]int64{"model-00002-of-00002.safetensors": 1 << 62}
+		_, err := h.Download(ctx, id)
+		if err == nil || !strings.Contains(err.Error(), "the files to fetch take 4194304.00 TiB but only") {
+			t.Errorf("got %v", err)
+		}
+	})
 	t.Run("no safetensors", func(t *testing.T) {
 		fh, h := newFakeHub(t)
 		for n := range fh.files {
@@ -497,4 +512,29 @@ func FuzzParseHubID(f *testing.F) {
 			t.Fatalf("%q: ref %s outside the repository folder", s, ref)
 		}
 	})
+}
+
+func TestHubToken(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CACHE_HOME", "")
+	t.Setenv("HF_HOME", "")
+	t.Setenv("HF_TOKEN_PATH", "")
+	t.Setenv(TokenEnvVar, "")
+	if got := HubToken(); got != "" {
+		t.Errorf("no token anywhere: %q", got)
+	}
+	writeFile(t, filepath.Join(home, ".cache/huggingface/token"), "hf_file\n")
+	if got := HubToken(); got != "hf_file" {
+		t.Errorf("token file: %q", got)
+	}
+	writeFile(t, filepath.Join(home, "other"), "hf_other")
+	t.Setenv("HF_TOKEN_PATH", "~/other")
+	if got := HubToken(); got != "hf_other" {
+		t.Errorf("HF_TOKEN_PATH: %q", got)
+	}
+	t.Setenv(TokenEnvVar, " hf_env ")
+	if got := HubToken(); got != "hf_env" {
+		t.Errorf("HF_TOKEN: %q", got)
+	}
 }

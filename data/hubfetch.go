@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -368,6 +369,19 @@ func (h *Hub) Download(ctx context.Context, id HubID) (string, error) {
 		}
 		todo = append(todo, s)
 		total += w.Size
+		blob, _, _ := s.want()
+		if st, err := os.Lstat(filepath.Join(repo, "blobs", blob+".part")); err == nil && st.Mode().IsRegular() && st.Size() <= w.Size {
+			total -= st.Size() // resumed, not fetched again
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(repo, "blobs"), 0o777); err != nil {
+		return "", fmt.Errorf("%s: %w", id, err)
+	}
+	var fs syscall.Statfs_t
+	if syscall.Statfs(filepath.Join(repo, "blobs"), &fs) == nil {
+		if free := int64(fs.Bavail) * int64(fs.Bsize); free < total {
+			return "", fmt.Errorf("%s: the files to fetch take %s but only %s are free in %s", id, mib(total), mib(free), filepath.Join(repo, "blobs"))
+		}
 	}
 	if p := h.progress(); p != nil {
 		fmt.Fprintf(p, "fetch %s: commit %s, %d of %d files to fetch (%s) into %s\n", id, info.SHA, len(todo), len(names), mib(total), repo)

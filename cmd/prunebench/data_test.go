@@ -185,6 +185,8 @@ func TestDownloadFlag(t *testing.T) {
 	gets := hubServer(t, hf, "karpathy/stories260K", commit)
 	cache := t.TempDir()
 	t.Setenv("HF_HUB_CACHE", cache)
+	t.Setenv("HF_TOKEN", "") // no real token goes to the test server
+	t.Setenv("HF_TOKEN_PATH", filepath.Join(cache, "no-token"))
 	t.Chdir(t.TempDir())
 	want := mustRun(t, "generate", "--model", hf, "--steps", "16").stdout
 
