@@ -68,9 +68,12 @@
 // the git blob id of a small hub file) checked before an atomic rename;
 // a mismatch, a server that sends more than the expected size or announces
 // another size removes the download, a broken connection keeps the .part
-// for the next attempt. HF_TOKEN is sent as a bearer token to
-// huggingface.co only, never to another host, also not after a redirect
-// there (the hub sends large files from a CDN). Memory is one 1 MiB buffer
+// for the next attempt, and a .part left by an earlier run that turns
+// out not to be the start of the file is fetched again from nothing. The
+// Hugging Face token (HubToken: $HF_TOKEN, else the file $HF_TOKEN_PATH or
+// $HF_HOME/token that `huggingface-cli login` writes) is sent as a bearer
+// token to huggingface.co only, never to another host, also not after a
+// redirect there (the hub sends large files from a CDN). Memory is one 1 MiB buffer
 // whatever the file's size; progress lines (bytes, percent, rate) come at
 // most every 2 s.
 //
@@ -82,7 +85,11 @@
 // tokenizer.json, tokenizer_config.json, special_tokens_map.json and
 // generation_config.json when present are fetched into blobs/<sha256 or
 // blob id>, linked from snapshots/<commit>/ by relative symbolic links,
-// and refs/<revision> records the commit. Files already there are kept.
+// and refs/<revision> records the commit. Files already there (a link
+// or blob of the listed size) are kept; a download that does not fit in
+// the free space of the cache's file system is refused before it starts.
+// When the hub cannot be reached, prunebench's --download uses the cached
+// snapshot if there is one (ErrUnreachable), as huggingface_hub does.
 //
 // FetchEntry fetches one registry entry from its pinned upstream URL into
 // a data directory, applying its Transform (TransformStripCR: CR bytes

@@ -202,10 +202,10 @@ func (f *Fetcher) client() *http.Client {
 	}
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
+			return &redirectError{errors.New("stopped after 10 redirects")}
 		}
 		if err := checkURL(req.URL); err != nil {
-			return fmt.Errorf("redirect refused: %w", err)
+			return &redirectError{fmt.Errorf("redirect refused: %w", err)}
 		}
 		if !f.tokenFor(req.URL) {
 			req.Header.Del("Authorization")
@@ -214,6 +214,12 @@ func (f *Fetcher) client() *http.Client {
 	}
 	return &c
 }
+
+// redirectError is a redirect the Fetcher does not follow.
+type redirectError struct{ err error }
+
+func (e *redirectError) Error() string { return e.err.Error() }
+func (e *redirectError) Unwrap() error { return e.err }
 
 // get issues a GET for u with the token when u is on the token host, and
 // the Range header when from > 0.
@@ -440,9 +446,9 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 		if context.Cause(actx) == errIdle {
 			err = errIdle
 		}
-		var ue *url.Error
-		if errors.As(err, &ue) && strings.HasPrefix(ue.Err.Error(), "redirect refused") {
-			return fail("%v", ue.Err)
+		var re *redirectError
+		if errors.As(err, &re) {
+			return fail("%v", re.err)
 		}
 		return &errTransient{fail("%v", err)}
 	}

@@ -245,6 +245,10 @@ func (f *Fetcher) getJSONOnce(ctx context.Context, c *http.Client, u *url.URL, l
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		var re *redirectError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("GET %s: %w", u.Redacted(), re.err)
+		}
 		return nil, &errTransient{fmt.Errorf("GET %s: %w", u.Redacted(), err)}
 	}
 	defer resp.Body.Close()
