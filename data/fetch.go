@@ -140,8 +140,13 @@ func (e *StatusError) Error() string {
 // error, HTTP 429 or 5xx), after its retries: trying later may work.
 var ErrUnreachable = errors.New("server unreachable")
 
-// errTransient marks a failed attempt that a retry may get past.
-type errTransient struct{ err error }
+// errTransient marks a failed attempt that a retry may get past; final
+// ones (the host name does not resolve) match ErrUnreachable but are not
+// retried.
+type errTransient struct {
+	err   error
+	final bool
+}
 
 func (e *errTransient) Error() string        { return e.err.Error() }
 func (e *errTransient) Unwrap() error        { return e.err }
@@ -213,6 +218,24 @@ func (f *Fetcher) client() *http.Client {
 		return nil
 	}
 	return &c
+}
+
+// urlErrorCause drops the *url.Error wrapper, whose message repeats the
+// URL the caller's message already names.
+func urlErrorCause(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// netError marks msg, the message of the request error err, as transient:
+// final when the host name does not resolve (no network, or a typo), where
+// retrying only delays the error.
+func netError(msg, err error) *errTransient {
+	var dns *net.DNSError
+	return &errTransient{err: msg, final: errors.As(err, &dns) && dns.IsNotFound}
 }
 
 // redirectError is a redirect the Fetcher does not follow.
@@ -333,7 +356,7 @@ func (f *Fetcher) fetch(ctx context.Context, u *url.URL, part, target string, wa
 			}
 			return err
 		}
-		if attempt >= f.Retries {
+		if attempt >= f.Retries || tr.final {
 			return fmt.Errorf("%w%s", err, kept(st.n, part))
 		}
 		if f.Progress != nil {
@@ -450,7 +473,7 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 		if errors.As(err, &re) {
 			return fail("%v", re.err)
 		}
-		return &errTransient{fail("%v", err)}
+		return netError(fail("%v", urlErrorCause(err)), err)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -487,11 +510,11 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 		if err := file.Truncate(0); err != nil {
 			return fail("%v", err)
 		}
-		return &errTransient{fail("HTTP %s for bytes from %d; starting again", resp.Status, from)}
+		return &errTransient{err: fail("HTTP %s for bytes from %d; starting again", resp.Status, from)}
 	default:
 		se := &StatusError{URL: where, Code: resp.StatusCode, Status: resp.Status}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			return &errTransient{se}
+			return &errTransient{err: se}
 		}
 		return se
 	}
@@ -535,14 +558,14 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 			if context.Cause(actx) == errIdle {
 				rerr = errIdle
 			}
-			return &errTransient{fail("connection broke after %d bytes: %v", st.n, rerr)}
+			return &errTransient{err: fail("connection broke after %d bytes: %v", st.n, rerr)}
 		}
 	}
 	if err := file.Sync(); err != nil {
 		return fail("syncing %s: %v", part, err)
 	}
 	if want.Size >= 0 && st.n < want.Size {
-		return &errTransient{fail("the response ended after %d of %d bytes", st.n, want.Size)}
+		return &errTransient{err: fail("the response ended after %d of %d bytes", st.n, want.Size)}
 	}
 	pr.done(st.n)
 	return nil

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -462,5 +464,18 @@ func TestFetchPartLink(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "keep me" {
 		t.Errorf("the link's target was changed: %q", b)
+	}
+}
+
+func TestNetError(t *testing.T) {
+	dns := &url.Error{Op: "Get", URL: "https://x.invalid/", Err: &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}}}
+	if e := netError(errors.New("m"), dns); !e.final || !errors.Is(e, ErrUnreachable) {
+		t.Errorf("unknown host: %+v", e)
+	}
+	if e := netError(errors.New("m"), errors.New("connection reset")); e.final || !errors.Is(e, ErrUnreachable) {
+		t.Errorf("reset: %+v", e)
+	}
+	if got := urlErrorCause(dns).Error(); strings.Contains(got, "https://x.invalid/") {
+		t.Errorf("urlErrorCause kept the URL: %s", got)
 	}
 }

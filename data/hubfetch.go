@@ -227,7 +227,7 @@ func (f *Fetcher) getJSON(ctx context.Context, rawURL string, limit int64) ([]by
 		var tr *errTransient
 		// Two retries at most: a small request, and the hub's answer
 		// decides whether a model is fetched or the cache used.
-		if err == nil || !errors.As(err, &tr) || attempt >= min(f.Retries, 2) || ctx.Err() != nil {
+		if err == nil || !errors.As(err, &tr) || tr.final || attempt >= min(f.Retries, 2) || ctx.Err() != nil {
 			return b, err
 		}
 		select {
@@ -249,13 +249,13 @@ func (f *Fetcher) getJSONOnce(ctx context.Context, c *http.Client, u *url.URL, l
 		if errors.As(err, &re) {
 			return nil, fmt.Errorf("GET %s: %w", u.Redacted(), re.err)
 		}
-		return nil, &errTransient{fmt.Errorf("GET %s: %w", u.Redacted(), err)}
+		return nil, netError(fmt.Errorf("GET %s: %w", u.Redacted(), urlErrorCause(err)), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		se := &StatusError{URL: u.Redacted(), Code: resp.StatusCode, Status: resp.Status}
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-			return nil, &errTransient{se}
+			return nil, &errTransient{err: se}
 		}
 		return nil, se
 	}
@@ -267,7 +267,7 @@ func (f *Fetcher) getJSONOnce(ctx context.Context, c *http.Client, u *url.URL, l
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &errTransient{fmt.Errorf("GET %s: %w", u.Redacted(), err)}
+		return nil, &errTransient{err: fmt.Errorf("GET %s: %w", u.Redacted(), err)}
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("GET %s: more than the %d-byte limit", u.Redacted(), limit)
