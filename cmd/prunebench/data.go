@@ -14,7 +14,7 @@ import (
 	"github.com/prunebench/prunebench/data"
 )
 
-const dataUsage = `usage: prunebench data fetch [NAME…] [--data-dir DIR]
+const dataUsage = `usage: prunebench data fetch [NAME…] [--data-dir DIR] [--json]
        prunebench data list [--data-dir DIR] [--json]
        prunebench data hub ORG/NAME[@REVISION]
 

@@ -213,7 +213,7 @@ type common struct {
 func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
 	fs := flag.NewFlagSet("prunebench "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.dataDir, "data-dir", "", "data directory (default $"+data.EnvVar+" or ../shared/data)")
+	fs.StringVar(&c.dataDir, "data-dir", "", "data directory (default $"+data.EnvVar+", ../shared/data, else ~/.cache/prunebench)")
 	fs.StringVar(&c.model, "model", "", "model: a checkpoint file or directory, a short name under <data-dir>/models/ (e.g. stories260K), or a Hugging Face id org/name[@revision] in the hub cache")
 	c.download = downloadFlag{c: c, stderr: stderr}
 	fs.Var(&c.download, "download", downloadUsage)
