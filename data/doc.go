@@ -84,8 +84,11 @@
 // every top-level *.safetensors), and tokenizer.model, tokenizer.bin,
 // tokenizer.json, tokenizer_config.json, special_tokens_map.json and
 // generation_config.json when present are fetched into blobs/<sha256 or
-// blob id>, linked from snapshots/<commit>/ by relative symbolic links,
-// and refs/<revision> records the commit. Files already there (a link
+// blob id>, linked from snapshots/<commit>/ by relative symbolic links
+// (config.json last, so that ResolveHub takes a snapshot with it for a
+// whole one), and refs/<revision> records the commit. A snapshot without
+// config.json is accepted only when it holds a .gguf file (a GGUF
+// repository fetched with huggingface-cli). Files already there (a link
 // or blob of the listed size) are kept; a download that does not fit in
 // the free space of the cache's file system is refused before it starts.
 // When the hub cannot be reached, prunebench's --download uses the cached

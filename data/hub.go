@@ -173,7 +173,7 @@ func HubCommit(cache string, id HubID) (string, error) {
 
 // ResolveHub returns the snapshot folder of id in the hub cache cache,
 // snapshots/<commit>/ under models--org--name, when it holds a
-// config.json. The error for a missing model names what was looked for
+// config.json (or a .gguf file). The error for a missing model names what was looked for
 // and where, matches ErrNotFound and ErrNotDownloaded, and suggests
 // --download.
 func ResolveHub(cache string, id HubID) (string, error) {
@@ -189,9 +189,14 @@ func ResolveHub(cache string, id HubID) (string, error) {
 	if err != nil || !st.IsDir() {
 		return "", &hubMissing{fmt.Sprintf("%s: %s: no snapshot %s (looked for %s); --download fetches it", id, ErrNotDownloaded, commit, snap)}
 	}
+	// --download links config.json last, so a snapshot with it is whole;
+	// a GGUF repository (huggingface-cli download) has a .gguf instead.
 	cfg := filepath.Join(snap, "config.json")
 	if _, err := os.Stat(cfg); err != nil {
-		return "", &hubMissing{fmt.Sprintf("%s: %s: snapshot %s has no config.json (looked for %s); --download fetches the missing files", id, ErrNotDownloaded, commit, cfg)}
+		ggufs, _ := filepath.Glob(filepath.Join(snap, "*.gguf"))
+		if len(ggufs) == 0 {
+			return "", &hubMissing{fmt.Sprintf("%s: %s: snapshot %s has no config.json (looked for %s); --download fetches the missing files", id, ErrNotDownloaded, commit, cfg)}
+		}
 	}
 	abs, err := filepath.Abs(snap)
 	if err != nil {

@@ -134,6 +134,8 @@ func TestResolveHub(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(repo, "snapshots", strings.Repeat("d", 40)), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	writeFile(t, filepath.Join(cache, "models--org--gguf/refs/main"), commitA)
+	writeFile(t, filepath.Join(cache, "models--org--gguf/snapshots", commitA, "m.Q8_0.gguf"), "GGUF")
 	snap := func(c string) string { return filepath.Join(repo, "snapshots", c) }
 	for _, c := range []struct {
 		id   string
@@ -148,6 +150,7 @@ func TestResolveHub(t *testing.T) {
 		{"org/name@broken", "", []string{"refs/broken holds \"not a hash\", expected a 40-digit commit hash"}},
 		{"org/name@gone", "", []string{"no snapshot " + strings.Repeat("c", 40), snap(strings.Repeat("c", 40)), "--download"}},
 		{"org/name@" + strings.Repeat("d", 40), "", []string{"has no config.json", "--download"}},
+		{"org/gguf", filepath.Join(cache, "models--org--gguf/snapshots", commitA), nil},
 		{"other/model", "", []string{filepath.Join(cache, "models--other--model/refs/main"), "--download"}},
 	} {
 		id, err := ParseHubID(c.id)
@@ -205,6 +208,8 @@ type fakeHub struct {
 	lfs    map[string]bool
 	// lfsSize overrides the size the API gives for an LFS file.
 	lfsSize map[string]int64
+	// unserved files are listed but not served.
+	unserved map[string]bool
 	// status, when set, answers every request.
 	status int
 	mu     sync.Mutex
@@ -244,7 +249,7 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	prefix := "/" + h.org + "/" + h.name + "/resolve/" + h.commit + "/"
 	if n, ok := strings.CutPrefix(r.URL.Path, prefix); ok {
-		if b, ok := h.files[n]; ok {
+		if b, ok := h.files[n]; ok && !h.unserved[n] {
 			w.Write(b)
 			return
 		}
@@ -393,7 +398,7 @@ func TestHubDownloadErrors(t *testing.T) {
 		fh.lfs["config.json"] = false
 		// Serve another content than the API describes.
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.Contains(r.URL.Path, "/resolve/") && strings.HasSuffix(r.URL.Path, "config.json") {
+			if strings.Contains(r.URL.Path, "/resolve/") && strings.HasSuffix(r.URL.Path, "/config.json") {
 				w.Write([]byte(`{"model_type":"LLAMA"}`))
 				return
 			}
@@ -404,6 +409,19 @@ func TestHubDownloadErrors(t *testing.T) {
 		_, err := h.Download(ctx, id)
 		if err == nil || !strings.Contains(err.Error(), "git blob id") || !strings.Contains(err.Error(), gitBlobID(fh.files["config.json"])) {
 			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("interrupted", func(t *testing.T) {
+		fh, h := newFakeHub(t)
+		fh.unserved = map[string]bool{"model-00002-of-00002.safetensors": true} // listed, then 404
+		_, err := h.Download(ctx, HubID{Org: "org", Name: "tiny", Revision: commitA})
+		if err == nil || !strings.Contains(err.Error(), "lists the file but does not serve it") {
+			t.Errorf("got %v", err)
+		}
+		// Some files are in the snapshot, config.json is not: not usable.
+		if _, err := ResolveHub(h.Cache, HubID{Org: "org", Name: "tiny", Revision: commitA}); !errors.Is(err, ErrNotDownloaded) ||
+			!strings.Contains(err.Error(), "has no config.json") {
+			t.Errorf("ResolveHub after an interrupted download: %v", err)
 		}
 	})
 	t.Run("no room", func(t *testing.T) {

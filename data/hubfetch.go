@@ -322,7 +322,6 @@ func (h *Hub) Download(ctx context.Context, id HubID) (string, error) {
 		if _, ok := byName[n]; !ok {
 			return "", fmt.Errorf("%s: revision %s has no %s (%s)", id, info.SHA, n, api)
 		}
-		names = append(names, n)
 	}
 	if _, ok := byName[indexName]; ok {
 		// The index first: it says which shards make the model.
@@ -360,6 +359,9 @@ func (h *Hub) Download(ctx context.Context, id HubID) (string, error) {
 			names = append(names, n)
 		}
 	}
+	// config.json last: a snapshot that has it is complete, which is what
+	// ResolveHub takes its presence for.
+	names = append(names, hubRequired...)
 	var total int64
 	var todo []hubFile
 	for _, n := range names {
