@@ -3,7 +3,6 @@ package model
 import (
 	"context"
 	"fmt"
-	"math"
 	"sync"
 
 	"github.com/prunebench/prunebench/linalg"
@@ -38,7 +37,9 @@ func (in Input) String() string {
 type Hook func(in Input, x []float32, rows, cols int)
 
 // workspace is one block call's scratch. Buffers are pooled rather than
-// owned by the Model so that concurrent Forward calls never share them.
+// owned by the Model so that concurrent Forward calls never share them, and
+// grow only: a forward pass of L blocks allocates them once (the pool
+// hands the same workspace from one block to the next), not L times.
 type workspace struct {
 	xn, q, k, v, att, gate, up, out []float32
 }
@@ -109,10 +110,12 @@ func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq,
 		k, v = ws.k, ws.v
 	}
 
+	// Attention. x (n,d) -> xn (n,d)
 	rmsNorm(ws.xn, x, b.AttnNorm, n, d, cfg.NormEps)
 	if hook != nil {
 		hook(AttnIn, ws.xn, n, d)
 	}
+	// xn (n,d) @ Wq (qd,d)ᵀ -> q (n,qd); Wk, Wv (kvd,d) -> k, v (n,kvd)
 	linalg.MatMulT(ws.q, ws.xn, n, d, b.Q.W, qd)
 	linalg.MatMulT(k, ws.xn, n, d, b.K.W, kvd)
 	linalg.MatMulT(v, ws.xn, n, d, b.V.W, kvd)
@@ -123,23 +126,27 @@ func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq,
 		k, v = cache.k[:keys*kvd], cache.v[:keys*kvd]
 		cache.pos = keys
 	}
-	attention(ctx, cfg, ws, k, v, nseq, T, pos0)
+	// q (n,qd), k, v (keys,kvd) -> att (n,qd)
+	attention(ctx, cfg, ws.q, ws.att, k, v, nseq, T, pos0)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if hook != nil {
 		hook(AttnOut, ws.att, n, qd)
 	}
+	// att (n,qd) @ Wo (d,qd)ᵀ -> out (n,d); x += out
 	linalg.MatMulT(ws.out, ws.att, n, qd, b.O.W, d)
 	addInPlace(x, ws.out)
 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// MLP. x (n,d) -> xn (n,d)
 	rmsNorm(ws.xn, x, b.FFNNorm, n, d, cfg.NormEps)
 	if hook != nil {
 		hook(MLPIn, ws.xn, n, d)
 	}
+	// xn (n,d) @ Wgate, Wup (h,d)ᵀ -> gate, up (n,h); gate = silu(gate)⊙up
 	linalg.MatMulT(ws.gate, ws.xn, n, d, b.Gate.W, cfg.HiddenDim)
 	linalg.MatMulT(ws.up, ws.xn, n, d, b.Up.W, cfg.HiddenDim)
 	swiGLU(ws.gate, ws.up)
@@ -149,237 +156,11 @@ func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq,
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// gate (n,h) @ Wdown (d,h)ᵀ -> out (n,d); x += out
 	linalg.MatMulT(ws.out, ws.gate, n, cfg.HiddenDim, b.Down.W, d)
 	addInPlace(x, ws.out)
 	return nil
 }
-
-// rmsNorm writes x/sqrt(mean(x²)+eps)·g row by row. The mean of squares is
-// accumulated in float64: at widths of several thousand a float32 sum loses
-// digits the float64 reference keeps, and the cost is one pass per row.
-func rmsNorm(dst, x, g []float32, rows, d int, eps float64) {
-	linalg.ParallelFor(rows, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			xr, dr := x[r*d:(r+1)*d], dst[r*d:(r+1)*d]
-			var ss float64
-			for _, e := range xr {
-				ss += float64(e) * float64(e)
-			}
-			inv := float32(1 / math.Sqrt(ss/float64(d)+eps))
-			for i, e := range xr {
-				dr[i] = e * inv * g[i]
-			}
-		}
-	})
-}
-
-func addInPlace(x, y []float32) {
-	linalg.ParallelFor(len(x), func(lo, hi int) {
-		xs, ys := x[lo:hi], y[lo:hi]
-		for i := range xs {
-			xs[i] += ys[i]
-		}
-	})
-}
-
-// swiGLU overwrites gate with silu(gate)⊙up.
-func swiGLU(gate, up []float32) {
-	linalg.ParallelFor(len(gate), func(lo, hi int) {
-		var e [256]float32
-		for c := lo; c < hi; c += len(e) {
-			g := gate[c:min(c+len(e), hi)]
-			u, ec := up[c:], e[:len(g)]
-			for i, a := range g {
-				ec[i] = -a
-			}
-			expShift(ec, 0)
-			for i, a := range g {
-				g[i] = a / (1 + ec[i]) * u[i]
-			}
-		}
-	})
-}
-
-// ropeKey identifies a RoPE table; tables depend on nothing else.
-type ropeKey struct {
-	hd   int
-	base float64
-}
-
-var (
-	ropeMu     sync.Mutex
-	ropeTables = map[ropeKey][]float32{}
-)
-
-// ropeTable returns cos and sin of pos·θ_i, θ_i = base^(−2i/hd), interleaved
-// as [pos][i][cos, sin] for at least npos positions. The angles are formed in
-// float64 and only the results rounded, so position 4000 is as accurate as
-// position 1. A table is replaced, never written, when it must grow, so
-// callers may keep the slice they got.
-//
-// The table covers the positions actually used, never the declared context
-// length: a config may claim 10⁸ positions while the work needs 64. It grows
-// to at least twice its old size, so decoding one position at a time costs
-// O(log n) rebuilds rather than n.
-func ropeTable(hd int, base float64, npos int) []float32 {
-	key := ropeKey{hd, base}
-	half := hd / 2
-	ropeMu.Lock()
-	defer ropeMu.Unlock()
-	old := ropeTables[key]
-	if len(old) >= npos*hd {
-		return old
-	}
-	npos = max(npos, 2*len(old)/hd)
-	t := make([]float32, npos*hd)
-	for i := range half {
-		theta := math.Pow(base, -2*float64(i)/float64(hd))
-		for p := range npos {
-			s, c := math.Sincos(float64(p) * theta)
-			t[(p*half+i)*2] = float32(c)
-			t[(p*half+i)*2+1] = float32(s)
-		}
-	}
-	ropeTables[key] = t
-	return t
-}
-
-// applyRoPE rotates the adjacent pairs (x[2i], x[2i+1]) of every head of
-// every row; row r holds token r%T of its sequence, at position pos0+r%T.
-func applyRoPE(x []float32, rows, T, pos0, heads, hd int, tab []float32) {
-	width := heads * hd
-	linalg.ParallelFor(rows, func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			cs := tab[(pos0+r%T)*hd : (pos0+r%T+1)*hd]
-			row := x[r*width : (r+1)*width]
-			for h := 0; h < width; h += hd {
-				head := row[h : h+hd]
-				for i := 0; i < hd; i += 2 {
-					c, s := cs[i], cs[i+1]
-					x0, x1 := head[i], head[i+1]
-					head[i] = x0*c - x1*s
-					head[i+1] = x0*s + x1*c
-				}
-			}
-		}
-	})
-}
-
-// attnBlock is how many query rows share one score product. Row block
-// [r0, r1) sees only keys 0..pos0+r1−1, so blocking skips most of the
-// causally masked half of the T×T scores, and it bounds each score buffer to
-// attnBlock×keys.
-const attnBlock = 128
-
-// attention fills ws.att (rows × QDim) from the rotated queries ws.q and the
-// keys and values k, v. The (sequence, head) pairs are shared among the
-// cores; each runs its row blocks with its own score buffer.
-func attention(ctx context.Context, cfg *Config, ws *workspace, k, v []float32, nseq, T, pos0 int) {
-	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
-	group := cfg.Heads / cfg.KVHeads
-	scale := float32(1 / math.Sqrt(float64(hd)))
-	linalg.ParallelFor(nseq*cfg.Heads, func(lo, hi int) {
-		buf := scoreBuffers.Get().(*[]float32)
-		defer scoreBuffers.Put(buf)
-		*buf = grow(*buf, min(T, attnBlock)*(pos0+T))
-		s := *buf
-		for u := lo; u < hi; u++ {
-			if ctx.Err() != nil {
-				return // the caller reports it
-			}
-			seq, h := u/cfg.Heads, u%cfg.Heads
-			kh := k[seq*T*kvd+(h/group)*hd:]
-			vh := v[seq*T*kvd+(h/group)*hd:]
-			for r0 := 0; r0 < T; r0 += attnBlock {
-				rows := min(attnBlock, T-r0)
-				keys := pos0 + r0 + rows
-				q := ws.q[(seq*T+r0)*qd+h*hd:]
-				linalg.Sgemm(false, true, rows, keys, hd, scale, q, qd, kh, kvd, 0, s, keys)
-				// Row t sees keys up to its own position, pos0+r0+t; the rest
-				// are zeroed so the product with V ignores them.
-				for t := range rows {
-					row := s[t*keys : (t+1)*keys]
-					softmax(row[:pos0+r0+t+1])
-					clear(row[pos0+r0+t+1:])
-				}
-				linalg.Sgemm(false, false, rows, hd, keys, 1, s, keys, vh, kvd, 0, ws.att[(seq*T+r0)*qd+h*hd:], qd)
-			}
-		}
-	})
-}
-
-var scoreBuffers = sync.Pool{New: func() any { return new([]float32) }}
-
-// softmax normalises x in place, shifting by the maximum for stability.
-func softmax(x []float32) {
-	m := x[0]
-	for _, e := range x[1:] {
-		m = max(m, e)
-	}
-	inv := 1 / expShift(x, m)
-	for i := range x {
-		x[i] *= inv
-	}
-}
-
-// expShift replaces every x[i] by e^(x[i]−shift) in float32 and returns
-// their sum (Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-7
-// polynomial for e^r, n put in the exponent bits), within 2 ulp of the exact
-// value. Softmax and SwiGLU spend most of the forward's non-BLAS time here,
-// so it works on slices: a scalar function is too large for Go to inline,
-// and the call in the inner loop cost a third of the softmax. Results below
-// e⁻⁸⁰ are flushed to zero: they only ever weigh against terms near 1, and
-// once scaled by a softmax's 1/sum they would be subnormal, which x86
-// multiplies dozens of times more slowly.
-func expShift(x []float32, shift float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2Hi = 0.693359375 // ln 2 in two parts, so n·ln2Hi is exact
-		ln2Lo = -2.12194440e-4
-	)
-	var s0, s1 float32 // two chains, so consecutive adds need not wait
-	for i, e := range x {
-		v := e - shift
-		var y float32
-		switch {
-		case v > 88.72283:
-			y = float32(math.Inf(1))
-		case v < -80:
-			y = 0
-		case v != v: // NaN
-			y = v
-		default:
-			// Round v·log2e to nearest by truncating a value shifted half
-			// a unit away from zero (math.Floor goes through float64).
-			z := v * log2e
-			var n int32
-			if z >= 0 {
-				n = int32(z + 0.5)
-			} else {
-				n = int32(z - 0.5)
-			}
-			fn := float32(n)
-			r := v - fn*ln2Hi - fn*ln2Lo
-			p := ((((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+
-				1.6666665459e-1)*r+5.0000001201e-1)*r*r + r + 1)
-			// n spans −115..128, and 2¹²⁸ is not a float32.
-			if n > 127 {
-				p, n = 2*p, n-1
-			}
-			y = p * pow2(n)
-		}
-		x[i] = y
-		if i&1 == 0 {
-			s0 += y
-		} else {
-			s1 += y
-		}
-	}
-	return s0 + s1
-}
-
-// pow2 is 2^n for a normal-range exponent n.
-func pow2(n int32) float32 { return math.Float32frombits(uint32(n+127) << 23) }
 
 // Embed returns the embeddings of tokens ((len)×Dim); an out-of-range id is an error.
 func (m *Model) Embed(tokens []int) ([]float32, error) {
@@ -388,24 +169,46 @@ func (m *Model) Embed(tokens []int) ([]float32, error) {
 		return nil, fmt.Errorf("embed: table has %d floats, want vocab %d × dim %d", len(m.Weights.Embed), vocab, d)
 	}
 	x := make([]float32, len(tokens)*d)
-	for i, t := range tokens {
-		if t < 0 || t >= vocab {
-			return nil, fmt.Errorf("embed: token %d at position %d: id out of range [0, %d)", t, i, vocab)
-		}
-		copy(x[i*d:(i+1)*d], m.Weights.Embed[t*d:(t+1)*d])
+	if err := m.embedInto(x, tokens); err != nil {
+		return nil, err
 	}
 	return x, nil
 }
 
+// embedInto is Embed into x (len(tokens)×Dim) for a table already checked.
+func (m *Model) embedInto(x []float32, tokens []int) error {
+	d, vocab := m.Config.Dim, m.Config.Vocab
+	for i, t := range tokens {
+		if t < 0 || t >= vocab {
+			return fmt.Errorf("embed: token %d at position %d: id out of range [0, %d)", t, i, vocab)
+		}
+		copy(x[i*d:(i+1)*d], m.Weights.Embed[t*d:(t+1)*d])
+	}
+	return nil
+}
+
 // Head applies the final norm and the classifier to rows hidden states: rows×Vocab logits.
 func (m *Model) Head(x []float32, rows int) []float32 {
-	d := m.Config.Dim
-	xn := make([]float32, rows*d)
-	rmsNorm(xn, x, m.Weights.FinalNorm, rows, d, m.Config.NormEps)
 	logits := make([]float32, rows*m.Config.Vocab)
-	linalg.MatMulT(logits, xn, rows, d, m.Weights.Classifier, m.Config.Vocab)
+	m.headInto(logits, x, rows)
 	return logits
 }
+
+// headInto is Head into logits (rows×Vocab), with the normalised states in
+// a pooled buffer: x (rows,d) -> xn (rows,d); xn @ Wcls (V,d)ᵀ -> logits (rows,V).
+func (m *Model) headInto(logits, x []float32, rows int) {
+	d := m.Config.Dim
+	buf := stateBuffers.Get().(*[]float32)
+	defer stateBuffers.Put(buf)
+	*buf = grow(*buf, rows*d)
+	xn := *buf
+	rmsNorm(xn, x, m.Weights.FinalNorm, rows, d, m.Config.NormEps)
+	linalg.MatMulT(logits, xn, rows, d, m.Weights.Classifier, m.Config.Vocab)
+}
+
+// stateBuffers holds (rows,d) scratch for the residual stream and the final
+// norm between Forward calls (a sync.Pool, so concurrent calls never share).
+var stateBuffers = sync.Pool{New: func() any { return new([]float32) }}
 
 // Forward: logits ((nseq·T)×Vocab) of nseq equal-length sequences given flat tokens (nseq·T).
 // Errors: len(tokens) != nseq·T, T > Config.SeqLen, bad ids.
@@ -431,8 +234,12 @@ func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) (
 	case T > m.Config.SeqLen:
 		return nil, fmt.Errorf("forward: sequence length %d exceeds the context length %d", T, m.Config.SeqLen)
 	}
-	x, err := m.Embed(tokens)
-	if err != nil {
+	// The residual stream x (n,d) is scratch: only the logits leave.
+	buf := stateBuffers.Get().(*[]float32)
+	defer stateBuffers.Put(buf)
+	*buf = grow(*buf, nseq*T*m.Config.Dim)
+	x := *buf
+	if err := m.embedInto(x, tokens); err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	for l := range m.Weights.Blocks {

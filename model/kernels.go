@@ -1,0 +1,228 @@
+package model
+
+import (
+	"context"
+	"math"
+	"sync"
+
+	"github.com/prunebench/prunebench/linalg"
+)
+
+// The forward pass's kernels other than the linear layers' GEMMs. Each one
+// shares its rows (or its (sequence, head) pairs) among the cores with
+// linalg.ParallelFor, reuses pooled scratch rather than allocating, and has
+// a naive twin in kernels_test.go that the tests compare it with.
+//
+// Shapes are written as in llama2.c's run.c: "W (d,n) @ x (n,) -> xout (d,)";
+// n is the number of rows in a batch (nseq·T), d the model width.
+
+// rmsNorm writes x/sqrt(mean(x²)+eps)·g row by row:
+// x (rows,d), g (d,) -> dst (rows,d). The mean of squares is accumulated in
+// float64: at widths of several thousand a float32 sum loses digits the
+// float64 reference keeps, and the cost is one pass per row. Four partial
+// sums keep the adds from waiting on each other.
+func rmsNorm(dst, x, g []float32, rows, d int, eps float64) {
+	g = g[:d]
+	linalg.ParallelFor(rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			xr, dr := x[r*d:(r+1)*d], dst[r*d:(r+1)*d]
+			var s0, s1, s2, s3 float64
+			i := 0
+			for ; i+4 <= d; i += 4 {
+				e := xr[i : i+4 : i+4]
+				s0 += float64(e[0]) * float64(e[0])
+				s1 += float64(e[1]) * float64(e[1])
+				s2 += float64(e[2]) * float64(e[2])
+				s3 += float64(e[3]) * float64(e[3])
+			}
+			for ; i < d; i++ {
+				s0 += float64(xr[i]) * float64(xr[i])
+			}
+			ss := (s0 + s1) + (s2 + s3)
+			inv := float32(1 / math.Sqrt(ss/float64(d)+eps))
+			for i, e := range xr {
+				dr[i] = e * inv * g[i]
+			}
+		}
+	})
+}
+
+// addInPlace is the residual connection: x (n,d) += y (n,d).
+func addInPlace(x, y []float32) {
+	y = y[:len(x)]
+	linalg.ParallelFor(len(x), func(lo, hi int) {
+		xs, ys := x[lo:hi], y[lo:hi:hi]
+		for i := range xs {
+			xs[i] += ys[i]
+		}
+	})
+}
+
+// swiGLU overwrites gate with silu(gate)⊙up = gate·up/(1+e^−gate):
+// gate (n,h), up (n,h) -> gate (n,h). The exponentials go through
+// linalg.ExpShift a stack chunk at a time.
+func swiGLU(gate, up []float32) {
+	up = up[:len(gate)]
+	linalg.ParallelFor(len(gate), func(lo, hi int) {
+		var e [256]float32
+		for c := lo; c < hi; c += len(e) {
+			g := gate[c:min(c+len(e), hi)]
+			u, ec := up[c:c+len(g)], e[:len(g)]
+			for i, a := range g {
+				ec[i] = -a
+			}
+			linalg.ExpShift(ec, 0)
+			for i, a := range g {
+				g[i] = a / (1 + ec[i]) * u[i]
+			}
+		}
+	})
+}
+
+// applyRoPE rotates the adjacent pairs (x[2i], x[2i+1]) of every head of
+// every row: x (rows, heads·hd) in place, row r holding token r%T of its
+// sequence at position pos0+r%T, with tab from ropeTable.
+func applyRoPE(x []float32, rows, T, pos0, heads, hd int, tab []float32) {
+	width := heads * hd
+	linalg.ParallelFor(rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			p := pos0 + r%T
+			cs := tab[p*hd : (p+1)*hd : (p+1)*hd]
+			row := x[r*width : (r+1)*width]
+			for h := 0; h < width; h += hd {
+				head := row[h : h+hd : h+hd]
+				for i := 0; i+1 < len(cs); i += 2 {
+					c, s := cs[i], cs[i+1]
+					x0, x1 := head[i], head[i+1]
+					head[i] = x0*c - x1*s
+					head[i+1] = x0*s + x1*c
+				}
+			}
+		}
+	})
+}
+
+// ropeKey identifies a RoPE table; tables depend on nothing else.
+type ropeKey struct {
+	hd   int
+	base float64
+}
+
+var (
+	ropeMu     sync.Mutex
+	ropeTables = map[ropeKey][]float32{}
+)
+
+// ropeTable returns cos and sin of pos·θ_i, θ_i = base^(−2i/hd), interleaved
+// as [pos][i][cos, sin] for at least npos positions. The angles are formed in
+// float64 and only the results rounded, so position 4000 is as accurate as
+// position 1. A table is replaced, never written, when it must grow, so
+// callers may keep the slice they got.
+//
+// The table covers the positions actually used, never the declared context
+// length: a config may claim 10⁸ positions while the work needs 64. It grows
+// to at least twice its old size, so decoding one position at a time costs
+// O(log n) rebuilds rather than n.
+func ropeTable(hd int, base float64, npos int) []float32 {
+	key := ropeKey{hd, base}
+	half := hd / 2
+	ropeMu.Lock()
+	defer ropeMu.Unlock()
+	old := ropeTables[key]
+	if len(old) >= npos*hd {
+		return old
+	}
+	npos = max(npos, 2*len(old)/hd)
+	t := make([]float32, npos*hd)
+	for i := range half {
+		theta := math.Pow(base, -2*float64(i)/float64(hd))
+		for p := range npos {
+			s, c := math.Sincos(float64(p) * theta)
+			t[(p*half+i)*2] = float32(c)
+			t[(p*half+i)*2+1] = float32(s)
+		}
+	}
+	ropeTables[key] = t
+	return t
+}
+
+// attnBlock is how many query rows share one score product. Row block
+// [r0, r1) sees only keys 0..pos0+r1−1, so blocking skips most of the
+// causally masked half of the T×T scores, and it bounds each score buffer to
+// attnBlock×keys.
+const attnBlock = 128
+
+// attention fills att (rows × QDim) from the rotated queries q (rows × QDim)
+// and the keys and values k, v (positions × KVDim). The (sequence, head)
+// pairs are shared among the cores; each core runs its pairs one after the
+// other, looking at ctx before each, with its own score buffer. Per pair and
+// block of query rows:
+//
+//	S (rows,keys) = Q_h (rows,hd) @ K_h (keys,hd)ᵀ / sqrt(hd)
+//	P (rows,keys) = exp(S − rowmax S), causal part only, rest 0
+//	O_h (rows,hd) = P @ V_h (keys,hd), then row t scaled by 1/Σ_j P[t,j]
+//
+// Normalising the hd outputs of a row rather than its keys probabilities
+// saves one pass over the scores; it rounds differently from normalising P
+// first, at the level of one float32 rounding per output.
+func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T, pos0 int) {
+	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
+	group := cfg.Heads / cfg.KVHeads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	linalg.ParallelFor(nseq*cfg.Heads, func(lo, hi int) {
+		buf := scoreBuffers.Get().(*[]float32)
+		defer scoreBuffers.Put(buf)
+		*buf = grow(*buf, min(T, attnBlock)*(pos0+T))
+		s := *buf
+		var inv [attnBlock]float32
+		for u := lo; u < hi; u++ {
+			if ctx.Err() != nil {
+				return // the caller reports it
+			}
+			seq, h := u/cfg.Heads, u%cfg.Heads
+			kh := k[seq*T*kvd+(h/group)*hd:]
+			vh := v[seq*T*kvd+(h/group)*hd:]
+			for r0 := 0; r0 < T; r0 += attnBlock {
+				rows := min(attnBlock, T-r0)
+				keys := pos0 + r0 + rows
+				qh := q[(seq*T+r0)*qd+h*hd:]
+				oh := att[(seq*T+r0)*qd+h*hd:]
+				// S (rows,keys) = scale · Q_h (rows,hd) @ K_h (keys,hd)ᵀ
+				linalg.Sgemm(false, true, rows, keys, hd, scale, qh, qd, kh, kvd, 0, s, keys)
+				// Row t sees keys up to its own position, pos0+r0+t; the rest
+				// are zeroed so the product with V ignores them.
+				for t := range rows {
+					row := s[t*keys : (t+1)*keys]
+					seen := row[:pos0+r0+t+1]
+					inv[t] = 1 / linalg.ExpShift(seen, maxOf(seen))
+					clear(row[len(seen):])
+				}
+				// O_h (rows,hd) = P (rows,keys) @ V_h (keys,hd)
+				linalg.Sgemm(false, false, rows, hd, keys, 1, s, keys, vh, kvd, 0, oh, qd)
+				for t := range rows {
+					o := oh[t*qd : t*qd+hd]
+					for i := range o {
+						o[i] *= inv[t]
+					}
+				}
+			}
+		}
+	})
+}
+
+var scoreBuffers = sync.Pool{New: func() any { return new([]float32) }}
+
+// maxOf is linalg.MaxOf: the largest element of a non-empty x.
+func maxOf(x []float32) float32 { return linalg.MaxOf(x) }
+
+// softmax normalises x in place, shifting by the maximum for stability.
+func softmax(x []float32) {
+	inv := 1 / linalg.ExpShift(x, maxOf(x))
+	for i := range x {
+		x[i] *= inv
+	}
+}
+
+// expShift replaces every x[i] by e^(x[i]−shift) and returns their sum:
+// linalg.ExpShift (within 2 ulp; 0 below e⁻⁸⁰, +Inf past float32's range).
+func expShift(x []float32, shift float32) float32 { return linalg.ExpShift(x, shift) }
