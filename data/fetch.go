@@ -565,7 +565,12 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 		return fail("syncing %s: %v", part, err)
 	}
 	if want.Size >= 0 && st.n < want.Size {
-		return &errTransient{err: fail("the response ended after %d of %d bytes", st.n, want.Size)}
+		// A clean end (a cut connection is an unexpected EOF, above):
+		// the server's file is shorter.
+		n := st.n
+		os.Remove(part)
+		st.reset(want)
+		return fail("the server's file ends after %d bytes, expected %d; removed the download", n, want.Size)
 	}
 	pr.done(st.n)
 	return nil

@@ -266,6 +266,11 @@ func TestFetchRefused(t *testing.T) {
 			w.Header().Set("Content-Length", "1099511627777")
 			w.WriteHeader(http.StatusOK)
 		}, Want{Size: -1}, []string{"announces 1099511627777 bytes", "expected 1099511627776"}},
+		{"shorter file, no Content-Length", func(w http.ResponseWriter, r *http.Request) {
+			w.Write(content[:50_000]) // chunked: more than the server buffers
+			w.(http.Flusher).Flush()
+			w.Write(content[50_000:90_000])
+		}, good, []string{"the server's file ends after 90000 bytes, expected 100000", "removed"}},
 		{"401", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusUnauthorized) },
 			good, []string{"HTTP 401 Unauthorized", TokenEnvVar, "accepted its licence"}},
 		{"403", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusForbidden) },

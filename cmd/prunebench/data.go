@@ -119,17 +119,31 @@ func runDataFetch(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		Status string `json:"status"` // fetched or present
 	}
 	var rows []row
+	var failed []error
 	for _, e := range entries {
 		e.URL = registryURL(e)
 		fetched, err := data.FetchEntry(ctx, f, dir, e)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// The others may still come: report this one and go on.
+			fmt.Fprintf(stderr, "fetch %s: failed: %s\n", e.Rel, oneLine(err))
+			failed = append(failed, err)
+			continue
 		}
 		st := "present"
 		if fetched {
 			st = "fetched"
 		}
 		rows = append(rows, row{e.Rel, e.Size, e.SHA256, st})
+	}
+	switch len(failed) {
+	case 0:
+	case 1:
+		return failed[0]
+	default:
+		return fmt.Errorf("%d of %d files failed (above); the first: %w", len(failed), len(entries), failed[0])
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(struct {

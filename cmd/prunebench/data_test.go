@@ -124,6 +124,12 @@ func TestDataFetchChecksum(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "models/stories260K/tok512.bin")); err == nil {
 		t.Error("the wrong file was put in place")
 	}
+	// Several: every file is tried, the error counts the failures.
+	o = cli(t, "data", "fetch", "stories260K", "tasks/rte", "--data-dir", dir)
+	if o.code != exitFail || o.stdout != "" || !strings.Contains(o.stderr, "3 of 3 files failed (above); the first: models/stories260K/stories260K.bin") ||
+		!strings.Contains(o.stderr, "fetch tasks/rte/dev.tsv: failed: ") {
+		t.Errorf("several failures: exit %d, stdout %q, stderr %q", o.code, o.stdout, o.stderr)
+	}
 }
 
 // hubServer serves dir's files as revision commit of org/name on a fake
