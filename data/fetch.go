@@ -122,10 +122,32 @@ type StatusError struct {
 	Code int
 	// Status is the status line's text ("404 Not Found").
 	Status string
+	// HubCode and HubMessage are the hub's X-Error-Code (GatedRepo,
+	// RepoNotFound, RevisionNotFound, EntryNotFound) and X-Error-Message,
+	// cut to one short line; "" from other servers.
+	HubCode, HubMessage string
+}
+
+// statusError describes resp, a response that is not the file.
+func statusError(where string, resp *http.Response) *StatusError {
+	clean := func(s string, n int) string {
+		s = strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f {
+				return ' '
+			}
+			return r
+		}, s)
+		return truncate(strings.TrimSpace(s), n)
+	}
+	return &StatusError{URL: where, Code: resp.StatusCode, Status: resp.Status,
+		HubCode: clean(resp.Header.Get("X-Error-Code"), 40), HubMessage: clean(resp.Header.Get("X-Error-Message"), 200)}
 }
 
 func (e *StatusError) Error() string {
 	msg := fmt.Sprintf("GET %s: HTTP %s", e.URL, e.Status)
+	if e.HubMessage != "" {
+		msg += " (" + e.HubMessage + ")"
+	}
 	switch e.Code {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		msg += " (access refused: a gated or private file needs " + TokenEnvVar + " set to an access token of an account that accepted its licence)"
@@ -512,7 +534,7 @@ func (f *Fetcher) attempt(ctx context.Context, c *http.Client, u *url.URL, part 
 		}
 		return &errTransient{err: fail("HTTP %s for bytes from %d; starting again", resp.Status, from)}
 	default:
-		se := &StatusError{URL: where, Code: resp.StatusCode, Status: resp.Status}
+		se := statusError(where, resp)
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 			return &errTransient{err: se}
 		}

@@ -208,6 +208,8 @@ type fakeHub struct {
 	lfs    map[string]bool
 	// lfsSize overrides the size the API gives for an LFS file.
 	lfsSize map[string]int64
+	// headers are set on every answer.
+	headers map[string]string
 	// unserved files are listed but not served.
 	unserved map[string]bool
 	// status, when set, answers every request.
@@ -222,6 +224,9 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.gets = append(h.gets, r.URL.Path)
 	h.auth = append(h.auth, r.Header.Get("Authorization"))
 	h.mu.Unlock()
+	for k, v := range h.headers {
+		w.Header().Set(k, v)
+	}
 	if h.status != 0 {
 		w.WriteHeader(h.status)
 		return
@@ -383,6 +388,21 @@ func TestHubDownloadErrors(t *testing.T) {
 		_, err := h.Download(ctx, id)
 		if err == nil || !strings.Contains(err.Error(), "although HF_TOKEN is set") || !strings.Contains(err.Error(), "accept the licence") {
 			t.Errorf("got %v", err)
+		}
+	})
+	t.Run("hub error codes", func(t *testing.T) {
+		for code, want := range map[string]string{
+			"GatedRepo":        "Access to model org/tiny is restricted",
+			"RepoNotFound":     "no model org/tiny that the token in HF_TOKEN may read",
+			"RevisionNotFound": "model org/tiny has no revision main",
+		} {
+			fh, h := newFakeHub(t)
+			fh.status = http.StatusForbidden
+			fh.headers = map[string]string{"X-Error-Code": code, "X-Error-Message": "Access to model org/tiny is restricted.\r\nInjected: line"}
+			_, err := h.Download(ctx, id)
+			if err == nil || !strings.Contains(err.Error(), want) || strings.ContainsAny(err.Error(), "\r\n") {
+				t.Errorf("%s: got %v", code, err)
+			}
 		}
 	})
 	t.Run("no such revision", func(t *testing.T) {

@@ -195,17 +195,32 @@ func (h *Hub) explain(id HubID, err error) error {
 	if !errors.As(err, &se) {
 		return fmt.Errorf("%s: %w", id, err)
 	}
+	status := se.Status
+	if se.HubMessage != "" {
+		status += " (" + se.HubMessage + ")"
+	}
+	switch {
+	case se.HubCode == "RepoNotFound":
+		if h.fetcher().Token == "" {
+			return fmt.Errorf("%s: HTTP %s from %s: no model %s on the hub; if it is private, set %s to an access token that may read it", id, status, se.URL, id.Repo(), TokenEnvVar)
+		}
+		return fmt.Errorf("%s: HTTP %s from %s: no model %s that the token in %s may read", id, status, se.URL, id.Repo(), TokenEnvVar)
+	case se.HubCode == "RevisionNotFound":
+		return fmt.Errorf("%s: HTTP %s from %s: model %s has no revision %s", id, status, se.URL, id.Repo(), id.Rev())
+	case se.HubCode == "EntryNotFound":
+		return fmt.Errorf("%s: HTTP %s from %s: the hub lists the file but does not serve it", id, status, se.URL)
+	}
 	switch se.Code {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if h.fetcher().Token == "" {
-			return fmt.Errorf("%s: HTTP %s from %s: the model is gated, private or does not exist: set %s to a Hugging Face access token of an account that accepted the licence on %s", id, se.Status, se.URL, TokenEnvVar, h.page(id))
+			return fmt.Errorf("%s: HTTP %s from %s: the model is gated, private or does not exist: set %s to a Hugging Face access token of an account that accepted the licence on %s", id, status, se.URL, TokenEnvVar, h.page(id))
 		}
-		return fmt.Errorf("%s: HTTP %s from %s although %s is set: accept the licence on %s with the token's account, and check that the token may read the model", id, se.Status, se.URL, TokenEnvVar, h.page(id))
+		return fmt.Errorf("%s: HTTP %s from %s although %s is set: accept the licence on %s with the token's account, and check that the token may read the model", id, status, se.URL, TokenEnvVar, h.page(id))
 	case http.StatusNotFound:
 		if strings.Contains(se.URL, "/api/models/") {
-			return fmt.Errorf("%s: HTTP %s from %s: no model %s or no revision %s on the hub", id, se.Status, se.URL, id.Repo(), id.Rev())
+			return fmt.Errorf("%s: HTTP %s from %s: no model %s or no revision %s on the hub", id, status, se.URL, id.Repo(), id.Rev())
 		}
-		return fmt.Errorf("%s: HTTP %s from %s: the hub lists the file but does not serve it", id, se.Status, se.URL)
+		return fmt.Errorf("%s: HTTP %s from %s: the hub lists the file but does not serve it", id, status, se.URL)
 	}
 	return fmt.Errorf("%s: %w", id, err)
 }
@@ -253,7 +268,7 @@ func (f *Fetcher) getJSONOnce(ctx context.Context, c *http.Client, u *url.URL, l
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		se := &StatusError{URL: u.Redacted(), Code: resp.StatusCode, Status: resp.Status}
+		se := statusError(u.Redacted(), resp)
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 			return nil, &errTransient{err: se}
 		}
