@@ -256,9 +256,10 @@ func (d *downloadFlag) IsBoolFlag() bool { return true }
 const downloadUsage = "fetch the missing files of a Hugging Face --model org/name[@revision] into the hub cache ($HF_HOME/hub; HF_TOKEN for gated models)"
 
 // afterParse runs what the common flags ask for once all flags are
-// parsed: with --download, the missing files of a hub model are fetched.
-// Without it a hub model that is not in the cache fails when the model
-// is opened, with an error that suggests --download.
+// parsed: with --download (and a hub --model), the model's missing files
+// are fetched when it is opened (data.SetHubHook), after the verb's own
+// checks. Without it a hub model that is not in the cache fails when the
+// model is opened, with an error that suggests --download.
 func afterParse(fs *flag.FlagSet) error {
 	fl := fs.Lookup("download")
 	if fl == nil {
@@ -277,27 +278,35 @@ func afterParse(fs *flag.FlagSet) error {
 		}
 		return nil // an existing path of that shape wins: nothing to fetch
 	}
-	id, err := data.ParseHubID(d.c.model)
-	if err != nil {
+	if _, err := data.ParseHubID(d.c.model); err != nil {
 		return usageError{err}
 	}
-	ctx := verbContext()
-	_, err = downloadModel(ctx, id, d.stderr)
-	if errors.Is(err, data.ErrUnreachable) && ctx.Err() == nil {
-		// Offline, as huggingface_hub does: use what the cache has.
-		if snap, rerr := data.ResolveHub(data.HubCacheDir(), id); rerr == nil {
-			fmt.Fprintf(d.stderr, "prunebench: --download: %s; using the cached snapshot %s\n", oneLine(err), snap)
-			return nil
+	stderr := d.stderr
+	data.SetHubHook(func(id data.HubID) error {
+		ctx := verbContext()
+		_, err := downloadModel(ctx, id, stderr)
+		if errors.Is(err, data.ErrUnreachable) && ctx.Err() == nil {
+			// Offline, as huggingface_hub does: use what the cache has.
+			if snap, rerr := data.ResolveHub(data.HubCacheDir(), id); rerr == nil {
+				fmt.Fprintf(stderr, "prunebench: --download: %s; using the cached snapshot %s\n", oneLine(err), snap)
+				return nil
+			}
 		}
-	}
-	return err
+		return err
+	})
+	return nil
 }
 
 // currentCtx is the context of the verb being run, for work that starts
 // while its flags are parsed (--download). One verb runs at a time.
 var currentCtx atomic.Pointer[context.Context]
 
-func setVerbContext(ctx context.Context) { currentCtx.Store(&ctx) }
+// setVerbContext starts a verb: its context, and no --download hook
+// left from an earlier verb of the same process (tests).
+func setVerbContext(ctx context.Context) {
+	currentCtx.Store(&ctx)
+	data.SetHubHook(nil)
+}
 
 func verbContext() context.Context {
 	if p := currentCtx.Load(); p != nil {

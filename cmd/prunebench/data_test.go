@@ -212,14 +212,18 @@ func TestDownloadFlag(t *testing.T) {
 	if o := mustRun(t, "generate", "--model", "karpathy/stories260K@"+commit, "--steps", "16"); o.stdout != want {
 		t.Errorf("@commit generates %q", o.stdout)
 	}
+	// A usage error is found before the hub is asked anything.
 	n := len(*gets)
+	if o := cli(t, "generate", "--model", "karpathy/stories260K", "--download", "--steps", "0"); o.code != exitUsage || len(*gets) != n {
+		t.Errorf("--steps 0 with --download: exit %d, %d requests to the hub", o.code, len(*gets)-n)
+	}
 	mustRun(t, "generate", "--model", "karpathy/stories260K", "--download", "--steps", "16")
 	if len(*gets) != n+1 {
 		t.Errorf("a second --download made %d requests, want the API's only: %v", len(*gets)-n, (*gets)[n:])
 	}
 	// The runner verbs resolve it too, and record the snapshot's files.
 	story := storyText(t)
-	o = mustRun(t, "ppl", "--model", "karpathy/stories260K", "--dataset", story, "--seqlen", "64", "--json")
+	o = mustRun(t, "ppl", "--model", "karpathy/stories260K", "--download", "--dataset", story, "--seqlen", "64", "--json")
 	var rep struct {
 		Model      string
 		ModelFiles []data.FileRef `json:"model_files"`
