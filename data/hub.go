@@ -168,11 +168,19 @@ func HubCommit(cache string, id HubID) (string, error) {
 		return rev, nil
 	}
 	ref := filepath.Join(id.RepoDir(cache), "refs", filepath.FromSlash(rev))
-	f, err := os.Open(ref)
+	st, err := os.Stat(ref)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", &hubMissing{fmt.Sprintf("%s: %s (looked for %s); --download fetches it", id, ErrNotDownloaded, ref)}
 		}
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		// Opening a FIFO would block.
+		return "", fmt.Errorf("%s: %s is not a regular file (%s), expected one holding a commit hash", id, ref, st.Mode().Type())
+	}
+	f, err := os.Open(ref)
+	if err != nil {
 		return "", err
 	}
 	defer f.Close()

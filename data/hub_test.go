@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -136,6 +137,9 @@ func TestResolveHub(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(cache, "models--org--gguf/refs/main"), commitA)
 	writeFile(t, filepath.Join(cache, "models--org--gguf/snapshots", commitA, "m.Q8_0.gguf"), "GGUF")
+	if err := syscall.Mkfifo(filepath.Join(repo, "refs/fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	snap := func(c string) string { return filepath.Join(repo, "snapshots", c) }
 	for _, c := range []struct {
 		id   string
@@ -150,6 +154,7 @@ func TestResolveHub(t *testing.T) {
 		{"org/name@broken", "", []string{"refs/broken holds \"not a hash\", expected a 40-digit commit hash"}},
 		{"org/name@gone", "", []string{"no snapshot " + strings.Repeat("c", 40), snap(strings.Repeat("c", 40)), "--download"}},
 		{"org/name@" + strings.Repeat("d", 40), "", []string{"has no config.json", "--download"}},
+		{"org/name@fifo", "", []string{"refs/fifo is not a regular file"}},
 		{"org/gguf", filepath.Join(cache, "models--org--gguf/snapshots", commitA), nil},
 		{"other/model", "", []string{filepath.Join(cache, "models--other--model/refs/main"), "--download"}},
 	} {
