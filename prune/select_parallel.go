@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"github.com/prunebench/prunebench/linalg"
 )
@@ -74,6 +75,7 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 		nInside += inside[c]
 	}
 	if nBelow > k-1 || nBelow+nInside <= k-1 {
+		selectFallbacks.Add(1)
 		clear(mask[:n])
 		pruneSmallest(scores, k, mask, make([]F, n))
 		return
@@ -135,16 +137,24 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 	})
 }
 
+// selectFallbacks counts the parallel selections whose bracket missed and
+// that ran sequentially (tests).
+var selectFallbacks atomic.Int64
+
 // bracket returns ranks lo ≤ hi between which the k-th smallest score
-// (1-based) very probably lies, from a sorted sample of evenly spaced
-// scores: the sample quantile k/n widened by 4 binomial standard
-// deviations and a margin, −Inf or +Inf past the sample's ends.
+// (1-based) very probably lies, from a sorted sample of the scores: the
+// sample quantile k/n widened by 4 binomial standard deviations and a
+// margin, −Inf or +Inf past the sample's ends. Sample i is taken at a
+// pseudo-random (but fixed) offset inside the i-th of s equal strides:
+// evenly spaced samples would see only a few columns of a matrix whose
+// width divides the stride, and ADMM's scores scale by column.
 func bracket[F Float](scores []F, k int) (lo, hi F) {
 	n := len(scores)
 	s := min(n, sampleSize)
 	sample := make([]F, s)
 	for i := range sample {
-		sample[i] = rank(scores[int(int64(i)*int64(n)/int64(s))])
+		a, b := int64(i)*int64(n)/int64(s), int64(i+1)*int64(n)/int64(s)
+		sample[i] = rank(scores[a+int64(splitmix(uint64(i))%uint64(b-a))])
 	}
 	slices.Sort(sample)
 	q := float64(k) / float64(n)
@@ -158,4 +168,12 @@ func bracket[F Float](scores []F, k int) (lo, hi F) {
 		hi = sample[i]
 	}
 	return lo, hi
+}
+
+// splitmix is SplitMix64's output function: a fixed pseudo-random offset.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }

@@ -65,6 +65,35 @@ func TestParallelSelectionMatches(t *testing.T) {
 	}
 }
 
+// TestParallelSelectionBrackets: on a 7B-shaped score matrix whose scale
+// varies by column (as ADMM's |B+U| = |W|·‖x_j‖-like scores do), the
+// sample brackets the threshold and no selection falls back to the
+// sequential one; the result equals the sequential selection.
+func TestParallelSelectionBrackets(t *testing.T) {
+	const rows, cols = 512, 4096
+	rng := rand.New(rand.NewPCG(8, 8))
+	scale := make([]float64, cols)
+	for j := range scale {
+		scale[j] = math.Exp(3 * rng.NormFloat64())
+	}
+	scores := make([]float32, rows*cols)
+	for i := range scores {
+		scores[i] = float32(math.Abs(rng.NormFloat64()) * scale[i%cols])
+	}
+	before := selectFallbacks.Load()
+	for _, s := range []float64{0.1, 0.5, 0.6, 0.9} {
+		k := PruneCount(len(scores), s)
+		got := make(Mask, len(scores))
+		pruneSmallestParallel(scores, k, got)
+		want := make(Mask, len(scores))
+		pruneSmallest(scores, k, want, make([]float32, len(scores)))
+		same(t, "column-scaled", len(scores), k, -1, got, want)
+	}
+	if n := selectFallbacks.Load() - before; n != 0 {
+		t.Errorf("%d of 4 selections fell back to the sequential one", n)
+	}
+}
+
 func same(t *testing.T, typ string, n, k, kind int, got, want Mask) {
 	t.Helper()
 	for i := range want {
