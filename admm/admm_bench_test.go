@@ -96,3 +96,34 @@ func BenchmarkIteration(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPrune2048 prunes a 2048×2048 layer with ADMM-Grad's defaults
+// (profiling aid: go test -bench Prune2048 -cpuprofile).
+func BenchmarkPrune2048(b *testing.B) {
+	const out, in, tokens = 2048, 2048, 2048
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, tokens*in)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	st := prune.NewStats(in)
+	if err := st.Add(x, tokens, 1); err != nil {
+		b.Fatal(err)
+	}
+	w := model.NewLinear(out, in)
+	for i := range w.W {
+		w.W[i] = float32(r.NormFloat64())
+	}
+	m, err := NewADMMGrad(ADMMGradDefaults())
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := model.NewLinear(out, in)
+	for b.Loop() {
+		copy(v.W, w.W)
+		st.ReleaseCache()
+		if _, _, err := m.Prune(context.Background(), &v, st, prune.Pattern{Ratio: 0.6}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -72,10 +72,20 @@ func checkInputs(w *model.Linear, st *prune.Stats) error {
 		return err
 	}
 	n := st.In
-	for i, v := range st.Gram {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("gram [%d,%d] is %v", i/n, i%n, v)
+	bad := len(st.Gram)
+	var mu sync.Mutex
+	linalg.ParallelFor(n, func(lo, hi int) {
+		for i, v := range st.Gram[lo*n : hi*n] {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				mu.Lock()
+				bad = min(bad, lo*n+i)
+				mu.Unlock()
+				return
+			}
 		}
+	})
+	if bad < len(st.Gram) {
+		return fmt.Errorf("gram [%d,%d] is %v", bad/n, bad%n, st.Gram[bad])
 	}
 	for j := 0; j < n; j++ {
 		if v := st.Gram[j*n+j]; v < 0 {
@@ -260,23 +270,36 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 			mask = ws.mask
 			s.phases.sel += time.Since(t0).Seconds()
 		}
-		// Z = (B̂+U)⊙M, U += B̂−Z = (B̂+U)−Z, C = Z−U−B₀, fused.
+		// Z = (B̂+U)⊙M, U += B̂−Z = (B̂+U)−Z, C = Z−U−B₀, fused; the
+		// plain iteration has its own loop, free of the relaxation's
+		// branches and its Z_prev stream.
 		linalg.ParallelFor(m, func(lo, hi int) {
+			if !relax {
+				for i := lo * n; i < hi*n; i++ {
+					v := b0[i] + db[i] + u[i]
+					var z float32
+					if !mask[i] {
+						z = v
+					}
+					ui := v - z
+					u[i] = ui
+					c[i] = z - ui - b0[i]
+				}
+				return
+			}
 			for i := lo * n; i < hi*n; i++ {
 				h := b0[i] + db[i]
 				if relaxNow {
 					h = alpha*h + (1-alpha)*zp[i]
 				}
 				v := h + u[i]
-				z := v
-				if mask[i] {
-					z = 0
+				var z float32
+				if !mask[i] {
+					z = v
 				}
 				u[i] = v - z
 				c[i] = z - u[i] - b0[i]
-				if relax {
-					zp[i] = z
-				}
+				zp[i] = z
 			}
 		})
 		// ΔB = ρ·C·A⁻¹.
@@ -289,37 +312,43 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 	}
 	// The output is the final projection Z = (B̂+U)⊙M, exactly sparse,
 	// mapped back by D⁻¹; values float32 cannot hold are refused first.
+	// Z is written into c (free after the loop), checked, then mapped.
 	relaxNow := relax && o.Iters > 0
-	out := func(i int) float64 {
-		if mask[i] {
-			return 0
-		}
-		h := b0[i] + db[i]
-		if relaxNow {
-			h = alpha*h + (1-alpha)*zp[i]
-		}
-		return float64(h+u[i]) / s.d[i%n]
-	}
 	bad := len(w.W)
 	var mu sync.Mutex
 	linalg.ParallelFor(m, func(lo, hi int) {
-		for i := lo * n; i < hi*n; i++ {
-			if x := out(i); !(math.Abs(x) <= math.MaxFloat32) {
-				mu.Lock()
-				bad = min(bad, i)
-				mu.Unlock()
-				return
+		first := hi * n
+		for r := lo; r < hi; r++ {
+			for j := 0; j < n; j++ {
+				i := r*n + j
+				h := b0[i] + db[i]
+				if relaxNow {
+					h = alpha*h + (1-alpha)*zp[i]
+				}
+				var z float32
+				if !mask[i] {
+					z = float32(float64(h+u[i]) / s.d[j])
+				}
+				if math.IsInf(float64(z), 0) || z != z {
+					first = min(first, i)
+				}
+				c[i] = z
 			}
+		}
+		if first < hi*n {
+			mu.Lock()
+			bad = min(bad, first)
+			mu.Unlock()
 		}
 	})
 	if bad < len(w.W) {
-		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n, out(bad))
-	}
-	linalg.ParallelFor(m, func(lo, hi int) {
-		for i := lo * n; i < hi*n; i++ {
-			w.W[i] = float32(out(i))
+		h := b0[bad] + db[bad]
+		if relaxNow {
+			h = alpha*h + (1-alpha)*zp[bad]
 		}
-	})
+		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n, float64(h+u[bad])/s.d[bad%n])
+	}
+	copy(w.W, c)
 	return mask, nil
 }
 

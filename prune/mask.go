@@ -63,10 +63,11 @@ func pruneSmallest[F Float](scores []F, k int, mask Mask, buf []F) {
 }
 
 func rank[F Float](s F) F {
+	r := s
 	if s != s {
-		return F(math.Inf(-1))
+		r = F(math.Inf(-1))
 	}
-	return s
+	return r
 }
 
 // kthSmallest returns the k-th smallest (0-based) of v, reordering v:

@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prunebench/prunebench/linalg"
@@ -49,49 +50,46 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 	}
 	lo, hi := bracket(scores, k)
 
-	// Pass 1: per chunk, the scores below lo and inside [lo, hi].
+	// Pass 1: per chunk, the scores below lo, and those inside [lo, hi]
+	// gathered in any order (only their k-th smallest matters).
 	chunk := (n + selectChunks - 1) / selectChunks
 	nc := (n + chunk - 1) / chunk
-	var below, inside [selectChunks]int
+	var below [selectChunks]int
+	var mu sync.Mutex
+	var parts [][]F
 	linalg.ParallelFor(nc, func(c0, c1 int) {
+		var local []F
 		for c := c0; c < c1; c++ {
-			b, in := 0, 0
+			b := 0
 			for _, s := range scores[c*chunk : min((c+1)*chunk, n)] {
-				switch r := rank(s); {
-				case r < lo:
-					b++
-				case r <= hi:
-					in++
+				r := rank(s)
+				b += b2i(r < lo)
+				if r >= lo && r <= hi {
+					local = append(local, r)
 				}
 			}
-			below[c], inside[c] = b, in
+			below[c] = b
 		}
+		mu.Lock()
+		parts = append(parts, local)
+		mu.Unlock()
 	})
-	var nBelow, nInside int
-	var offset [selectChunks + 1]int
+	nBelow := 0
 	for c := 0; c < nc; c++ {
 		nBelow += below[c]
-		offset[c] = nInside
-		nInside += inside[c]
 	}
-	if nBelow > k-1 || nBelow+nInside <= k-1 {
+	var cand []F
+	if len(parts) == 1 {
+		cand = parts[0]
+	} else {
+		cand = slices.Concat(parts...)
+	}
+	if nBelow > k-1 || nBelow+len(cand) <= k-1 {
 		selectFallbacks.Add(1)
 		clear(mask[:n])
 		pruneSmallest(scores, k, mask, make([]F, n))
 		return
 	}
-	cand := make([]F, nInside)
-	linalg.ParallelFor(nc, func(c0, c1 int) {
-		for c := c0; c < c1; c++ {
-			o := offset[c]
-			for _, s := range scores[c*chunk : min((c+1)*chunk, n)] {
-				if r := rank(s); r >= lo && r <= hi {
-					cand[o] = r
-					o++
-				}
-			}
-		}
-	})
 	t := kthSmallest(cand, k-1-nBelow)
 	nLess := nBelow
 	for _, r := range cand {
@@ -109,9 +107,7 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 			for i, s := range scores[base:min(base+chunk, n)] {
 				r := rank(s)
 				mask[base+i] = r < t
-				if r == t {
-					e++
-				}
+				e += b2i(r == t)
 			}
 			equal[c] = e
 		}
@@ -176,4 +172,11 @@ func splitmix(x uint64) uint64 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
