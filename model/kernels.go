@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"math"
+	"runtime"
 	"sync"
 
 	"github.com/prunebench/prunebench/linalg"
@@ -155,7 +156,8 @@ const attnBlock = 128
 // attention fills att (rows × QDim) from the rotated queries q (rows × QDim)
 // and the keys and values k, v (positions × KVDim). The (sequence, head)
 // pairs are shared among the cores; each core runs its pairs one after the
-// other, looking at ctx before each, with its own score buffer. Per pair and
+// other, looking at ctx before each, with its own score buffer and its
+// products on itself (linalg.SgemmSerial). Per pair and
 // block of query rows:
 //
 //	S (rows,keys) = Q_h (rows,hd) @ K_h (keys,hd)ᵀ / sqrt(hd)
@@ -169,6 +171,13 @@ func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T
 	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	group := cfg.Heads / cfg.KVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	// With a pair per core or more, each core's products run on that core
+	// alone: split again across cores, they would put more BLAS threads
+	// than cores to work.
+	gemm := linalg.Sgemm
+	if nseq*cfg.Heads > 1 && runtime.GOMAXPROCS(0) > 1 {
+		gemm = linalg.SgemmSerial
+	}
 	linalg.ParallelFor(nseq*cfg.Heads, func(lo, hi int) {
 		buf := scoreBuffers.Get().(*[]float32)
 		defer scoreBuffers.Put(buf)
@@ -188,7 +197,7 @@ func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T
 				qh := q[(seq*T+r0)*qd+h*hd:]
 				oh := att[(seq*T+r0)*qd+h*hd:]
 				// S (rows,keys) = scale · Q_h (rows,hd) @ K_h (keys,hd)ᵀ
-				linalg.Sgemm(false, true, rows, keys, hd, scale, qh, qd, kh, kvd, 0, s, keys)
+				gemm(false, true, rows, keys, hd, scale, qh, qd, kh, kvd, 0, s, keys)
 				// Row t sees keys up to its own position, pos0+r0+t; the rest
 				// are zeroed so the product with V ignores them.
 				for t := range rows {
@@ -198,7 +207,7 @@ func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T
 					clear(row[len(seen):])
 				}
 				// O_h (rows,hd) = P (rows,keys) @ V_h (keys,hd)
-				linalg.Sgemm(false, false, rows, hd, keys, 1, s, keys, vh, kvd, 0, oh, qd)
+				gemm(false, false, rows, hd, keys, 1, s, keys, vh, kvd, 0, oh, qd)
 				for t := range rows {
 					o := oh[t*qd : t*qd+hd]
 					for i := range o {
