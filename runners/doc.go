@@ -42,6 +42,23 @@
 // already holds are skipped, so an interrupted sweep resumes where it
 // stopped and a cancelled run leaves nothing behind.
 //
+// # Resuming a pruning
+//
+// With RunSpec.State (the prune verb: OUT.prune-state beside --out, or
+// --state) a pruning run keeps its state after every finished block
+// (resume.go): the block's pruned linears, the next block's inputs (the
+// pipeline's Checkpoint, written streaming) and the block results, then a
+// manifest with the run's ID and the size and sha256 of every file,
+// replaced last. A run started with a state of the same ID loads the
+// blocks, checks every file, and resumes the pipeline (PipelineOptions.
+// Resume) from the block after the last finished one: the weights and the
+// numbers are those of an uninterrupted run, bit for bit. The ID is the
+// run's ID without its evaluations; a state of another ID is refused
+// (FreshState discards it). A damaged file drops its block and those
+// after it; the first missing block's inputs are then recomputed through
+// the kept blocks. The state is removed when the run succeeds, and kept,
+// and named, when it fails or is stopped.
+//
 // Validation happens before work: Validate checks a spec alone, and a
 // run's planning checks it against the model (the pattern against every
 // linear, lengths against the context, the calibration's memory) and reads

@@ -290,9 +290,17 @@ func (st *pruneState) removeTemps(entries []os.DirEntry) {
 }
 
 func (st *pruneState) readManifest() (*stateManifestV, error) {
-	raw, err := os.ReadFile(filepath.Join(st.dir, stateManifest))
+	f, err := openRegular(filepath.Join(st.dir, stateManifest))
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
+	switch {
+	case err != nil:
+		return nil, err
+	case len(raw) > maxManifestBytes:
+		return nil, fmt.Errorf("more than %d bytes", maxManifestBytes)
 	}
 	var env stateEnvelope
 	if err := json.Unmarshal(raw, &env); err != nil {
@@ -320,6 +328,22 @@ func (st *pruneState) readManifest() (*stateManifestV, error) {
 		}
 	}
 	return &man, nil
+}
+
+// maxManifestBytes bounds manifest.json: about 2 kB a block.
+const maxManifestBytes = 64 << 20
+
+// openRegular opens a state file, refusing anything but a regular file (a
+// FIFO would block, a link lead elsewhere).
+func openRegular(path string) (*os.File, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return os.Open(path)
 }
 
 func inputsOrNone(f *stateFile) []stateFile {
@@ -549,6 +573,7 @@ func (st *pruneState) save(m *model.Model, br prune.BlockResult, next prune.Chec
 	if st.broken {
 		return nil
 	}
+	start := time.Now()
 	if err := st.commit(m, br, next, chunk); err != nil {
 		st.broken = true
 		fmt.Fprintf(st.progress, "prune: cannot keep the state: %v; going on without it\n", err)
@@ -557,6 +582,12 @@ func (st *pruneState) save(m *model.Model, br prune.BlockResult, next prune.Chec
 		}
 		return nil
 	}
+	written := st.man.Blocks[br.Block].Size
+	if st.man.Inputs != nil {
+		written += st.man.Inputs.Size
+	}
+	fmt.Fprintf(st.progress, "prune: block %d/%d kept in %s (%s in %.2fs)\n", br.Block+1, st.man.Layers, st.dir,
+		formatBytes(uint64(written)), time.Since(start).Seconds())
 	if stateHook != nil {
 		return stateHook(br.Block)
 	}
@@ -690,7 +721,7 @@ func (st *pruneState) scan(f stateFile, n int, use func(off int, v []float32)) e
 	if f.Size != 4*int64(n) {
 		return fmt.Errorf("%s: the manifest gives %d bytes, the model needs %d", path, f.Size, 4*int64(n))
 	}
-	file, err := os.Open(path)
+	file, err := openRegular(path)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/prunebench/prunebench/data"
@@ -286,6 +287,24 @@ func TestPruneStateDamaged(t *testing.T) {
 			}
 		}
 	}
+	fifo := func(name string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			p := filepath.Join(dir, name)
+			os.Remove(p)
+			if err := syscall.Mkfifo(p, 0o644); err != nil {
+				t.Skipf("mkfifo: %v", err)
+			}
+		}
+	}
+	link := func(name, target string) func(t *testing.T, dir string) {
+		return func(t *testing.T, dir string) {
+			p := filepath.Join(dir, name)
+			os.Remove(p)
+			if err := os.Symlink(target, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	write := func(name, content string) func(t *testing.T, dir string) {
 		return func(t *testing.T, dir string) {
 			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
@@ -307,6 +326,8 @@ func TestPruneStateDamaged(t *testing.T) {
 		{"manifest torn", truncate("manifest.json"), 0, "manifest.json is damaged (not a manifest"},
 		{"manifest gone", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "manifest.json")) }, 0, ""},
 		{"temporaries of a killed write", write(".inputs-004.bin.tmp-12345", "half"), 3, ""},
+		{"inputs a FIFO", fifo("inputs-003.bin"), 3, "inputs-003.bin: not a regular file"},
+		{"manifest a link to /dev/zero", link("manifest.json", "/dev/zero"), 0, "manifest.json: not a regular file"},
 	} {
 		t.Run(d.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "state")
