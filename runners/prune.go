@@ -125,12 +125,12 @@ func prunePrepared(ctx context.Context, m *model.Model, s PruneSpec, calibrate c
 	var prior []prune.BlockResult
 	if st != nil {
 		st.nseq, st.T = len(calib), len(calib[0])
-		if opts.Resume, prior, err = st.load(ctx, m, calib, s.ChunkSeqs); err != nil {
+		if opts.Resume, prior, opts.ChunkSeqs, err = st.load(ctx, m, calib, s.ChunkSeqs); err != nil {
 			return fail(err)
 		}
 		st.start = time.Now()
 		opts.OnBlock = func(br prune.BlockResult, next prune.Checkpoint) error {
-			return st.save(m, br, next, s.ChunkSeqs)
+			return st.save(m, br, next, opts.ChunkSeqs)
 		}
 	}
 	var res *prune.Result

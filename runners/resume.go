@@ -459,11 +459,27 @@ func (st *pruneState) checkSpace(m *model.Model, nseq, T int) error {
 }
 
 // load puts the finished blocks of the state into m and returns where the
-// pipeline resumes (nil: from block 0) and the finished blocks' results.
+// pipeline resumes (nil: from block 0), the finished blocks' results and
+// the calibration chunk to go on with: the block forward's last bits
+// depend on the chunk, so the state's is kept when it needs no more memory
+// than the run's (chunk, 0 = all).
 // Every file is checked against its size and sha256 before m is touched; a
 // damaged file drops it and the blocks after it, and the inputs of the
 // first missing block are then recomputed through the blocks before it.
-func (st *pruneState) load(ctx context.Context, m *model.Model, calib [][]int, chunk int) (*prune.Checkpoint, []prune.BlockResult, error) {
+func (st *pruneState) load(ctx context.Context, m *model.Model, calib [][]int, chunk int) (*prune.Checkpoint, []prune.BlockResult, int, error) {
+	resume, prior, err := st.loadChunk(ctx, m, calib, &chunk)
+	return resume, prior, chunk, err
+}
+
+// effChunk is the sequences per block forward that chunk means.
+func effChunk(chunk, nseq int) int {
+	if chunk <= 0 || chunk >= nseq {
+		return nseq
+	}
+	return chunk
+}
+
+func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]int, chunkp *int) (*prune.Checkpoint, []prune.BlockResult, error) {
 	man := st.man
 	if man == nil {
 		return nil, nil, nil
@@ -478,9 +494,15 @@ func (st *pruneState) load(ctx context.Context, m *model.Model, calib [][]int, c
 			filepath.Join(st.dir, stateManifest), man.Layers, man.Dim, man.Samples, man.SeqLen, cfg.Layers, cfg.Dim, nseq, T)
 		return nil, nil, st.clear(0)
 	}
-	if man.Chunk != chunk {
-		fmt.Fprintf(st.progress, "prune: note: the state was written with --chunk %d, this run uses --chunk %d\n", man.Chunk, chunk)
+	orig := *chunkp
+	switch kept, now := effChunk(man.Chunk, nseq), effChunk(*chunkp, nseq); {
+	case kept < now:
+		*chunkp = kept
+		fmt.Fprintf(st.progress, "prune: %d of %d calibration sequences per block forward, as the state was written with, for the weights of an uninterrupted run\n", kept, nseq)
+	case kept > now:
+		fmt.Fprintf(st.progress, "prune: note: the state was written with %d calibration sequences per block forward, more than this run's %d: the weights may differ from an uninterrupted run's in the last bits\n", kept, now)
 	}
+	chunk := *chunkp
 	valid, why := 0, ""
 	for valid < man.Done {
 		if err := ctx.Err(); err != nil {
@@ -520,6 +542,7 @@ func (st *pruneState) load(ctx context.Context, m *model.Model, calib [][]int, c
 	}
 	if valid == 0 {
 		fmt.Fprintf(st.progress, "prune: %s: starting from block 1\n", why)
+		*chunkp = orig
 		st.base = 0
 		return nil, nil, st.clear(0)
 	}
@@ -600,11 +623,11 @@ func (st *pruneState) commit(m *model.Model, br prune.BlockResult, next prune.Ch
 	}
 	cfg := &m.Config
 	l := br.Block
-	man := stateManifestV{Format: stateFormat, ID: st.id, Run: st.run, Layers: cfg.Layers, Dim: cfg.Dim, Chunk: chunk}
+	man := stateManifestV{Format: stateFormat, ID: st.id, Run: st.run, Layers: cfg.Layers, Dim: cfg.Dim}
 	if st.man != nil {
 		man = *st.man
-		man.Chunk = chunk
 	}
+	man.Chunk = effChunk(chunk, st.nseq)
 	if l != man.Done {
 		return fmt.Errorf("block %d finished after %d kept", l, man.Done)
 	}

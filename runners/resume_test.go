@@ -183,6 +183,57 @@ func TestPruneResume(t *testing.T) {
 	}
 }
 
+// TestPruneResumeChunk: the calibration chunk changes the last bits of the
+// block forward, so a run resumes with the chunk its state was written
+// with when that needs no more memory (a run that sized its chunk from the
+// memory free at the time may get another one on restart), and says when
+// it cannot.
+func TestPruneResumeChunk(t *testing.T) {
+	c := resumeCase{spec("admm-grad", "iters", 5, "steps", 3), prune.Pattern{Ratio: 0.5}, stories(t)}
+	chunked := func(state string, chunk int, progress *bytes.Buffer) runners.PruneSpec {
+		s := c.spec(state, progress)
+		s.ChunkSeqs = chunk
+		return s
+	}
+	m := loadStories(t)
+	ref, err := runners.Prune(context.Background(), m, chunked("", 1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantW := weights(m)
+	state := filepath.Join(t.TempDir(), "state")
+	killAfter(t, 1)
+	if _, err := runners.Prune(context.Background(), loadStories(t), chunked(state, 1, nil)); !errors.Is(err, errKilled) {
+		t.Fatalf("first run: %v", err)
+	}
+	runners.SetStateHook(nil)
+	m = loadStories(t)
+	var progress bytes.Buffer
+	o, err := runners.Prune(context.Background(), m, chunked(state, 0, &progress))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "1 of 4 calibration sequences per block forward, as the state was written with") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	sameBits(t, "chunk 1 resumed with 0", weights(m), wantW)
+	sameResult(t, "chunk 1 resumed with 0", o.Result, ref.Result)
+
+	// The other way round the run keeps its smaller chunk, and says so.
+	killAfter(t, 1)
+	if _, err := runners.Prune(context.Background(), loadStories(t), chunked(state, 0, nil)); !errors.Is(err, errKilled) {
+		t.Fatalf("first run: %v", err)
+	}
+	runners.SetStateHook(nil)
+	progress.Reset()
+	if _, err := runners.Prune(context.Background(), loadStories(t), chunked(state, 2, &progress)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "note: the state was written with 4 calibration sequences per block forward, more than this run's 2") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+}
+
 // TestPruneStateOtherSettings: a state left by a run of other settings is
 // refused, and kept; --fresh discards it.
 func TestPruneStateOtherSettings(t *testing.T) {
