@@ -136,18 +136,14 @@ func Resolve(dir, arg, rel string) (string, error) {
 // ResolveModel resolves --model: a short name is the file or directory
 // models/NAME under the data directory; a hub id (IsHubID: org/name or
 // org/name@revision that is not an existing path) is its snapshot folder
-// in the Hugging Face cache (ResolveHub with HubCacheDir), after the hook
-// SetHubHook installs (--download); anything else is a path.
+// in the Hugging Face cache (ResolveHub with HubCacheDir); anything else
+// is a path. Downloading a missing hub model (--download) is the caller's
+// step before this one.
 func ResolveModel(dir, arg string) (string, error) {
 	if IsHubID(arg) {
 		id, err := ParseHubID(arg)
 		if err != nil {
 			return "", err
-		}
-		if h := hubHook.Load(); h != nil {
-			if err := (*h)(id); err != nil {
-				return "", err
-			}
 		}
 		p, err := ResolveHub(HubCacheDir(), id)
 		if errors.Is(err, ErrNotDownloaded) {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 )
 
 // HubID names a model on the Hugging Face hub: org/name, optionally at a
@@ -91,22 +90,6 @@ func IsHubID(arg string) bool {
 	}
 	_, err := os.Lstat(arg)
 	return errors.Is(err, fs.ErrNotExist)
-}
-
-// hubHook runs before ResolveModel looks a hub id up in the cache.
-var hubHook atomic.Pointer[func(HubID) error]
-
-// SetHubHook makes ResolveModel call f (nil: nothing) for every hub id
-// before it looks in the cache: the CLI's --download fetches the model
-// there, so that the download happens when the model is opened, after
-// every check of the command line and of the cheaper inputs. An error of
-// f is ResolveModel's.
-func SetHubHook(f func(HubID) error) {
-	if f == nil {
-		hubHook.Store(nil)
-		return
-	}
-	hubHook.Store(&f)
 }
 
 // HubCacheDir returns the Hugging Face hub cache as huggingface_hub finds

@@ -55,7 +55,7 @@ type PPLOutcome struct {
 // file fails in a second rather than after the pruning.
 func Run(ctx context.Context, s RunSpec) (*Outcome, error) {
 	sess := newSession(s.DataDir, s.Model, s.Progress)
-	p, err := sess.prepare(s)
+	p, err := sess.prepare(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +275,7 @@ type pplInput struct {
 
 // prepare validates spec, loads the model and reads every evaluation input,
 // and computes the run's ID.
-func (s *session) prepare(spec RunSpec) (*prepared, error) {
+func (s *session) prepare(ctx context.Context, spec RunSpec) (*prepared, error) {
 	if err := Validate(spec); err != nil {
 		return nil, err
 	}
@@ -295,6 +295,11 @@ func (s *session) prepare(spec RunSpec) (*prepared, error) {
 				return nil, err
 			}
 			p.tasks = append(p.tasks, t)
+		}
+	}
+	if spec.Fetch != nil && s.m == nil {
+		if err := spec.Fetch(ctx, spec.Model); err != nil {
+			return nil, err
 		}
 	}
 	if err := s.open(); err != nil {

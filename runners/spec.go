@@ -1,6 +1,7 @@
 package runners
 
 import (
+	"context"
 	"io"
 
 	"github.com/prunebench/prunebench/data"
@@ -17,7 +18,8 @@ const Dense = "dense"
 type RunSpec struct {
 	// Config is the experiment's name, recorded; empty for a CLI verb.
 	Config string
-	// Model is a short name in the data directory (stories260K) or a path.
+	// Model is a short name in the data directory (stories260K), a
+	// Hugging Face id (org/name[@revision], from the hub cache) or a path.
 	Model string
 	// Method is Dense for the unpruned model; Pattern and Calib are then
 	// unused.
@@ -41,6 +43,9 @@ type RunSpec struct {
 	MaxMemory uint64
 	// DataDir is the data directory (data.Dir resolves the default).
 	DataDir string
+	// Fetch, when set, is called with Model before the model is opened, to
+	// download what is missing (the CLI's --download).
+	Fetch func(ctx context.Context, model string) error
 	// Out, when set, is where the pruned model is saved (a Hugging Face
 	// safetensors directory).
 	Out string

@@ -125,7 +125,7 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 			if o.Bar == nil {
 				spec.Progress = progress
 			}
-			p, err := sess.prepare(spec)
+			p, err := sess.prepare(ctx, spec)
 			if err != nil {
 				return nil, fmt.Errorf("run %d (%s): %w", i+1, runLabel(Planned{Spec: spec}), err)
 			}

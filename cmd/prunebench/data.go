@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"sync/atomic"
 
 	"github.com/prunebench/prunebench/data"
 )
@@ -224,95 +223,54 @@ func downloadModel(ctx context.Context, id data.HubID, stderr io.Writer) (string
 	return h.Download(ctx, id)
 }
 
-// downloadFlag is --download: after the flags are parsed, the missing
-// files of a hub --model are fetched (fetchModel).
-type downloadFlag struct {
-	c      *common
-	stderr io.Writer
-	on     bool
-}
+const downloadUsage = "fetch the missing files of a Hugging Face --model org/name[@revision] into the hub cache ($HF_HOME/hub; HF_TOKEN for gated models)"
 
-func (d *downloadFlag) String() string {
-	if d == nil || !d.on {
-		return "false"
+// afterParse checks --download against --model once all flags are
+// parsed: the download itself is a step of the run (fetcher), after the
+// verb's other checks.
+func afterParse(fs *flag.FlagSet) error {
+	dl, m := fs.Lookup("download"), fs.Lookup("model")
+	if dl == nil || m == nil || dl.Value.String() != "true" {
+		return nil
 	}
-	return "true"
-}
-
-func (d *downloadFlag) Set(s string) error {
-	switch s {
-	case "true", "1", "t", "T", "TRUE", "True":
-		d.on = true
-	case "false", "0", "f", "F", "FALSE", "False":
-		d.on = false
-	default:
-		return fmt.Errorf("want true or false")
+	model := m.Value.String()
+	if model == "" {
+		return usagef("--download needs --model org/name[@revision]")
+	}
+	if !data.IsHubID(model) {
+		if _, err := data.ParseHubID(model); err != nil || data.IsName(model) {
+			return usagef("--download: --model %s is not a Hugging Face model id (org/name[@revision])", model)
+		}
+		return nil // an existing path of that shape wins: nothing to fetch
+	}
+	if _, err := data.ParseHubID(model); err != nil {
+		return usageError{err}
 	}
 	return nil
 }
 
-func (d *downloadFlag) IsBoolFlag() bool { return true }
-
-const downloadUsage = "fetch the missing files of a Hugging Face --model org/name[@revision] into the hub cache ($HF_HOME/hub; HF_TOKEN for gated models)"
-
-// afterParse runs what the common flags ask for once all flags are
-// parsed: with --download (and a hub --model), the model's missing files
-// are fetched when it is opened (data.SetHubHook), after the verb's own
-// checks. Without it a hub model that is not in the cache fails when the
-// model is opened, with an error that suggests --download.
-func afterParse(fs *flag.FlagSet) error {
-	fl := fs.Lookup("download")
-	if fl == nil {
+// fetcher is the run's download step for --download (runners.RunSpec.Fetch):
+// the missing files of a hub model go into the hub cache. Offline, as
+// huggingface_hub does, a model already cached is used as it is. nil
+// without --download or for a model that is not a hub id.
+func (c *common) fetcher(stderr io.Writer) func(ctx context.Context, model string) error {
+	if !c.download || !data.IsHubID(c.model) {
 		return nil
 	}
-	d, ok := fl.Value.(*downloadFlag)
-	if !ok || !d.on {
-		return nil
-	}
-	if d.c.model == "" {
-		return usagef("--download needs --model org/name[@revision]")
-	}
-	if !data.IsHubID(d.c.model) {
-		if _, err := data.ParseHubID(d.c.model); err != nil || data.IsName(d.c.model) {
-			return usagef("--download: --model %s is not a Hugging Face model id (org/name[@revision])", d.c.model)
+	return func(ctx context.Context, model string) error {
+		id, err := data.ParseHubID(model)
+		if err != nil {
+			return err
 		}
-		return nil // an existing path of that shape wins: nothing to fetch
-	}
-	if _, err := data.ParseHubID(d.c.model); err != nil {
-		return usageError{err}
-	}
-	stderr := d.stderr
-	data.SetHubHook(func(id data.HubID) error {
-		ctx := verbContext()
-		_, err := downloadModel(ctx, id, stderr)
+		_, err = downloadModel(ctx, id, stderr)
 		if errors.Is(err, data.ErrUnreachable) && ctx.Err() == nil {
-			// Offline, as huggingface_hub does: use what the cache has.
 			if snap, rerr := data.ResolveHub(data.HubCacheDir(), id); rerr == nil {
 				fmt.Fprintf(stderr, "prunebench: --download: %s; using the cached snapshot %s\n", oneLine(err), snap)
 				return nil
 			}
 		}
 		return err
-	})
-	return nil
-}
-
-// currentCtx is the context of the verb being run, for work that starts
-// while its flags are parsed (--download). One verb runs at a time.
-var currentCtx atomic.Pointer[context.Context]
-
-// setVerbContext starts a verb: its context, and no --download hook
-// left from an earlier verb of the same process (tests).
-func setVerbContext(ctx context.Context) {
-	currentCtx.Store(&ctx)
-	data.SetHubHook(nil)
-}
-
-func verbContext() context.Context {
-	if p := currentCtx.Load(); p != nil {
-		return *p
 	}
-	return context.Background()
 }
 
 // urlHost returns the host[:port] of a URL.

@@ -29,7 +29,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *temp > 0 && *seed == 0 {
 		return usagef("--seed 0: sampling (--temperature > 0) needs a non-zero seed, as run.c's xorshift generator stays at 0")
 	}
-	m, err := c.openModel()
+	m, err := c.openModel(ctx, stderr)
 	if err != nil {
 		return err
 	}

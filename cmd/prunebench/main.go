@@ -108,7 +108,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		out := &checkedWriter{w: stdout}
-		setVerbContext(ctx)
 		err := v.run(ctx, args[1:], out, stderr)
 		if err == nil && out.err != nil {
 			// A result that did not reach stdout (a full disk, a closed
@@ -204,7 +203,7 @@ type common struct {
 	model     string
 	json      bool
 	maxMemory memoryFlag
-	download  downloadFlag
+	download  bool
 	// modelFiles are the checkpoint and vocabulary files the model was
 	// loaded from, recorded with every result.
 	modelFiles []data.FileRef
@@ -215,8 +214,7 @@ func newFlags(name string, stderr io.Writer, c *common) *flag.FlagSet {
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.dataDir, "data-dir", "", "data directory (default $"+data.EnvVar+", ../shared/data, else ~/.cache/prunebench)")
 	fs.StringVar(&c.model, "model", "", "model: a checkpoint file or directory, a short name under <data-dir>/models/ (e.g. stories260K), or a Hugging Face id org/name[@revision] in the hub cache")
-	c.download = downloadFlag{c: c, stderr: stderr}
-	fs.Var(&c.download, "download", downloadUsage)
+	fs.BoolVar(&c.download, "download", false, downloadUsage)
 	fs.BoolVar(&c.json, "json", false, "print one JSON object to stdout instead of a table")
 	fs.Var(&c.maxMemory, "max-memory", memoryUsage)
 	return fs
@@ -269,11 +267,16 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openModel loads --model (runners.OpenModel) and keeps the checksums of
-// its files.
-func (c *common) openModel() (*model.Model, error) {
+// openModel fetches (--download) and loads --model (runners.OpenModel)
+// and keeps the checksums of its files.
+func (c *common) openModel(ctx context.Context, stderr io.Writer) (*model.Model, error) {
 	if c.model == "" {
 		return nil, usagef("--model is required")
+	}
+	if fetch := c.fetcher(stderr); fetch != nil {
+		if err := fetch(ctx, c.model); err != nil {
+			return nil, err
+		}
 	}
 	m, files, err := runners.OpenModel(c.dataDir, c.model)
 	c.modelFiles = files

@@ -74,7 +74,7 @@ func runPPL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := p.check(); err != nil {
 		return err
 	}
-	spec := runners.RunSpec{Model: c.model, DataDir: c.dataDir, Progress: stderr, MaxMemory: uint64(c.maxMemory),
+	spec := runners.RunSpec{Model: c.model, DataDir: c.dataDir, Progress: stderr, MaxMemory: uint64(c.maxMemory), Fetch: c.fetcher(stderr),
 		Method: runners.MethodSpec{Name: runners.Dense}, Eval: runners.EvalSpec{PPL: []runners.PPLSpec{p.spec()}}}
 	if err := runners.Validate(spec); err != nil {
 		return usageError{err}

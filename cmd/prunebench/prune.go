@@ -93,6 +93,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--%s applies to the evaluation: add --eval ppl", evalOnly)
 	}
 	spec.Model, spec.DataDir, spec.Progress, spec.MaxMemory = c.model, c.dataDir, stderr, uint64(c.maxMemory)
+	spec.Fetch = c.fetcher(stderr)
 	spec.Method = options.Spec(*method)
 	switch {
 	case !*resume && (spec.State != "" || spec.FreshState):

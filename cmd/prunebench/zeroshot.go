@@ -38,7 +38,7 @@ func runZeroShot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	for _, n := range strings.Split(*tasks, ",") {
 		zs.Tasks = append(zs.Tasks, strings.TrimSpace(n))
 	}
-	spec := runners.RunSpec{Model: c.model, DataDir: c.dataDir, Progress: stderr, MaxMemory: uint64(c.maxMemory),
+	spec := runners.RunSpec{Model: c.model, DataDir: c.dataDir, Progress: stderr, MaxMemory: uint64(c.maxMemory), Fetch: c.fetcher(stderr),
 		Method: runners.MethodSpec{Name: runners.Dense}, Eval: runners.EvalSpec{ZeroShot: &zs}}
 	if err := runners.Validate(spec); err != nil {
 		return usageError{err}
