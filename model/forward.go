@@ -37,9 +37,10 @@ func (in Input) String() string {
 type Hook func(in Input, x []float32, rows, cols int)
 
 // workspace is one block call's scratch. Buffers are pooled rather than
-// owned by the Model so that concurrent Forward calls never share them, and
-// grow only: a forward pass of L blocks allocates them once (the pool
-// hands the same workspace from one block to the next), not L times.
+// owned by the Model so that concurrent Forward calls never share them. They
+// only grow, and the pool usually hands the same workspace from one block
+// to the next, so a forward pass of L blocks allocates them about once
+// (again after a garbage collection has emptied the pool), not L times.
 type workspace struct {
 	xn, q, k, v, att, gate, up, out []float32
 }
