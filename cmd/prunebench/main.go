@@ -41,7 +41,8 @@ type verb struct {
 var verbs = []verb{
 	{name: "generate", summary: "greedy or sampled text from a model", run: runGenerate},
 	{name: "ppl", summary: "perplexity on WikiText-2 or any text file", run: runPPL},
-	{name: "prune", summary: "prune a model layer by layer, optionally evaluate and save it", run: runPrune},
+	{name: "prune", summary: "prune a model layer by layer, optionally evaluate and save it", run: runPrune,
+		interrupted: "no model was saved; with --out or --state the finished blocks are kept and the same command resumes"},
 	{name: "run", summary: "run an experiment config: every run not yet in its results file, then its table", run: runRun,
 		interrupted: "the finished runs are in the results file; the same command runs the others"},
 	{name: "table", summary: "print a results file as a paper table (methods × sparsities)", run: runTable},
