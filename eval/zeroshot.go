@@ -271,8 +271,11 @@ func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen in
 		mu       sync.Mutex
 		next     int // documents [0,next) are reported
 		firstErr error
+		errDoc   int // the document of firstErr when a document failed
 		correct  int
 		every    = max(1, len(docs)/20)
+		stopFeed = make(chan struct{})
+		stopOnce sync.Once
 	)
 	// finish records document i and reports every completed prefix in order,
 	// so samples and progress do not depend on scheduling.
@@ -281,10 +284,13 @@ func Evaluate(ctx context.Context, lm LM, tok tokenizer.Tokenizer, contextLen in
 		defer mu.Unlock()
 		if err != nil {
 			// A cancelled context is reported once, below, not as a
-			// document's failure.
-			if firstErr == nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+			// document's failure. The documents in flight finish rather
+			// than being cancelled, and the earliest failure is reported,
+			// so that the error does not depend on scheduling.
+			if (firstErr == nil || i < errDoc) && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 				firstErr = fmt.Errorf("zero-shot %s: %s:%d: document %d: %w", task.Name, task.Path, docs[i].Line, i, err)
-				cancel()
+				errDoc = i
+				stopOnce.Do(func() { close(stopFeed) })
 			}
 			return
 		}
@@ -328,6 +334,8 @@ feed:
 	for i := range docs {
 		select {
 		case jobs <- i:
+		case <-stopFeed:
+			break feed
 		case <-ctx.Done():
 			break feed
 		}
