@@ -56,7 +56,7 @@ smoke-baseline: build
 	rm -f results/smoke.jsonl
 	$(BIN) run configs/smoke.yaml --out results/smoke.jsonl
 
-# Rewrites the quickstart reference (10 minutes).
+# Rewrites the quickstart reference (about 12 minutes).
 quickstart-reference: build
 	rm -f results/quickstart.jsonl
 	$(BIN) run configs/quickstart.yaml --out results/quickstart.jsonl
