@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -508,20 +507,7 @@ func (v vocabOut) write(dir string) error {
 	if v.src == "" {
 		return atomicfile.WriteFile(dst, v.data)
 	}
-	in, err := os.Open(v.src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := atomicfile.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Abort()
-		return fmt.Errorf("copying %s: %w", v.src, err)
-	}
-	return out.Commit()
+	return copyFile(v.src, dst)
 }
 
 // estimateSaveBytes is about what SaveHF writes: F32 weights, the vocabulary

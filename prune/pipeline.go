@@ -157,21 +157,28 @@ func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pa
 			}
 		}
 	}
+	res.Total()
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// Total sets the totals of r (zeros, sparsity, mean error, pruning time)
+// from its blocks; Seconds, the wall time, is the caller's.
+func (r *Result) Total() {
+	r.Zeros, r.Numel, r.PruneSeconds, r.Sparsity, r.MeanRelError = 0, 0, 0, 0, 0
 	var errSum float64
-	for _, b := range res.Blocks {
-		res.Zeros += b.Zeros
-		res.Numel += b.Numel
-		res.PruneSeconds += b.PruneSeconds
+	for _, b := range r.Blocks {
+		r.Zeros += b.Zeros
+		r.Numel += b.Numel
+		r.PruneSeconds += b.PruneSeconds
 		for _, lr := range b.Linears {
 			errSum += lr.RelError
 		}
 	}
-	if res.Numel > 0 {
-		res.Sparsity = float64(res.Zeros) / float64(res.Numel)
-		res.MeanRelError = errSum / float64(7*len(res.Blocks))
+	if r.Numel > 0 {
+		r.Sparsity = float64(r.Zeros) / float64(r.Numel)
+		r.MeanRelError = errSum / float64(7*len(r.Blocks))
 	}
-	res.Seconds = time.Since(start).Seconds()
-	return res, nil
 }
 
 // checkModel validates shapes and that p fits every linear, so that a bad

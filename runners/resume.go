@@ -857,25 +857,11 @@ func standaloneStateID(m *model.Model, s PruneSpec, method MethodSpec) (string, 
 }
 
 // mergeResult puts the results of the blocks resumed from before those the
-// pipeline pruned and totals them as the pipeline does, so that the report
+// pipeline pruned and totals them as the pipeline does (Result.Total), so that the report
 // of a resumed run equals an uninterrupted one's (times aside).
 func mergeResult(res *prune.Result, prior []prune.BlockResult, base float64) {
 	res.Blocks = append(prior, res.Blocks...)
-	res.Zeros, res.Numel, res.PruneSeconds = 0, 0, 0
-	res.Sparsity, res.MeanRelError = 0, 0
-	var errSum float64
-	for _, b := range res.Blocks {
-		res.Zeros += b.Zeros
-		res.Numel += b.Numel
-		res.PruneSeconds += b.PruneSeconds
-		for _, lr := range b.Linears {
-			errSum += lr.RelError
-		}
-	}
-	if res.Numel > 0 {
-		res.Sparsity = float64(res.Zeros) / float64(res.Numel)
-		res.MeanRelError = errSum / float64(7*len(res.Blocks))
-	}
+	res.Total()
 	res.Seconds += base
 }
 
