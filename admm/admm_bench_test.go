@@ -41,14 +41,9 @@ func BenchmarkProduct(b *testing.B) {
 	})
 }
 
-// BenchmarkIteration runs b.N ADMM iterations in one solve on a 1024×1024
-// layer, so that ns/op, B/op and allocs/op are per iteration: with a fixed
-// mask (ADMM1) and re-selecting the mask at every iteration (ADMM-Grad's
-// gradual steps, layer-global and 2:4). The workspaces are allocated once
-// per solve; what remains per iteration is the parallel loops' goroutines
-// and the selection's sample and candidates.
-func BenchmarkIteration(b *testing.B) {
-	const out, in, tokens = 1024, 1024, 1024
+// benchLayer is a random out×in layer and the statistics of tokens random
+// inputs.
+func benchLayer(b *testing.B, out, in, tokens int) (model.Linear, *prune.Stats) {
 	r := rand.New(rand.NewPCG(5, 6))
 	x := make([]float32, tokens*in)
 	for i := range x {
@@ -62,6 +57,18 @@ func BenchmarkIteration(b *testing.B) {
 	for i := range w.W {
 		w.W[i] = float32(r.NormFloat64())
 	}
+	return w, st
+}
+
+// BenchmarkIteration runs b.N ADMM iterations in one solve on a 1024×1024
+// layer, so that ns/op, B/op and allocs/op are per iteration: with a fixed
+// mask (ADMM1) and re-selecting the mask at every iteration (ADMM-Grad's
+// gradual steps, layer-global and 2:4). The workspaces are allocated once
+// per solve; what remains per iteration is the parallel loops' goroutines
+// and the selection's sample and candidates.
+func BenchmarkIteration(b *testing.B) {
+	const out, in, tokens = 1024, 1024, 1024
+	w, st := benchLayer(b, out, in, tokens)
 	for _, c := range []struct {
 		name string
 		grad bool
@@ -101,19 +108,7 @@ func BenchmarkIteration(b *testing.B) {
 // (profiling aid: go test -bench Prune2048 -cpuprofile).
 func BenchmarkPrune2048(b *testing.B) {
 	const out, in, tokens = 2048, 2048, 2048
-	r := rand.New(rand.NewPCG(5, 6))
-	x := make([]float32, tokens*in)
-	for i := range x {
-		x[i] = float32(r.NormFloat64())
-	}
-	st := prune.NewStats(in)
-	if err := st.Add(x, tokens, 1); err != nil {
-		b.Fatal(err)
-	}
-	w := model.NewLinear(out, in)
-	for i := range w.W {
-		w.W[i] = float32(r.NormFloat64())
-	}
+	w, st := benchLayer(b, out, in, tokens)
 	m, err := NewADMMGrad(ADMMGradDefaults())
 	if err != nil {
 		b.Fatal(err)
