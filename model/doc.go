@@ -20,6 +20,18 @@
 // sizes nothing: the RoPE table covers the positions used (growing by
 // doubling) and generation's KV cache the steps asked for.
 //
+// Streaming. Open (and OpenHF, OpenGGUF, OpenLlama2C) checks every
+// tensor's name, shape and dtype against the header but reads only the
+// embedding, classifier and norms; Model.Block reads a block's 7 linears
+// (converted to float32, checked finite, HF q/k rows un-permuted) into a
+// pooled buffer when it is used, and its release gives the buffer back.
+// Forward, generation, the pruning pipeline and SaveHF go through Block,
+// so a model whose float32 weights exceed memory holds one block at a
+// time (per concurrent forward). CommitBlock keeps a pruned block in an
+// unlinked temporary file (TMPDIR), which later reads use; ResetBlocks
+// forgets them and Original reads the checkpoint whatever was committed.
+// Load is Open followed by reading every block into Weights.Blocks.
+//
 // Provenance. Model.Files lists the absolute path of every file a loader
 // read, for the caller to record with checksums.
 //

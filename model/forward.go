@@ -224,7 +224,7 @@ func (m *Model) Forward(tokens []int, nseq, T int) ([]float32, error) {
 func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) ([]float32, error) {
 	// A weight shorter than the config implies would be read out of range
 	// inside BLAS, a longer one silently misread.
-	if err := checkWeights(&m.Config, &m.Weights); err != nil {
+	if err := m.checkWeights(); err != nil {
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	switch {
@@ -244,7 +244,13 @@ func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) (
 		return nil, fmt.Errorf("forward: %w", err)
 	}
 	for l := range m.Weights.Blocks {
-		if err := blockForward(ctx, &m.Config, &m.Weights.Blocks[l], x, nseq, T, nil, nil); err != nil {
+		b, release, err := m.Block(l)
+		if err != nil {
+			return nil, fmt.Errorf("forward: %w", err)
+		}
+		err = blockForward(ctx, &m.Config, b, x, nseq, T, nil, nil)
+		release()
+		if err != nil {
 			return nil, err
 		}
 	}

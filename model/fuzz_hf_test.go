@@ -84,7 +84,7 @@ func FuzzLoadHF(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := checkWeights(&m.Config, &m.Weights); err != nil {
+		if err := m.checkWeights(); err != nil {
 			t.Fatalf("accepted inconsistent weights: %v", err)
 		}
 		if _, err := m.Forward([]int{1, 3}, 1, min(2, m.Config.SeqLen)); err != nil && m.Config.SeqLen >= 2 {

@@ -44,7 +44,12 @@ func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
 	for l := range m.Weights.Blocks {
-		blockForward(context.Background(), &m.Config, &m.Weights.Blocks[l], x, 1, len(tokens), &c.slots[l], nil)
+		b, release, err := m.Block(l)
+		if err != nil {
+			return nil, fmt.Errorf("decode: %w", err)
+		}
+		blockForward(context.Background(), &m.Config, b, x, 1, len(tokens), &c.slots[l], nil)
+		release()
 	}
 	return m.Head(x, len(tokens)), nil
 }
@@ -66,7 +71,7 @@ func Generate(ctx context.Context, m *Model, prompt string, steps int, temperatu
 	if m.Tokenizer == nil {
 		return errors.New("generate: model has no tokenizer")
 	}
-	if err := checkWeights(&m.Config, &m.Weights); err != nil {
+	if err := m.checkWeights(); err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
 	switch {

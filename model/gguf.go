@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
 )
@@ -82,24 +81,36 @@ type ggufFile struct {
 // LoadGGUF reads a GGUF v2/v3 LLaMA checkpoint with F32, F16 or BF16
 // tensors and its embedded SentencePiece vocabulary (FORMATS.md §5). GGUF
 // Q/K rows are already in adjacent-pair order.
-func LoadGGUF(path string) (*Model, error) {
+func LoadGGUF(path string) (*Model, error) { return loadWhole(OpenGGUF(path)) }
+
+// OpenGGUF is LoadGGUF for a streaming model (see Model.Block). Close
+// releases the file.
+func OpenGGUF(path string) (*Model, error) {
 	f, size, err := openSized(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
 	}
-	defer f.Close()
-	m, err := readGGUFModel(f, size, path)
+	m, err := openGGUFModel(f, size, path, f)
 	if err != nil {
+		f.Close()
 		return nil, err
 	}
 	m.Path = path
 	if m.Files, err = absPaths(path); err != nil {
+		m.Close()
 		return nil, fmt.Errorf("gguf %s: %w", path, err)
 	}
 	return m, nil
 }
 
+// readGGUFModel reads a whole GGUF model from r.
 func readGGUFModel(r io.ReaderAt, size int64, name string) (*Model, error) {
+	return loadWhole(openGGUFModel(r, size, name, nil))
+}
+
+// openGGUFModel opens a streaming model reading r, which closer (if any)
+// releases.
+func openGGUFModel(r io.ReaderAt, size int64, name string, closer io.Closer) (*Model, error) {
 	g, err := parseGGUF(r, size, name)
 	if err != nil {
 		return nil, err
@@ -120,18 +131,15 @@ func readGGUFModel(r io.ReaderAt, size int64, name string) (*Model, error) {
 			return nil, fmt.Errorf("%s: unexpected tensor %s for a %d-layer LLaMA", name, fileName(n), cfg.Layers)
 		}
 	}
-	w, err := buildWeights(&cfg, g.fetch, ggufTensorName)
-	if err != nil {
-		return nil, err
-	}
-	if err := finiteWeights(&w, ggufTensorName); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
 	tok, err := g.tokenizer()
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Config: cfg, Weights: w, Format: "gguf"}
+	m, err := openStreaming(cfg, tensorReader{check: g.check, read: g.read}, ggufTensorName, false, closer)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	m.Format = "gguf"
 	if err := attachTokenizer(m, tok, name); err != nil {
 		return nil, err
 	}
@@ -492,12 +500,12 @@ func (f *ggufFile) checkData(order []*ggufTensor, align, infoEnd, size int64) er
 	return nil
 }
 
-// fetch reads a tensor as float32, checking its shape against want (out×in;
-// GGUF lists dims innermost first).
-func (f *ggufFile) fetch(name string, want []int) ([]float32, error) {
+// check fails unless the tensor exists with shape want (out×in; GGUF
+// lists dims innermost first).
+func (f *ggufFile) check(name string, want []int) error {
 	t, ok := f.tensors[name]
 	if !ok {
-		return nil, fmt.Errorf("%s: missing tensor %q", f.name, name)
+		return fmt.Errorf("%s: missing tensor %q", f.name, name)
 	}
 	match := len(t.dims) == len(want)
 	for i := 0; match && i < len(want); i++ {
@@ -508,27 +516,27 @@ func (f *ggufFile) fetch(name string, want []int) ([]float32, error) {
 		for i := range want {
 			rev[i] = want[len(want)-1-i]
 		}
-		return nil, fmt.Errorf("%s: tensor %q has GGUF shape %v, want %v", f.name, name, t.dims, rev)
+		return fmt.Errorf("%s: tensor %q has GGUF shape %v, want %v", f.name, name, t.dims, rev)
 	}
-	raw := make([]byte, t.bytes)
-	if _, err := f.r.ReadAt(raw, f.dataStart+t.offset); err != nil {
-		return nil, fmt.Errorf("%s: reading tensor %q: %w", f.name, name, err)
+	return nil
+}
+
+// ggmlDTypes maps the float ggml types read to their safetensors dtype.
+var ggmlDTypes = map[uint32]safetensors.DType{ggmlF32: safetensors.F32, ggmlF16: safetensors.F16, ggmlBF16: safetensors.BF16}
+
+// read converts a checked tensor into dst.
+func (f *ggufFile) read(name string, dst []float32) error {
+	t, ok := f.tensors[name]
+	if !ok {
+		return fmt.Errorf("%s: missing tensor %q", f.name, name)
 	}
-	es := int(ggmlFloatSizes[t.typ])
-	out := make([]float32, len(raw)/es)
-	linalg.ParallelFor(len(out), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			switch t.typ {
-			case ggmlF32:
-				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-			case ggmlF16:
-				out[i] = safetensors.HalfToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
-			default:
-				out[i] = safetensors.BF16ToFloat32(binary.LittleEndian.Uint16(raw[2*i:]))
-			}
-		}
-	})
-	return out, nil
+	if n := t.bytes / ggmlFloatSizes[t.typ]; n != int64(len(dst)) {
+		return fmt.Errorf("%s: tensor %q has %d elements, the buffer %d", f.name, name, n, len(dst))
+	}
+	if err := safetensors.ReadFloat32At(f.r, f.dataStart+t.offset, ggmlDTypes[t.typ], dst); err != nil {
+		return fmt.Errorf("%s: reading tensor %q: %w", f.name, name, err)
+	}
+	return nil
 }
 
 // wrongValue is the error for a metadata key holding something other than

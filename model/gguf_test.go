@@ -288,7 +288,7 @@ func FuzzGGUF(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := checkWeights(&m.Config, &m.Weights); err != nil {
+		if err := m.checkWeights(); err != nil {
 			t.Fatalf("accepted inconsistent weights: %v", err)
 		}
 		if math.IsNaN(m.Config.NormEps) {

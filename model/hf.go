@@ -169,7 +169,7 @@ var invFreqRE = regexp.MustCompile(`^model\.layers\.[0-9]+\.self_attn\.rotary_em
 type tensorSource interface {
 	Names() []string
 	Info(name string) (safetensors.TensorInfo, bool)
-	Float32(name string) ([]float32, []int, error)
+	Float32Into(name string, dst []float32) error
 	Paths() []string
 	Close() error
 }
@@ -206,7 +206,12 @@ func hfTokenizerFile(dir string) (string, error) {
 // LoadHF reads a Hugging Face LLaMA directory (FORMATS.md §7): config.json,
 // model.safetensors or shards with an index, and tokenizer.model (or a
 // llama2.c tokenizer.bin). Q/K rows are un-permuted to adjacent-pair order.
-func LoadHF(dir string) (*Model, error) {
+func LoadHF(dir string) (*Model, error) { return loadWhole(OpenHF(dir)) }
+
+// OpenHF is LoadHF for a streaming model (see Model.Block): it checks every
+// tensor's name and shape but reads only the embedding, classifier and
+// norms. Close releases its files.
+func OpenHF(dir string) (*Model, error) {
 	cfg, err := readHFConfig(dir)
 	if err != nil {
 		return nil, err
@@ -219,7 +224,15 @@ func LoadHF(dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
+	m, err := openHF(dir, cfg, tokPath, src)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func openHF(dir string, cfg Config, tokPath string, src tensorSource) (*Model, error) {
 	var dataBytes int64
 	for _, n := range src.Names() {
 		info, _ := src.Info(n)
@@ -242,41 +255,36 @@ func LoadHF(dir string) (*Model, error) {
 			return nil, fmt.Errorf("%s: unexpected tensor %q for a %d-layer LLaMA", dir, n, cfg.Layers)
 		}
 	}
-	fetch := func(name string, shape []int) ([]float32, error) {
-		info, ok := src.Info(name)
-		if !ok {
-			return nil, fmt.Errorf("%s: missing tensor %q", dir, name)
-		}
-		if !slices.Equal(info.Shape, shape) {
-			return nil, fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", dir, name, info.Shape, shape)
-		}
-		v, _, err := src.Float32(name)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", dir, err)
-		}
-		return v, nil
+	tensors := tensorReader{
+		check: func(name string, shape []int) error {
+			info, ok := src.Info(name)
+			if !ok {
+				return fmt.Errorf("%s: missing tensor %q", dir, name)
+			}
+			if !slices.Equal(info.Shape, shape) {
+				return fmt.Errorf("%s: tensor %q has shape %v, config.json implies %v", dir, name, info.Shape, shape)
+			}
+			switch info.DType {
+			case safetensors.F32, safetensors.F16, safetensors.BF16:
+				return nil
+			}
+			return fmt.Errorf("%s: tensor %q has dtype %s, want one of [F32 F16 BF16]: %w", dir, name, info.DType, safetensors.ErrDType)
+		},
+		read: src.Float32Into,
 	}
-	w, err := buildWeights(&cfg, fetch, hfTensorName)
+	m, err := openStreaming(cfg, tensors, hfTensorName, true, src)
 	if err != nil {
-		return nil, err
-	}
-	if err := finiteWeights(&w, hfTensorName); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
-	}
-	for l := range w.Blocks {
-		b := &w.Blocks[l]
-		b.Q.W = permuteQK(b.Q.W, cfg.Heads, cfg.HeadDim, cfg.Dim, false)
-		b.K.W = permuteQK(b.K.W, cfg.KVHeads, cfg.HeadDim, cfg.Dim, false)
 	}
 	if tiedHead {
 		// A tied checkpoint may still store lm_head; ignoring a differing one
 		// would silently change the logits.
-		head, err := fetch("lm_head.weight", []int{cfg.Vocab, cfg.Dim})
+		head, err := tensors.fetch("lm_head.weight", []int{cfg.Vocab, cfg.Dim})
 		if err != nil {
 			return nil, err
 		}
 		for i := range head {
-			if math.Float32bits(head[i]) != math.Float32bits(w.Embed[i]) {
+			if math.Float32bits(head[i]) != math.Float32bits(m.Weights.Embed[i]) {
 				return nil, fmt.Errorf("%s: tie_word_embeddings is true but lm_head.weight differs from the embedding", dir)
 			}
 		}
@@ -290,7 +298,7 @@ func LoadHF(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	m := &Model{Config: cfg, Weights: w, Path: dir, Format: "hf"}
+	m.Path, m.Format = dir, "hf"
 	if m.Files, err = absPaths(append(append([]string{filepath.Join(dir, "config.json")}, src.Paths()...), tokPath)...); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
@@ -437,7 +445,7 @@ func CheckSaveHF(m *Model, dir string, opts ...SaveOption) error {
 // stored.
 func checkSave(m *Model, dir string, o *saveOptions) (vocabOut, error) {
 	var errs []error
-	if err := checkWeights(&m.Config, &m.Weights); err != nil {
+	if err := m.checkWeights(); err != nil {
 		errs = append(errs, fmt.Errorf("the model is inconsistent: %w", err))
 	}
 	if o.shardBytes <= 0 {
@@ -541,14 +549,23 @@ func writeHFTensors(ctx context.Context, m *Model, dir string, shardBytes int64)
 		add(roleAttnNorm, l, []int{c.Dim}, b.AttnNorm)
 		add(roleFFNNorm, l, []int{c.Dim}, b.FFNNorm)
 		for i, lin := range b.Linears() {
-			data := lin.W
-			switch i {
-			case 0:
-				data = permuteQK(data, c.Heads, c.HeadDim, c.Dim, true)
-			case 1:
-				data = permuteQK(data, c.KVHeads, c.HeadDim, c.Dim, true)
+			// Each linear is read when written: a streaming model is
+			// saved one matrix at a time.
+			load := func() ([]float32, error) {
+				data, err := m.linear(l, i)
+				if err != nil {
+					return nil, err
+				}
+				switch i {
+				case 0:
+					permuteQKInPlace(data, c.Heads, c.HeadDim, c.Dim, true)
+				case 1:
+					permuteQKInPlace(data, c.KVHeads, c.HeadDim, c.Dim, true)
+				}
+				return data, nil
 			}
-			add(blockMatrixRoles[i], l, []int{lin.Out, lin.In}, data)
+			name := hfTensorName(blockMatrixRoles[i], l)
+			errs = append(errs, sw.AddFloat32Func(name, []int{lin.Out, lin.In}, safetensors.F32, load))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -1,14 +1,15 @@
 package model
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
 )
 
@@ -22,25 +23,39 @@ const llama2cHeaderBytes = 28
 // names the llama2.c vocabulary; when empty, tok<V>.bin and then
 // tokenizer.bin next to the checkpoint are tried.
 func LoadLlama2C(path, vocabPath string) (*Model, error) {
+	return loadWhole(OpenLlama2C(path, vocabPath))
+}
+
+// OpenLlama2C is LoadLlama2C for a streaming model (see Model.Block).
+// Close releases the file.
+func OpenLlama2C(path, vocabPath string) (*Model, error) {
 	f, size, err := openSized(path)
 	if err != nil {
 		return nil, fmt.Errorf("llama2.c checkpoint: %w", err)
 	}
-	defer f.Close()
-	cfg, w, err := readLlama2C(f, size, path)
+	m, err := openLlama2C(f, size, path, vocabPath)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+func openLlama2C(f *os.File, size int64, path, vocabPath string) (*Model, error) {
+	m, err := openLlama2CModel(f, size, path, f)
 	if err != nil {
 		return nil, err
 	}
 	if vocabPath == "" {
-		if vocabPath, err = findLlama2CVocab(path, cfg.Vocab); err != nil {
+		if vocabPath, err = findLlama2CVocab(path, m.Config.Vocab); err != nil {
 			return nil, err
 		}
 	}
-	tok, err := tokenizer.LoadLlama2C(vocabPath, cfg.Vocab)
+	tok, err := tokenizer.LoadLlama2C(vocabPath, m.Config.Vocab)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m := &Model{Config: cfg, Weights: w, Path: path, Format: "llama2c"}
+	m.Path, m.Format = path, "llama2c"
 	if m.Files, err = absPaths(path, vocabPath); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -66,18 +81,28 @@ func findLlama2CVocab(checkpoint string, vocab int) (string, error) {
 // readLlama2C parses the header and weights from r (size bytes long); name is
 // used in errors.
 func readLlama2C(r io.ReaderAt, size int64, name string) (Config, Weights, error) {
+	m, err := loadWhole(openLlama2CModel(r, size, name, nil))
+	if err != nil {
+		return Config{}, Weights{}, err
+	}
+	return m.Config, m.Weights, nil
+}
+
+// openLlama2CModel checks the header against the file size and opens a
+// streaming model on r (without vocabulary), which closer (if any) releases.
+func openLlama2CModel(r io.ReaderAt, size int64, name string, closer io.Closer) (*Model, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: llama2.c checkpoint: "+format, append([]any{name}, args...)...)
 	}
 	if size < llama2cHeaderBytes {
-		return Config{}, Weights{}, fail("%d bytes, too short for the 28-byte header", size)
+		return nil, fail("%d bytes, too short for the 28-byte header", size)
 	}
 	var hb [llama2cHeaderBytes]byte
 	if _, err := r.ReadAt(hb[:], 0); err != nil {
-		return Config{}, Weights{}, fail("reading header: %w", err)
+		return nil, fail("reading header: %w", err)
 	}
 	if binary.LittleEndian.Uint32(hb[:]) == llama2cMagic {
-		return Config{}, Weights{}, fail("versioned export (magic \"ak42\", version %d) is not supported; "+
+		return nil, fail("versioned export (magic \"ak42\", version %d) is not supported; "+
 			"re-export with export.py --version 0 (legacy format)", int32(binary.LittleEndian.Uint32(hb[4:])))
 	}
 	var h [7]int64
@@ -92,11 +117,11 @@ func readLlama2C(r io.ReaderAt, size int64, name string) (Config, Weights, error
 	fields := []string{"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"}
 	for i, v := range []int64{dim, hidden, layers, heads, kvHeads, vocab, seq} {
 		if v <= 0 {
-			return Config{}, Weights{}, fail("header field %s = %d, must be non-zero and positive", fields[i], h[i])
+			return nil, fail("header field %s = %d, must be non-zero and positive", fields[i], h[i])
 		}
 	}
 	if dim%heads != 0 {
-		return Config{}, Weights{}, fail("dim %d is not a multiple of n_heads %d", dim, heads)
+		return nil, fail("dim %d is not a multiple of n_heads %d", dim, heads)
 	}
 	cfg := Config{
 		Dim: int(dim), HiddenDim: int(hidden), Layers: int(layers), Heads: int(heads), KVHeads: int(kvHeads),
@@ -104,23 +129,38 @@ func readLlama2C(r io.ReaderAt, size int64, name string) (Config, Weights, error
 		NormEps: 1e-5, RopeBase: 10000, TiedClassifier: shared,
 	}
 	if err := cfg.validate(llama2cKeys); err != nil {
-		return Config{}, Weights{}, fail("header: %w", err)
+		return nil, fail("header: %w", err)
 	}
 	hd, kv := dim/heads, dim/heads*kvHeads
-	// Floats in file order (FORMATS.md §2).
-	counts := [][]int64{
-		{vocab, dim}, {layers, dim}, {layers, dim, dim}, {layers, kv, dim}, {layers, kv, dim}, {layers, dim, dim},
-		{layers, dim}, {layers, hidden, dim}, {layers, dim, hidden}, {layers, hidden, dim}, {dim}, {seq, hd},
+	// The tensors in file order (FORMATS.md §2): a role (with its size per
+	// layer), or the RoPE tables run.c no longer reads.
+	type part struct {
+		role   string
+		perLay bool
+		count  []int64
+	}
+	parts := []part{
+		{roleEmbed, false, []int64{vocab, dim}}, {roleAttnNorm, true, []int64{dim}},
+		{"q", true, []int64{dim, dim}}, {"k", true, []int64{kv, dim}}, {"v", true, []int64{kv, dim}}, {"o", true, []int64{dim, dim}},
+		{roleFFNNorm, true, []int64{dim}}, {"gate", true, []int64{hidden, dim}}, {"down", true, []int64{dim, hidden}},
+		{"up", true, []int64{hidden, dim}}, {roleFinalNorm, false, []int64{dim}}, {"", false, []int64{seq, hd}},
 	}
 	if !shared {
-		counts = append(counts, []int64{vocab, dim})
+		parts = append(parts, part{roleClassifier, false, []int64{vocab, dim}})
 	}
+	// Start of each role's first tensor and its per-layer size in bytes.
+	start, stride := map[string]int64{}, map[string]int64{}
 	total := int64(llama2cHeaderBytes)
-	for _, c := range counts {
-		n, ok := mulChecked(append(c, 4)...)
-		if !ok || total > math.MaxInt64-n {
-			return Config{}, Weights{}, fail("header %v implies a size beyond 2^63 bytes", h)
+	for _, p := range parts {
+		one, ok := mulChecked(append(p.count, 4)...)
+		n := one
+		if p.perLay && ok {
+			n, ok = mulChecked(one, layers)
 		}
+		if !ok || total > math.MaxInt64-n {
+			return nil, fail("header %v implies a size beyond 2^63 bytes", h)
+		}
+		start[p.role], stride[p.role] = total, one
 		total += n
 	}
 	if total != size {
@@ -128,63 +168,59 @@ func readLlama2C(r io.ReaderAt, size int64, name string) (Config, Weights, error
 		if !shared {
 			cls = "separate"
 		}
-		return Config{}, Weights{}, fail("file is %d bytes but header %v (classifier %s) needs exactly %d", size, h, cls, total)
+		return nil, fail("file is %d bytes but header %v (classifier %s) needs exactly %d", size, h, cls, total)
 	}
-
-	br := bufio.NewReaderSize(io.NewSectionReader(r, llama2cHeaderBytes, size-llama2cHeaderBytes), 1<<20)
-	var readErr error
-	read := func(n int) []float32 {
-		if readErr != nil {
+	// Tensor names are llama2cTensorName's: role names with a layer index.
+	where := func(name string) (off, bytes int64, ok bool) {
+		for _, p := range parts {
+			if p.role == "" {
+				continue
+			}
+			if !p.perLay && name == llama2cTensorName(p.role, -1) {
+				return start[p.role], stride[p.role], true
+			}
+			var l int64
+			if p.perLay && strings.HasPrefix(name, llama2cTensorName(p.role, -1)+"[") {
+				if _, err := fmt.Sscanf(name[len(llama2cTensorName(p.role, -1)):], "[%d]", &l); err == nil && l >= 0 && l < layers {
+					return start[p.role] + l*stride[p.role], stride[p.role], true
+				}
+			}
+		}
+		return 0, 0, false
+	}
+	tensors := tensorReader{
+		check: func(tensor string, shape []int) error {
+			_, n, ok := where(tensor)
+			want, _ := mulChecked(append(int64s(shape), 4)...)
+			if !ok || n != want {
+				return fail("no tensor %s of shape %v", tensor, shape)
+			}
 			return nil
-		}
-		out := make([]float32, n)
-		if readErr = binary.Read(br, binary.LittleEndian, out); readErr != nil {
-			readErr = fail("reading weights: %w", readErr)
-		}
-		return out
+		},
+		read: func(tensor string, dst []float32) error {
+			off, n, ok := where(tensor)
+			if !ok || n != 4*int64(len(dst)) {
+				return fail("no tensor %s of %d values", tensor, len(dst))
+			}
+			if err := safetensors.ReadFloat32At(r, off, safetensors.F32, dst); err != nil {
+				return fail("reading weights: %w", err)
+			}
+			return nil
+		},
 	}
-	perLayer := func(n int) [][]float32 {
-		out := make([][]float32, layers)
-		for l := range out {
-			out[l] = read(n)
-		}
-		return out
+	m, err := openStreaming(cfg, tensors, llama2cTensorName, false, closer)
+	if err != nil {
+		return nil, fail("%w", err)
 	}
-	d, ff, kvd := int(dim), int(hidden), int(kv)
-	var w Weights
-	w.Embed = read(int(vocab) * d)
-	attn := perLayer(d)
-	wq, wk, wv, wo := perLayer(d*d), perLayer(kvd*d), perLayer(kvd*d), perLayer(d*d)
-	ffn := perLayer(d)
-	w1, w2, w3 := perLayer(ff*d), perLayer(d*ff), perLayer(ff*d)
-	w.FinalNorm = read(d)
-	if readErr == nil {
-		if _, err := br.Discard(int(seq * hd * 4)); err != nil {
-			readErr = fail("skipping RoPE tables: %w", err)
-		}
+	return m, nil
+}
+
+func int64s(v []int) []int64 {
+	out := make([]int64, len(v))
+	for i, x := range v {
+		out[i] = int64(x)
 	}
-	if shared {
-		w.Classifier = w.Embed
-	} else {
-		w.Classifier = read(int(vocab) * d)
-	}
-	if readErr != nil {
-		return Config{}, Weights{}, readErr
-	}
-	w.Blocks = make([]Block, layers)
-	for l := range w.Blocks {
-		w.Blocks[l] = Block{
-			AttnNorm: attn[l], FFNNorm: ffn[l],
-			Q: Linear{Out: d, In: d, W: wq[l]}, K: Linear{Out: kvd, In: d, W: wk[l]},
-			V: Linear{Out: kvd, In: d, W: wv[l]}, O: Linear{Out: d, In: d, W: wo[l]},
-			Gate: Linear{Out: ff, In: d, W: w1[l]}, Down: Linear{Out: d, In: ff, W: w2[l]},
-			Up: Linear{Out: ff, In: d, W: w3[l]},
-		}
-	}
-	if err := finiteWeights(&w, llama2cTensorName); err != nil {
-		return Config{}, Weights{}, fail("%w", err)
-	}
-	return cfg, w, nil
+	return out
 }
 
 // llama2cTensorName names a tensor as run.c's TransformerWeights does.

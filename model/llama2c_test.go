@@ -196,7 +196,7 @@ func FuzzLlama2C(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if err := checkWeights(&cfg, &w); err != nil {
+		if err := checkWeights(&cfg, &w, false); err != nil {
 			t.Fatalf("accepted inconsistent weights: %v", err)
 		}
 	})

@@ -13,21 +13,27 @@ import (
 	"github.com/prunebench/prunebench/tokenizer"
 )
 
-// Load reads a checkpoint: a .gguf file, a llama2.c .bin file, or a
+// Load reads a checkpoint whole: a .gguf file, a llama2.c .bin file, or a
 // directory. A directory with config.json is a Hugging Face checkpoint;
 // otherwise it must hold exactly one .gguf or .bin checkpoint (vocabulary
 // files such as tok512.bin and tokenizer.bin do not count), so that
-// models/stories260K/ works.
-func Load(path string) (*Model, error) {
+// models/stories260K/ works. Every weight is float32 in memory afterwards.
+func Load(path string) (*Model, error) { return loadWhole(Open(path)) }
+
+// Open is Load for a streaming model: it reads the header, the embedding,
+// the classifier and the norms, checks every tensor's name and shape, and
+// leaves the block linears in the file until Block reads them. Close
+// releases the files and the spill of pruned blocks.
+func Open(path string) (*Model, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
 	if !st.IsDir() {
-		return loadFile(path)
+		return openFile(path)
 	}
 	if _, err := os.Stat(filepath.Join(path, "config.json")); err == nil {
-		return LoadHF(path)
+		return OpenHF(path)
 	}
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -47,21 +53,33 @@ func Load(path string) (*Model, error) {
 	case 0:
 		return nil, fmt.Errorf("%s: no config.json and no .gguf or .bin checkpoint in the directory", path)
 	case 1:
-		return loadFile(cands[0])
+		return openFile(cands[0])
 	}
 	return nil, fmt.Errorf("%s: several checkpoints %q; name one file", path, cands)
+}
+
+// loadWhole reads every block of a model just opened and closes its files.
+func loadWhole(m *Model, err error) (*Model, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := m.materialize(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("%s: %w", m.Path, err)
+	}
+	return m, nil
 }
 
 var vocabFileRE = regexp.MustCompile(`^(tok[0-9]+|tokenizer)\.bin$`)
 
 func isVocabFile(name string) bool { return vocabFileRE.MatchString(name) }
 
-func loadFile(path string) (*Model, error) {
+func openFile(path string) (*Model, error) {
 	switch filepath.Ext(path) {
 	case ".safetensors", ".json":
 		return nil, fmt.Errorf("%s is part of a Hugging Face checkpoint: load its directory", path)
 	case ".gguf":
-		return LoadGGUF(path)
+		return OpenGGUF(path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -71,9 +89,9 @@ func loadFile(path string) (*Model, error) {
 	_, err = io.ReadFull(f, magic[:])
 	f.Close()
 	if err == nil && string(magic[:]) == ggufMagic {
-		return LoadGGUF(path)
+		return OpenGGUF(path)
 	}
-	return LoadLlama2C(path, "")
+	return OpenLlama2C(path, "")
 }
 
 // Tensor roles, the format-independent names used to build Weights.
@@ -87,10 +105,6 @@ const (
 
 // blockMatrixRoles are the 7 linears, in Block.Linears order.
 var blockMatrixRoles = [7]string{"q", "k", "v", "o", "gate", "up", "down"}
-
-// fetchFunc returns the tensor called name as float32, failing unless its
-// shape is shape ([out, in] for a matrix, [n] for a vector).
-type fetchFunc func(name string, shape []int) ([]float32, error)
 
 // namer maps a role (and layer, for block tensors) to a tensor name.
 type namer func(role string, layer int) string
@@ -183,37 +197,43 @@ func expectedNames(c *Config, name namer) map[string]bool {
 	return want
 }
 
-// buildWeights fetches every tensor of the config through fetch.
-func buildWeights(c *Config, fetch fetchFunc, name namer) (Weights, error) {
+// buildWeights reads every tensor of the config; with streaming, the
+// block linears are only checked and get their shapes, not their weights.
+func buildWeights(c *Config, r tensorReader, name namer, streaming bool) (Weights, error) {
 	var w Weights
 	var err error
-	if w.Embed, err = fetch(name(roleEmbed, -1), []int{c.Vocab, c.Dim}); err != nil {
+	if w.Embed, err = r.fetch(name(roleEmbed, -1), []int{c.Vocab, c.Dim}); err != nil {
 		return w, err
 	}
 	w.Blocks = make([]Block, c.Layers)
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		if b.AttnNorm, err = fetch(name(roleAttnNorm, l), []int{c.Dim}); err != nil {
+		if b.AttnNorm, err = r.fetch(name(roleAttnNorm, l), []int{c.Dim}); err != nil {
 			return w, err
 		}
-		if b.FFNNorm, err = fetch(name(roleFFNNorm, l), []int{c.Dim}); err != nil {
+		if b.FFNNorm, err = r.fetch(name(roleFFNNorm, l), []int{c.Dim}); err != nil {
 			return w, err
 		}
 		for i, lin := range b.Linears() {
-			r := blockMatrixRoles[i]
-			shape := matrixShape(c, r)
-			if lin.W, err = fetch(name(r, l), shape); err != nil {
+			role := blockMatrixRoles[i]
+			shape := matrixShape(c, role)
+			lin.Out, lin.In = shape[0], shape[1]
+			if streaming {
+				err = r.check(name(role, l), shape)
+			} else {
+				lin.W, err = r.fetch(name(role, l), shape)
+			}
+			if err != nil {
 				return w, err
 			}
-			lin.Out, lin.In = shape[0], shape[1]
 		}
 	}
-	if w.FinalNorm, err = fetch(name(roleFinalNorm, -1), []int{c.Dim}); err != nil {
+	if w.FinalNorm, err = r.fetch(name(roleFinalNorm, -1), []int{c.Dim}); err != nil {
 		return w, err
 	}
 	if c.TiedClassifier {
 		w.Classifier = w.Embed
-	} else if w.Classifier, err = fetch(name(roleClassifier, -1), []int{c.Vocab, c.Dim}); err != nil {
+	} else if w.Classifier, err = r.fetch(name(roleClassifier, -1), []int{c.Vocab, c.Dim}); err != nil {
 		return w, err
 	}
 	return w, nil
@@ -221,25 +241,18 @@ func buildWeights(c *Config, fetch fetchFunc, name namer) (Weights, error) {
 
 // finiteWeights refuses a NaN or infinite weight, naming its tensor and
 // index: it would otherwise surface as a NaN perplexity or a failed
-// factorisation far from its cause.
+// factorisation far from its cause. Linears not read yet (streaming) are
+// checked when their block is read.
 func finiteWeights(w *Weights, name namer) error {
-	check := func(role string, layer int, v []float32) error {
-		for i, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return fmt.Errorf("tensor %s: value %d of %d is %v; weights must be finite", name(role, layer), i, len(v), x)
-			}
-		}
-		return nil
-	}
-	errs := []error{check(roleEmbed, -1, w.Embed), check(roleFinalNorm, -1, w.FinalNorm)}
+	errs := []error{finiteTensor(name(roleEmbed, -1), w.Embed), finiteTensor(name(roleFinalNorm, -1), w.FinalNorm)}
 	if len(w.Classifier) == 0 || len(w.Embed) == 0 || &w.Classifier[0] != &w.Embed[0] {
-		errs = append(errs, check(roleClassifier, -1, w.Classifier))
+		errs = append(errs, finiteTensor(name(roleClassifier, -1), w.Classifier))
 	}
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		errs = append(errs, check(roleAttnNorm, l, b.AttnNorm), check(roleFFNNorm, l, b.FFNNorm))
+		errs = append(errs, finiteTensor(name(roleAttnNorm, l), b.AttnNorm), finiteTensor(name(roleFFNNorm, l), b.FFNNorm))
 		for i, lin := range b.Linears() {
-			errs = append(errs, check(blockMatrixRoles[i], l, lin.W))
+			errs = append(errs, finiteTensor(name(blockMatrixRoles[i], l), lin.W))
 		}
 	}
 	for _, err := range errs {
@@ -251,8 +264,11 @@ func finiteWeights(w *Weights, name namer) error {
 }
 
 // checkWeights verifies that every weight has the size the config implies,
-// so that a hand-built or pruned Model cannot be saved inconsistently.
-func checkWeights(c *Config, w *Weights) error {
+// so that a hand-built or pruned Model cannot be saved inconsistently. The
+// linears of a streaming model are left to its reader, which sizes them.
+func (m *Model) checkWeights() error { return checkWeights(&m.Config, &m.Weights, m.store != nil) }
+
+func checkWeights(c *Config, w *Weights, streaming bool) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -284,7 +300,7 @@ func checkWeights(c *Config, w *Weights) error {
 		}
 		for i, lin := range b.Linears() {
 			s := matrixShape(c, blockMatrixRoles[i])
-			if lin.Out != s[0] || lin.In != s[1] || len(lin.W) != s[0]*s[1] {
+			if lin.Out != s[0] || lin.In != s[1] || (!streaming && len(lin.W) != s[0]*s[1]) {
 				return fmt.Errorf("block %d %s is %d×%d with %d values, want %d×%d",
 					l, LinearNames[i], lin.Out, lin.In, len(lin.W), s[0], s[1])
 			}
@@ -304,24 +320,33 @@ func attachTokenizer(m *Model, tok tokenizer.Tokenizer, src string) error {
 
 // permuteQK converts the rows of a q or k matrix between Meta's
 // adjacent-pair RoPE order and Hugging Face's rotate-half order
-// (FORMATS.md §8): HF row (h, j·hd/2+i) = Meta row (h, 2i+j).
+// (FORMATS.md §8): HF row (h, j·hd/2+i) = Meta row (h, 2i+j). It returns a
+// permuted copy.
 func permuteQK(w []float32, heads, hd, in int, toHF bool) []float32 {
-	out := make([]float32, len(w))
+	out := append([]float32(nil), w...)
+	permuteQKInPlace(out, heads, hd, in, toHF)
+	return out
+}
+
+// permuteQKInPlace is permuteQK in w, through a copy of one head's rows.
+func permuteQKInPlace(w []float32, heads, hd, in int, toHF bool) {
 	half := hd / 2
+	head := make([]float32, hd*in)
 	for h := 0; h < heads; h++ {
+		rows := w[h*hd*in : (h+1)*hd*in]
+		copy(head, rows)
 		for i := 0; i < half; i++ {
 			for j := 0; j < 2; j++ {
-				meta := (h*hd + 2*i + j) * in
-				hf := (h*hd + j*half + i) * in
+				meta := (2*i + j) * in
+				hf := (j*half + i) * in
 				if toHF {
-					copy(out[hf:hf+in], w[meta:meta+in])
+					copy(rows[hf:hf+in], head[meta:meta+in])
 				} else {
-					copy(out[meta:meta+in], w[hf:hf+in])
+					copy(rows[meta:meta+in], head[hf:hf+in])
 				}
 			}
 		}
 	}
-	return out
 }
 
 // mulChecked multiplies non-negative factors, reporting overflow of int64,

@@ -153,4 +153,7 @@ type Model struct {
 	// vocabFile is the vocabulary file among Files, which SaveHF copies;
 	// empty when the vocabulary came inside the checkpoint (GGUF).
 	vocabFile string
+	// store is set when the model streams its blocks (Open); nil when
+	// Weights.Blocks holds them.
+	store *blockStore
 }

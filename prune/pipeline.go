@@ -22,10 +22,11 @@ type PipelineOptions struct {
 	// PerRow verifies unstructured masks per output row (Wanda, ADMM with
 	// per-output selection) instead of per matrix.
 	PerRow bool
-	// OnBlock, when set, is called after each block is pruned and its
-	// outputs computed, with the checkpoint from which Run could resume.
-	// An error stops the run.
-	OnBlock func(b BlockResult, next Checkpoint) error
+	// OnBlock, when set, is called after each block is pruned, committed
+	// to the model and its outputs computed, with the pruned weights
+	// (valid during the call) and the checkpoint from which Run could
+	// resume. An error stops the run.
+	OnBlock func(r BlockResult, pruned *model.Block, next Checkpoint) error
 	// Resume starts at a checkpoint instead of embedding the calibration
 	// windows: blocks before Resume.Block must already be pruned. Run
 	// advances Resume.X in place. calib still gives the window shape.
@@ -79,8 +80,10 @@ type Result struct {
 	Seconds      float64
 }
 
-// Run prunes the 7 linears of every decoder block of m in place with
-// method, sequentially (PRUNING.md §2): for each block, statistics of its 4
+// Run prunes the 7 linears of every decoder block of m with method,
+// sequentially (PRUNING.md §2), each block read through m.Block and
+// committed with m.CommitBlock (in place for a resident model, to a spill
+// file for a streaming one, which so holds one block): for each block, statistics of its 4
 // distinct linear inputs are taken from the still-dense block on the
 // current inputs, the linears are pruned, verified against p and scored,
 // and the pruned block produces the next block's inputs. calib holds the
@@ -142,8 +145,16 @@ func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pa
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pipeline: before block %d: %w", l, err)
 		}
-		br, err := run.block(ctx, l, &m.Weights.Blocks[l], x, method, p, opts.PerRow)
+		b, release, err := m.Block(l)
 		if err != nil {
+			return nil, fmt.Errorf("pipeline: %w", err)
+		}
+		br, err := run.block(ctx, l, b, x, method, p, opts.PerRow)
+		if err == nil {
+			err = m.CommitBlock(l, b)
+		}
+		if err != nil {
+			release()
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
 		res.Blocks = append(res.Blocks, br)
@@ -152,9 +163,11 @@ func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pa
 				res.Method, p, l+1, cfg.Layers, br.Sparsity, br.MeanRelError, br.PruneSeconds, br.Seconds)
 		}
 		if opts.OnBlock != nil {
-			if err := opts.OnBlock(br, Checkpoint{Block: l + 1, X: x}); err != nil {
-				return nil, fmt.Errorf("pipeline: after block %d: %w", l, err)
-			}
+			err = opts.OnBlock(br, b, Checkpoint{Block: l + 1, X: x})
+		}
+		release()
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: after block %d: %w", l, err)
 		}
 	}
 	res.Total()
@@ -203,7 +216,8 @@ func checkModel(m *model.Model, p Pattern) error {
 		}
 		for i, lin := range b.Linears() {
 			name := model.LinearNames[i]
-			if lin.Out != shapes[i][0] || lin.In != shapes[i][1] || len(lin.W) != lin.Out*lin.In {
+			// A streaming model's linears are read (and sized) later.
+			if lin.Out != shapes[i][0] || lin.In != shapes[i][1] || (!m.Streaming() && len(lin.W) != lin.Out*lin.In) {
 				return fmt.Errorf("block %d %s: %d×%d with %d weights, config wants %d×%d", l, name, lin.Out, lin.In, len(lin.W), shapes[i][0], shapes[i][1])
 			}
 			if err := p.Fits(lin.In); err != nil {

@@ -64,7 +64,7 @@ func TestRunStories260KBlock0(t *testing.T) {
 	_, err = prune.Run(context.Background(), m, calib, rec, prune.Pattern{Ratio: 0.5}, prune.PipelineOptions{
 		PerRow:    true,
 		ChunkSeqs: 3,
-		OnBlock:   func(prune.BlockResult, prune.Checkpoint) error { return stop },
+		OnBlock:   func(prune.BlockResult, *model.Block, prune.Checkpoint) error { return stop },
 	})
 	if !errors.Is(err, stop) {
 		t.Fatalf("error %v, want the OnBlock stop", err)

@@ -402,7 +402,7 @@ func TestRunCheckpointResume(t *testing.T) {
 	var savedModel *model.Model
 	var seen []int
 	stop := errors.New("stop")
-	_, err := prune.Run(context.Background(), full, calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(b prune.BlockResult, next prune.Checkpoint) error {
+	_, err := prune.Run(context.Background(), full, calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(b prune.BlockResult, _ *model.Block, next prune.Checkpoint) error {
 		seen = append(seen, b.Block)
 		if next.Block != b.Block+1 {
 			t.Errorf("checkpoint for block %d after block %d", next.Block, b.Block)
@@ -435,7 +435,7 @@ func TestRunCheckpointResume(t *testing.T) {
 			}
 		}
 	}
-	_, err = prune.Run(context.Background(), tinyModel(t, 32), calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(prune.BlockResult, prune.Checkpoint) error { return stop }})
+	_, err = prune.Run(context.Background(), tinyModel(t, 32), calib, baselines.Wanda{}, p, prune.PipelineOptions{OnBlock: func(prune.BlockResult, *model.Block, prune.Checkpoint) error { return stop }})
 	if !errors.Is(err, stop) {
 		t.Errorf("OnBlock error not propagated: %v", err)
 	}

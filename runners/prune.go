@@ -129,8 +129,8 @@ func prunePrepared(ctx context.Context, m *model.Model, s PruneSpec, calibrate c
 			return fail(err)
 		}
 		st.start = time.Now()
-		opts.OnBlock = func(br prune.BlockResult, next prune.Checkpoint) error {
-			return st.save(m, br, next, opts.ChunkSeqs)
+		opts.OnBlock = func(br prune.BlockResult, pruned *model.Block, next prune.Checkpoint) error {
+			return st.save(m, br, pruned, next, opts.ChunkSeqs)
 		}
 	}
 	var res *prune.Result

@@ -435,7 +435,7 @@ func (st *pruneState) kept() {
 
 // checkSpace refuses a state whose files would not fit where it is kept.
 func (st *pruneState) checkSpace(m *model.Model, nseq, T int) error {
-	need := int64(linearBytes(m)) + 2*4*int64(nseq)*int64(T)*int64(m.Config.Dim) + 1<<20
+	need := linearBytes(m) + 2*4*int64(nseq)*int64(T)*int64(m.Config.Dim) + 1<<20
 	anc := st.dir
 	for {
 		if _, err := os.Stat(anc); err == nil || filepath.Dir(anc) == anc {
@@ -508,7 +508,7 @@ func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]i
 		if err := ctx.Err(); err != nil {
 			return nil, nil, fmt.Errorf("prune: %w", err)
 		}
-		if err := st.verify(man.Blocks[valid], blockFloats(m, valid)); err != nil {
+		if err := st.verify(man.Blocks[valid], blockFloats(m)); err != nil {
 			why = err.Error()
 			break
 		}
@@ -570,34 +570,36 @@ func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]i
 	}
 	step := T * cfg.Dim
 	for l := range valid {
-		for s := 0; s < nseq; s += cs {
+		b, release, err := m.Block(l)
+		if err != nil {
+			return nil, nil, fmt.Errorf("prune: block %d inputs: %w", valid, err)
+		}
+		for s := 0; s < nseq && err == nil; s += cs {
 			n := min(cs, nseq-s)
-			if err := model.BlockForwardContext(ctx, cfg, &m.Weights.Blocks[l], x[s*step:(s+n)*step], n, T, nil); err != nil {
-				return nil, nil, fmt.Errorf("prune: block %d inputs: %w", valid, err)
-			}
+			err = model.BlockForwardContext(ctx, cfg, b, x[s*step:(s+n)*step], n, T, nil)
+		}
+		release()
+		if err != nil {
+			return nil, nil, fmt.Errorf("prune: block %d inputs: %w", valid, err)
 		}
 	}
 	return &prune.Checkpoint{Block: valid, X: x}, prior, nil
 }
 
-// blockFloats is the number of weights in block l's 7 linears.
-func blockFloats(m *model.Model, l int) int {
-	n := 0
-	for _, lin := range m.Weights.Blocks[l].Linears() {
-		n += len(lin.W)
-	}
-	return n
+// blockFloats is the number of weights in a block's 7 linears.
+func blockFloats(m *model.Model) int {
+	return int(linearBytes(m) / 4 / int64(m.Config.Layers))
 }
 
 // save is the pipeline's OnBlock: it keeps block br's pruned linears, the
 // inputs of the next block and the results, then replaces the manifest.
 // A write that fails stops the state, not the run.
-func (st *pruneState) save(m *model.Model, br prune.BlockResult, next prune.Checkpoint, chunk int) error {
+func (st *pruneState) save(m *model.Model, br prune.BlockResult, pruned *model.Block, next prune.Checkpoint, chunk int) error {
 	if st.broken {
 		return nil
 	}
 	start := time.Now()
-	if err := st.commit(m, br, next, chunk); err != nil {
+	if err := st.commit(m, br, pruned, next, chunk); err != nil {
 		st.broken = true
 		fmt.Fprintf(st.progress, "prune: cannot keep the state: %v; going on without it\n", err)
 		if st.man != nil && st.man.Done > 0 {
@@ -617,7 +619,7 @@ func (st *pruneState) save(m *model.Model, br prune.BlockResult, next prune.Chec
 	return nil
 }
 
-func (st *pruneState) commit(m *model.Model, br prune.BlockResult, next prune.Checkpoint, chunk int) error {
+func (st *pruneState) commit(m *model.Model, br prune.BlockResult, pruned *model.Block, next prune.Checkpoint, chunk int) error {
 	if err := st.takeLock(); err != nil {
 		return err
 	}
@@ -633,7 +635,7 @@ func (st *pruneState) commit(m *model.Model, br prune.BlockResult, next prune.Ch
 	}
 	man.Samples, man.SeqLen = st.nseq, st.T
 	bf, err := st.write(fmt.Sprintf("block-%03d.bin", l), func(w *floatWriter) error {
-		for _, lin := range m.Weights.Blocks[l].Linears() {
+		for _, lin := range pruned.Linears() {
 			if err := w.write(lin.W); err != nil {
 				return err
 			}
@@ -801,8 +803,13 @@ func (st *pruneState) read(f stateFile, x []float32) error {
 
 // readBlock puts the linears of the state file f into block l of m.
 func (st *pruneState) readBlock(f stateFile, m *model.Model, l int) error {
-	lins := m.Weights.Blocks[l].Linears()
-	return st.scan(f, blockFloats(m, l), func(off int, v []float32) {
+	b, release, err := m.Block(l)
+	if err != nil {
+		return err
+	}
+	defer release()
+	lins := b.Linears()
+	err = st.scan(f, blockFloats(m), func(off int, v []float32) {
 		for _, lin := range lins {
 			if off < len(lin.W) {
 				k := copy(lin.W[off:], v)
@@ -816,6 +823,10 @@ func (st *pruneState) readBlock(f stateFile, m *model.Model, l int) error {
 			off -= len(lin.W)
 		}
 	})
+	if err != nil {
+		return err
+	}
+	return m.CommitBlock(l, b)
 }
 
 // pruneStateID is the ID of the pruning part of a run, the run's ID

@@ -55,6 +55,7 @@ type PPLOutcome struct {
 // file fails in a second rather than after the pruning.
 func Run(ctx context.Context, s RunSpec) (*Outcome, error) {
 	sess := newSession(s.DataDir, s.Model, s.Progress)
+	defer sess.close()
 	p, err := sess.prepare(ctx, s)
 	if err != nil {
 		return nil, err
@@ -159,9 +160,10 @@ func checkWindows(protocol string, seqlen, maxWindows int) error {
 	return nil
 }
 
-// session holds what the runs of one model share: the loaded model and
-// the checksums of its files, a copy of the dense linears to restore
-// between runs and to serve as KLD's reference, the calibration windows
+// session holds what the runs of one model share: the opened model
+// (streaming its blocks; a run's pruned blocks are spilled to disk and
+// forgotten before the next run, and its checkpoint serves as KLD's dense
+// reference) and the checksums of its files, the calibration windows
 // (identical for every method), tokenised evaluation texts and loaded
 // tasks.
 type session struct {
@@ -170,18 +172,12 @@ type session struct {
 	m             *model.Model
 	files         []data.FileRef
 	loadSeconds   float64
-	// dense is the unpruned model: its own copy of the 7·L linears, the
-	// rest shared with m (pruning changes only the linears). nil until a
-	// run needs it.
-	dense *model.Model
-	// pruned tells whether m's linears differ from dense's.
+	// pruned tells whether m has pruned blocks (spilled to disk), which the
+	// next run forgets.
 	pruned bool
-	// reuse tells that more runs will follow (a sweep): keep the dense
-	// linears to restore them when memory allows.
-	reuse bool
-	calib map[string]*calibCapture
-	texts map[string]*evalText
-	tasks map[string]*eval.Task
+	calib  map[string]*calibCapture
+	texts  map[string]*evalText
+	tasks  map[string]*eval.Task
 
 	// lastPrune is the pruning of the run under way, whose state (when
 	// kept) finishState removes or keeps.
@@ -221,9 +217,22 @@ func (s *session) open() error {
 	return nil
 }
 
+// close releases the model's files and its spilled blocks; a nil or
+// unopened session is a no-op.
+func (s *session) close() {
+	if s == nil || s.m == nil {
+		return
+	}
+	if err := s.m.Close(); err != nil {
+		fmt.Fprintf(s.progress, "closing %s: %v\n", s.name, err)
+	}
+	s.m = nil
+}
+
 // OpenModel resolves name (a short name in the data directory only, or a
-// path), verifies the registered files it involves, loads the model and
-// returns the path, size and sha256 of every file it was loaded from.
+// path), verifies the registered files it involves, opens the model
+// streaming its blocks (model.Open; Close releases it) and returns the
+// path, size and sha256 of every file it was loaded from.
 func OpenModel(dataDir, name string) (*model.Model, []data.FileRef, error) {
 	dir := data.Dir(dataDir)
 	path, err := data.ResolveModel(dir, name)
@@ -238,13 +247,14 @@ func OpenModel(dataDir, name string) (*model.Model, []data.FileRef, error) {
 			return nil, nil, fmt.Errorf("--model %s: %w", name, err)
 		}
 	}
-	m, err := model.Load(path)
+	m, err := model.Open(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	files := make([]data.FileRef, len(m.Files))
 	for i, f := range m.Files {
 		if files[i], err = data.Ref(f); err != nil {
+			m.Close()
 			return nil, nil, fmt.Errorf("--model %s: %w", name, err)
 		}
 	}
@@ -585,13 +595,7 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 	if err := s.restoreDense(); err != nil {
 		return nil, err
 	}
-	needDense := spec.Eval.KLD != nil
 	if p.method.Name != Dense {
-		if needDense || s.reuse && s.keepDense(p) {
-			if err := s.snapshotDense(); err != nil {
-				return nil, err
-			}
-		}
 		s.pruned = true
 		var calibSeconds float64
 		ps := p.pruneSpec()

@@ -35,69 +35,23 @@ func (s *session) calibrate(p *prepared) (c *calibCapture, fresh bool, err error
 	return c, true, nil
 }
 
-// keepDense tells whether the session keeps the dense linears to restore
-// them after a run instead of reloading the checkpoint: when a second copy
-// of the linears fits in the memory left beside the run's calibration
-// activations, restoring is a copy of memory rather than a read and
-// conversion of the whole file.
-func (s *session) keepDense(p *prepared) bool {
-	avail, what := availableMemory()
-	if what == "" {
-		return true
-	}
-	c := p.spec.Calib
-	need := uint64(linearBytes(s.m)) + prune.CalibrationBytes(&s.m.Config, c.NSamples, c.SeqLen, p.spec.ChunkSeqs)
-	return need+need/4 <= avail
+// linearBytes is the float32 size of the 7·L linears, from the config:
+// a streaming model holds none of them.
+func linearBytes(m *model.Model) int64 {
+	c := &m.Config
+	perBlock := int64(c.QDim())*int64(c.Dim)*2 + int64(c.KVDim())*int64(c.Dim)*2 + 3*int64(c.HiddenDim)*int64(c.Dim)
+	return 4 * perBlock * int64(c.Layers)
 }
 
-func linearBytes(m *model.Model) int {
-	n := 0
-	for l := range m.Weights.Blocks {
-		for _, lin := range m.Weights.Blocks[l].Linears() {
-			n += 4 * len(lin.W)
-		}
-	}
-	return n
-}
-
-// snapshotDense copies the dense linears before the first pruning. The
-// copy shares everything else with the working model: pruning changes
-// only the linears.
-func (s *session) snapshotDense() error {
-	if s.dense != nil {
-		return nil
-	}
-	if s.pruned {
-		return fmt.Errorf("dense snapshot of an already pruned model")
-	}
-	d := *s.m
-	d.Weights.Blocks = make([]model.Block, len(s.m.Weights.Blocks))
-	for l := range s.m.Weights.Blocks {
-		d.Weights.Blocks[l] = s.m.Weights.Blocks[l]
-		for _, lin := range d.Weights.Blocks[l].Linears() {
-			lin.W = append([]float32(nil), lin.W...)
-		}
-	}
-	s.dense = &d
-	return nil
-}
-
-// restoreDense undoes an earlier run's pruning: from the dense copy when
-// there is one, else by reloading the checkpoint.
+// restoreDense undoes an earlier run's pruning: the pruned blocks were
+// spilled to disk, and forgetting them makes every block read from the
+// checkpoint again.
 func (s *session) restoreDense() error {
 	if !s.pruned {
 		return nil
 	}
-	if s.dense == nil {
-		fmt.Fprintf(s.progress, "reloading %s: no memory for a dense copy\n", s.name)
-		s.m, s.pruned = nil, false
-		return s.open()
-	}
-	for l := range s.m.Weights.Blocks {
-		src := s.dense.Weights.Blocks[l].Linears()
-		for i, lin := range s.m.Weights.Blocks[l].Linears() {
-			copy(lin.W, src[i].W)
-		}
+	if err := s.m.ResetBlocks(); err != nil {
+		return fmt.Errorf("%s: removing the previous run's pruned blocks: %w", s.name, err)
 	}
 	s.pruned = false
 	return nil
@@ -155,9 +109,9 @@ func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *
 		}
 	}
 	if k := p.spec.Eval.KLD; k != nil {
-		dense := s.dense
-		if dense == nil {
-			dense = m // the dense run itself, or no pruning happened
+		dense := m // the dense run itself
+		if s.pruned {
+			dense, _ = m.Original()
 		}
 		fmt.Fprintf(s.progress, "kld: %s: %d tokens\n", p.kld.ref.Path, len(p.kld.tokens))
 		o := p.kldOpts

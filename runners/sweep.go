@@ -108,7 +108,12 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 	}
 	start := time.Now()
 	ran := 0
+	// current is the session of the model under way, closed (its files and
+	// spilled blocks released) before the next model's.
+	var current *session
+	defer func() { current.close() }()
 	for _, name := range models {
+		current.close()
 		// A terminal's bar stands for the runs' own lines, which would
 		// break it up.
 		sessProgress := progress
@@ -116,7 +121,7 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 			sessProgress = io.Discard
 		}
 		sess := newSession(o.DataDir, name, sessProgress)
-		sess.reuse = true
+		current = sess
 		preps := make([]*prepared, 0, len(byModel[name]))
 		for _, i := range byModel[name] {
 			spec := specs[i]

@@ -3,17 +3,14 @@ package runners_test
 import (
 	"context"
 	"errors"
-	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/datatest"
-	"github.com/prunebench/prunebench/internal/sysmem"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/results"
 	"github.com/prunebench/prunebench/runners"
@@ -52,83 +49,46 @@ func metricsByID(recs []results.Record) map[string]map[string]float64 {
 	return out
 }
 
-// TestSweepMatchesRun checks the sharing a sweep does (one load, dense
-// weights restored between runs, calibration windows sampled once) against
-// running each spec alone in a fresh process state, number for number; and
-// the same with the reload path taken when no dense copy fits.
+// TestSweepMatchesRun checks the sharing a sweep does (one model opened,
+// the pruned blocks forgotten between runs, calibration windows sampled
+// once) against running each spec alone in a fresh process state, number
+// for number.
 func TestSweepMatchesRun(t *testing.T) {
 	specs := sweepSpecs(t)
 	alone := map[string]*runners.Outcome{}
-	aloneNoKLD := map[string]*runners.Outcome{}
-	key := func(r results.Record) string { return r.Method.Name + " " + r.Pattern }
 	for _, s := range specs {
 		o, err := runners.Run(context.Background(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		alone[o.Record.ID] = o
-		aloneNoKLD[key(o.Record)] = o
 	}
-	for _, c := range []struct {
-		name   string
-		memory uint64
-	}{{"dense copy", 0}, {"reload", 3e6}} {
-		t.Run(c.name, func(t *testing.T) {
-			if c.memory > 0 {
-				// Room for the 4×64 calibration (2.4 MB with its margin)
-				// but not beside it for a copy of the linears (0.9 MB).
-				defer runners.SetAvailableMemory(c.memory, sysmem.WhatMemAvailable)()
-			}
-			specs := specs
-			if c.memory > 0 {
-				// KLD needs the dense model beside the pruned one whatever
-				// the memory: leave it out so the copy is optional.
-				specs = slices.Clone(specs)
-				for i := range specs {
-					specs[i].Eval.KLD = nil
-				}
-			}
-			var progress strings.Builder
-			out := filepath.Join(t.TempDir(), "r.jsonl")
-			res, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir, Progress: &progress})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Ran != len(specs) || len(res.Records) != len(specs) {
-				t.Fatalf("ran %d, %d records, want %d", res.Ran, len(res.Records), len(specs))
-			}
-			for _, r := range res.Records {
-				a, ok := alone[r.ID]
-				if r.KLD == nil {
-					a, ok = aloneNoKLD[key(r)]
-				}
-				if !ok {
-					t.Fatalf("sweep record %s (%s %s) has no twin run alone", r.ID, r.Method.Name, r.Pattern)
-				}
-				want := maps.Clone(a.Record.Metrics)
-				if r.KLD == nil {
-					for _, k := range []string{results.MetricKLD, results.MetricSameTop, results.MetricPPLRatio} {
-						delete(want, k)
-					}
-				}
-				if !reflect.DeepEqual(r.Metrics, want) {
-					t.Errorf("%s %s: sweep metrics %v, alone %v", r.Method.Name, r.Pattern, r.Metrics, a.Record.Metrics)
-				}
-				if r.Method.Name != runners.Dense && *r.Achieved != *a.Record.Achieved {
-					t.Errorf("%s %s: sparsity %v in the sweep, %v alone", r.Method.Name, r.Pattern, *r.Achieved, *a.Record.Achieved)
-				}
-			}
-			if c.memory > 0 && !strings.Contains(progress.String(), "reloading stories260K") {
-				t.Errorf("no reload reported with no memory for a dense copy:\n%s", progress.String())
-			}
-			stored, torn, err := results.Read(out)
-			if err != nil || torn != "" {
-				t.Fatalf("reading %s: %v %q", out, err, torn)
-			}
-			if !reflect.DeepEqual(metricsByID(stored), metricsByID(res.Records)) {
-				t.Error("the file's records differ from those returned")
-			}
-		})
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	res, err := runners.Sweep(context.Background(), specs, runners.SweepOptions{Out: out, DataDir: specs[0].DataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ran != len(specs) || len(res.Records) != len(specs) {
+		t.Fatalf("ran %d, %d records, want %d", res.Ran, len(res.Records), len(specs))
+	}
+	for _, r := range res.Records {
+		a, ok := alone[r.ID]
+		if !ok {
+			t.Fatalf("sweep record %s (%s %s) has no twin run alone", r.ID, r.Method.Name, r.Pattern)
+		}
+		if !reflect.DeepEqual(r.Metrics, a.Record.Metrics) {
+			t.Errorf("%s %s: sweep metrics %v, alone %v", r.Method.Name, r.Pattern, r.Metrics, a.Record.Metrics)
+		}
+		if r.Method.Name != runners.Dense && *r.Achieved != *a.Record.Achieved {
+			t.Errorf("%s %s: sparsity %v in the sweep, %v alone", r.Method.Name, r.Pattern, *r.Achieved, *a.Record.Achieved)
+		}
+	}
+	stored, torn, err := results.Read(out)
+	if err != nil || torn != "" {
+		t.Fatalf("reading %s: %v %q", out, err, torn)
+	}
+	if !reflect.DeepEqual(metricsByID(stored), metricsByID(res.Records)) {
+		t.Error("the file's records differ from those returned")
 	}
 }
 

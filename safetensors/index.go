@@ -121,3 +121,13 @@ func (s *Set) Float32(name string) ([]float32, []int, error) {
 	}
 	return f.Float32(name)
 }
+
+// Float32Into reads a tensor into dst (exactly its elements) from whichever
+// shard holds it.
+func (s *Set) Float32Into(name string, dst []float32) error {
+	f, ok := s.where[name]
+	if !ok {
+		return fmt.Errorf("%s: no tensor %q", s.index, name)
+	}
+	return f.Float32Into(name, dst)
+}

@@ -12,7 +12,6 @@ import (
 	"sort"
 
 	"github.com/prunebench/prunebench/internal/jsonerr"
-	"github.com/prunebench/prunebench/linalg"
 )
 
 // MaxHeaderSize is the largest JSON header accepted, the reference reader's cap.
@@ -304,26 +303,36 @@ func (f *File) raw(name string, allowed ...DType) (TensorInfo, []byte, error) {
 
 // Float32 reads an F32, F16 or BF16 tensor as float32, with its shape.
 func (f *File) Float32(name string) ([]float32, []int, error) {
-	t, buf, err := f.raw(name, F32, F16, BF16)
-	if err != nil {
-		return nil, nil, err
+	t, ok := f.tensors[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("%s: no tensor %q", f.path, name)
 	}
 	out := make([]float32, t.NumElements())
-	w := t.DType.Size()
-	linalg.ParallelFor(len(out), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			b := buf[i*w:]
-			switch t.DType {
-			case F32:
-				out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b))
-			case F16:
-				out[i] = HalfToFloat32(binary.LittleEndian.Uint16(b))
-			default:
-				out[i] = BF16ToFloat32(binary.LittleEndian.Uint16(b))
-			}
-		}
-	})
+	if err := f.Float32Into(name, out); err != nil {
+		return nil, nil, err
+	}
 	return out, t.Shape, nil
+}
+
+// Float32Into reads an F32, F16 or BF16 tensor into dst, which must hold
+// exactly its elements: the streaming loaders reuse one buffer per matrix.
+func (f *File) Float32Into(name string, dst []float32) error {
+	t, ok := f.tensors[name]
+	if !ok {
+		return fmt.Errorf("%s: no tensor %q", f.path, name)
+	}
+	switch t.DType {
+	case F32, F16, BF16:
+	default:
+		return fmt.Errorf("%s: tensor %q has dtype %s, want one of %v: %w", f.path, name, t.DType, []DType{F32, F16, BF16}, ErrDType)
+	}
+	if n := t.NumElements(); n != len(dst) {
+		return fmt.Errorf("%s: tensor %q has %d elements, the buffer %d", f.path, name, n, len(dst))
+	}
+	if err := ReadFloat32At(f.r, f.dataStart+t.Begin, t.DType, dst); err != nil {
+		return fmt.Errorf("%s: reading tensor %q: %w", f.path, name, err)
+	}
+	return nil
 }
 
 // Float64 reads an F64 tensor.

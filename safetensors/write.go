@@ -28,6 +28,8 @@ type pending struct {
 	f32   []float32
 	f64   []float64
 	u8    []uint8
+	// load, when set, gives the float32 data at write time (AddFloat32Func).
+	load func() ([]float32, error)
 }
 
 func (p pending) bytes() int64 { return int64(p.count()) * int64(p.dtype.Size()) }
@@ -38,6 +40,12 @@ func (p pending) count() int {
 		return len(p.f64)
 	case p.u8 != nil:
 		return len(p.u8)
+	case p.load != nil:
+		n := 1
+		for _, d := range p.shape {
+			n *= d
+		}
+		return n
 	}
 	return len(p.f32)
 }
@@ -85,6 +93,16 @@ func (w *Writer) AddFloat32(name string, shape []int, data []float32, dtype DTyp
 		data = []float32{}
 	}
 	return w.add(name, pending{dtype: dtype, shape: shape, f32: data})
+}
+
+// AddFloat32Func is AddFloat32 for data that load gives only when the
+// tensor is written, so that a model larger than memory is saved one
+// tensor at a time. load must return exactly the shape's elements.
+func (w *Writer) AddFloat32Func(name string, shape []int, dtype DType, load func() ([]float32, error)) error {
+	if dtype != F32 && dtype != F16 && dtype != BF16 {
+		return fmt.Errorf("safetensors: tensor %q: cannot store float32 data as %s", name, dtype)
+	}
+	return w.add(name, pending{dtype: dtype, shape: shape, load: load})
 }
 
 // AddFloat64 adds an F64 tensor.
@@ -164,6 +182,16 @@ func (w *Writer) writeFile(ctx context.Context, path string, names []string) err
 }
 
 func (p pending) encode(out io.Writer) error {
+	if p.load != nil {
+		data, err := p.load()
+		if err != nil {
+			return err
+		}
+		if len(data) != p.count() {
+			return fmt.Errorf("%d values given for shape %v", len(data), p.shape)
+		}
+		p.f32, p.load = data, nil
+	}
 	const chunk = 1 << 16
 	w := p.dtype.Size()
 	buf := make([]byte, chunk*w)

@@ -33,6 +33,7 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	defer m.Close()
 	if *steps > m.Config.SeqLen {
 		return fmt.Errorf("--steps %d exceeds the model's context length %d", *steps, m.Config.SeqLen)
 	}
