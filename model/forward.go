@@ -165,15 +165,23 @@ func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq,
 
 // Embed returns the embeddings of tokens ((len)×Dim); an out-of-range id is an error.
 func (m *Model) Embed(tokens []int) ([]float32, error) {
-	d, vocab := m.Config.Dim, m.Config.Vocab
-	if len(m.Weights.Embed) != vocab*d {
-		return nil, fmt.Errorf("embed: table has %d floats, want vocab %d × dim %d", len(m.Weights.Embed), vocab, d)
-	}
-	x := make([]float32, len(tokens)*d)
-	if err := m.embedInto(x, tokens); err != nil {
+	x := make([]float32, len(tokens)*m.Config.Dim)
+	if err := m.EmbedInto(x, tokens); err != nil {
 		return nil, err
 	}
 	return x, nil
+}
+
+// EmbedInto is Embed into x, which must hold len(tokens)×Dim values.
+func (m *Model) EmbedInto(x []float32, tokens []int) error {
+	d, vocab := m.Config.Dim, m.Config.Vocab
+	if len(m.Weights.Embed) != vocab*d {
+		return fmt.Errorf("embed: table has %d floats, want vocab %d × dim %d", len(m.Weights.Embed), vocab, d)
+	}
+	if len(x) != len(tokens)*d {
+		return fmt.Errorf("embed: %d values for %d tokens × dim %d", len(x), len(tokens), d)
+	}
+	return m.embedInto(x, tokens)
 }
 
 // embedInto is Embed into x (len(tokens)×Dim) for a table already checked.

@@ -55,7 +55,7 @@ func FuzzHFConfig(f *testing.F) {
 		if err := c.Validate(); err != nil {
 			t.Fatalf("accepted an invalid config %+v: %v", c, err)
 		}
-		configParams(&c) // must not panic, whatever it returns
+		c.Params() // must not panic, whatever it returns
 	})
 }
 

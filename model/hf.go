@@ -521,7 +521,7 @@ func (v vocabOut) write(dir string) error {
 // estimateSaveBytes is about what SaveHF writes: F32 weights, the vocabulary
 // and a margin for headers and config.json.
 func estimateSaveBytes(m *Model, v vocabOut) int64 {
-	params, _ := configParams(&m.Config) // a valid config does not overflow
+	params, _ := m.Config.Params() // a valid config does not overflow
 	n := 4*params + int64(len(v.data)) + 1<<20
 	if v.src != "" {
 		if st, err := os.Stat(v.src); err == nil {

@@ -100,7 +100,7 @@ func TestLoadStories260K(t *testing.T) {
 	if n := weightCount(m); n != 260032 {
 		t.Errorf("%d parameters, want 260,032", n)
 	}
-	if n, ok := configParams(&m.Config); !ok || n != 260032 {
+	if n, ok := m.Config.Params(); !ok || n != 260032 {
 		t.Errorf("the config implies %d parameters (%v), want 260,032", n, ok)
 	}
 	if got := m.Tokenizer.Encode("Once upon a time", true, false); len(got) < 3 || got[0] != 1 {

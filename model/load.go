@@ -141,7 +141,7 @@ func checkFits(c *Config, f headerFields, tensors int, dataBytes, minBytes int64
 	if need := 9 * int64(c.Layers); int64(tensors) < need { // Layers ≤ maxDimension: no overflow
 		return fmt.Errorf("%s = %d needs %d block tensors, but the checkpoint holds only %d tensors", f.layers, c.Layers, need, tensors)
 	}
-	params, ok := configParams(c)
+	params, ok := c.Params()
 	if bytes, ok2 := mulChecked(params, minBytes); !ok || !ok2 || bytes > dataBytes {
 		return fmt.Errorf("%s imply %s parameters (at least %d bytes each), but the tensor data holds only %d bytes",
 			f.shapes, paramString(params, ok), minBytes, dataBytes)
@@ -149,9 +149,9 @@ func checkFits(c *Config, f headerFields, tensors int, dataBytes, minBytes int64
 	return nil
 }
 
-// configParams is the number of parameters the config implies, or false when
-// it overflows int64.
-func configParams(c *Config) (int64, bool) {
+// Params is the number of parameters the config implies, or false when it
+// overflows int64 (a hostile header).
+func (c *Config) Params() (int64, bool) {
 	d, qd, kvd, ff := int64(c.Dim), int64(c.QDim()), int64(c.KVDim()), int64(c.HiddenDim)
 	heads := int64(1)
 	if !c.TiedClassifier {

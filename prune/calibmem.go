@@ -77,3 +77,12 @@ func addSat(a, b uint64) uint64 {
 	}
 	return s
 }
+
+// InputBytes is the part of CalibrationBytes that PipelineOptions.
+// SpillInputs moves to a file: the nseq·T·Dim float32 block inputs.
+func InputBytes(cfg *model.Config, nseq, T int) uint64 {
+	if cfg == nil || nseq <= 0 || T <= 0 || cfg.Dim <= 0 {
+		return 0
+	}
+	return mulSat(mulSat(uint64(nseq), uint64(T)), 4*uint64(cfg.Dim))
+}

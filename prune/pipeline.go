@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/prunebench/prunebench/internal/spillmem"
 	"github.com/prunebench/prunebench/model"
 )
 
@@ -31,6 +32,25 @@ type PipelineOptions struct {
 	// windows: blocks before Resume.Block must already be pruned. Run
 	// advances Resume.X in place. calib still gives the window shape.
 	Resume *Checkpoint
+	// SpillInputs keeps the blocks' inputs (nsamples·seqlen·Dim float32,
+	// the largest buffer of a run) in a temporary file (NewInputs) and out
+	// of the resident set between the chunks that use them: for when they
+	// do not fit beside the rest of the run. A Resume.X should then come
+	// from NewInputs too.
+	SpillInputs bool
+}
+
+// NewInputs allocates n float32 inputs for Run: in memory, or with spill
+// in an unlinked temporary file (internal/spillmem); free releases them.
+func NewInputs(n int, spill bool) (x []float32, free func(), err error) {
+	if !spill || n == 0 {
+		return make([]float32, n), func() {}, nil
+	}
+	x, unmap, err := spillmem.Floats(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	return x, func() { unmap() }, nil
 }
 
 // Checkpoint is the state between blocks: the inputs of block Block
@@ -130,12 +150,17 @@ func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pa
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("pipeline: %w", err)
 		}
-		flat := make([]int, 0, nseq*T)
-		for _, w := range calib {
-			flat = append(flat, w...)
-		}
-		if x, err = m.Embed(flat); err != nil {
+		var free func()
+		if x, free, err = NewInputs(nseq*T*cfg.Dim, opts.SpillInputs); err != nil {
 			return nil, fmt.Errorf("pipeline: calibration: %w", err)
+		}
+		defer free()
+		for i, w := range calib {
+			win := x[i*T*cfg.Dim : (i+1)*T*cfg.Dim]
+			if err := m.EmbedInto(win, w); err != nil {
+				return nil, fmt.Errorf("pipeline: calibration window %d: %w", i, err)
+			}
+			spillmem.Drop(win)
 		}
 	}
 
@@ -164,6 +189,7 @@ func Run(ctx context.Context, m *model.Model, calib [][]int, method Method, p Pa
 		}
 		if opts.OnBlock != nil {
 			err = opts.OnBlock(br, b, Checkpoint{Block: l + 1, X: x})
+			spillmem.Drop(x) // the state save read it all
 		}
 		release()
 		if err != nil {
@@ -291,6 +317,8 @@ func (r *blockRunner) forward(ctx context.Context, b *model.Block, x []float32, 
 		if err := model.BlockForwardContext(ctx, r.cfg, b, chunk, n, r.T, hook); err != nil {
 			return err
 		}
+		// Spilled inputs leave the resident set until the next pass.
+		spillmem.Drop(x[s*r.T*r.cfg.Dim : (s+n)*r.T*r.cfg.Dim])
 	}
 	return nil
 }

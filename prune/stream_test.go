@@ -3,6 +3,7 @@ package prune_test
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -77,5 +78,43 @@ func TestRunStreamingMatchesWhole(t *testing.T) {
 				release()
 			}
 		})
+	}
+}
+
+// TestRunSpilledInputsMatch: with the block inputs in a temporary file
+// (SpillInputs) the pruned weights and results are those of inputs in
+// memory, and the file leaves nothing in TMPDIR.
+func TestRunSpilledInputsMatch(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	calib := calibration(64, 32, 40) // 128 KiB of inputs: chunks of whole pages
+	p := prune.Pattern{Ratio: 0.5}
+	want, inMemory := tinyModel(t, 40), prune.PipelineOptions{ChunkSeqs: 8}
+	wantRes, err := prune.Run(context.Background(), want, calib, baselines.Wanda{}, p, inMemory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tinyModel(t, 40)
+	gotRes, err := prune.Run(context.Background(), got, calib, baselines.Wanda{}, p, prune.PipelineOptions{ChunkSeqs: 8, SpillInputs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range got.Weights.Blocks {
+		for i, lin := range got.Weights.Blocks[l].Linears() {
+			w := want.Weights.Blocks[l].Linears()[i].W
+			for j := range w {
+				if math.Float32bits(lin.W[j]) != math.Float32bits(w[j]) {
+					t.Fatalf("block %d %s[%d]: spilled %g, in memory %g", l, model.LinearNames[i], j, lin.W[j], w[j])
+				}
+			}
+		}
+	}
+	for i := range wantRes.Blocks {
+		if gotRes.Blocks[i].MeanRelError != wantRes.Blocks[i].MeanRelError {
+			t.Errorf("block %d: error %g spilled, %g in memory", i, gotRes.Blocks[i].MeanRelError, wantRes.Blocks[i].MeanRelError)
+		}
+	}
+	if es, _ := os.ReadDir(tmp); len(es) != 0 {
+		t.Errorf("TMPDIR holds %v", es)
 	}
 }

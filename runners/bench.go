@@ -33,7 +33,12 @@ type BenchSpec struct {
 	// NSamples windows of SeqLen random tokens calibrate; EvalWindows
 	// windows of SeqLen are scored (0 = none).
 	NSamples, SeqLen, EvalWindows int
-	ChunkSeqs                     int
+	// ChunkSeqs is the calibration sequences per block forward; 0 sizes
+	// it to MaxMemory as a run does.
+	ChunkSeqs int
+	// MaxMemory bounds the calibration and evaluation work beyond the
+	// weights (0 = the default budget of a run).
+	MaxMemory uint64
 	// Dir keeps the checkpoint there; "" writes it to a temporary
 	// directory removed at the end.
 	Dir      string
@@ -49,6 +54,8 @@ type BenchResult struct {
 	Pattern      string         `json:"pattern"`
 	NSamples     int            `json:"nsamples"`
 	SeqLen       int            `json:"seqlen"`
+	ChunkSeqs    int            `json:"chunk"` // calibration sequences per block forward (0 = all)
+	SpillInputs  bool           `json:"spill_inputs"`
 	WriteSeconds float64        `json:"write_seconds"`
 	LoadSeconds  float64        `json:"load_seconds"`
 	Blocks       []BenchBlock   `json:"blocks"`
@@ -74,7 +81,8 @@ type BenchBlock struct {
 	MeanRelError float64 `json:"mean_rel_error"`
 }
 
-// Bench writes, loads, prunes and evaluates a synthetic model.
+// Bench writes, opens (streaming its blocks), prunes and evaluates a
+// synthetic model.
 func Bench(ctx context.Context, s BenchSpec) (*BenchResult, error) {
 	progress := s.Progress
 	if progress == nil {
@@ -111,12 +119,19 @@ func Bench(ctx context.Context, s BenchSpec) (*BenchResult, error) {
 	}
 	res.WriteSeconds = time.Since(start).Seconds()
 	start = time.Now()
-	m, err := model.Load(dir)
+	m, err := model.Open(dir)
 	if err != nil {
 		return nil, err
 	}
+	defer m.Close()
 	res.LoadSeconds = time.Since(start).Seconds()
-	if _, err := checkPrune(m, PruneSpec{Pattern: s.Pattern, ChunkSeqs: s.ChunkSeqs, Calib: data.CalibSpec{NSamples: s.NSamples, SeqLen: s.SeqLen}}); err != nil {
+	chunk, spill := s.ChunkSeqs, false
+	if chunk == 0 {
+		chunk, spill = autoChunk(&m.Config, s.NSamples, s.SeqLen, memoryBudget(s.MaxMemory))
+		reportChunk(progress, chunk, spill, s.NSamples)
+	}
+	res.ChunkSeqs, res.SpillInputs = chunk, spill
+	if _, err := checkPrune(m, PruneSpec{Pattern: s.Pattern, ChunkSeqs: chunk, SpillInputs: spill, Calib: data.CalibSpec{NSamples: s.NSamples, SeqLen: s.SeqLen}}); err != nil {
 		return nil, err
 	}
 
@@ -126,7 +141,7 @@ func Bench(ctx context.Context, s BenchSpec) (*BenchResult, error) {
 		calib[i] = randomTokens(rng, s.SeqLen, s.Shape.Vocab)
 	}
 	pr, err := prune.Run(ctx, m, calib, method, s.Pattern, prune.PipelineOptions{
-		Progress: s.Progress, ChunkSeqs: s.ChunkSeqs, PerRow: perRow,
+		Progress: s.Progress, ChunkSeqs: chunk, PerRow: perRow, SpillInputs: spill,
 	})
 	if err != nil {
 		return nil, err
@@ -139,7 +154,8 @@ func Bench(ctx context.Context, s BenchSpec) (*BenchResult, error) {
 	if s.EvalWindows > 0 {
 		tokens := randomTokens(rng, s.EvalWindows*s.SeqLen, s.Shape.Vocab)
 		start = time.Now()
-		ppl, err := eval.Perplexity(ctx, m, tokens, m.Config.SeqLen, eval.PPLOptions{SeqLen: s.SeqLen, MaxWindows: s.EvalWindows, Progress: s.Progress})
+		ppl, err := eval.Perplexity(ctx, m, tokens, m.Config.SeqLen, eval.PPLOptions{SeqLen: s.SeqLen, MaxWindows: s.EvalWindows, Progress: s.Progress,
+			BatchTokens: maxBatchTokens(&m.Config, s.SeqLen, evalBudget(&m.Config, s.MaxMemory))})
 		if err != nil {
 			return nil, err
 		}

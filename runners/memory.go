@@ -2,7 +2,9 @@ package runners
 
 import (
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -33,6 +35,23 @@ func memoryBudget(maxMemory uint64) uint64 {
 	return uint64(float64(avail) * defaultBudgetShare)
 }
 
+// Evaluation batches gain little speed past a few windows (stories260K's
+// WikiText-2 perplexity: 2.6k-token batches within 17% of 64k-token ones),
+// so by default they get a share sized like the model rather than the
+// machine: a quarter of the float32 weights, at least evalMinBytes, as
+// llama.cpp's perplexity tool stays near the size of its weights. An
+// explicit --max-memory is used whole.
+const evalMinBytes = 64 << 20
+
+// evalBudget is the bytes an evaluation's logits and activations may take.
+func evalBudget(c *model.Config, maxMemory uint64) uint64 {
+	if maxMemory > 0 {
+		return maxMemory
+	}
+	params, _ := c.Params()
+	return min(memoryBudget(0), max(evalMinBytes, uint64(params)))
+}
+
 // forwardBytesPerToken is what one token costs in a forward pass: its
 // logits and the activations of one block (residual, normalised copy,
 // q/k/v, attention output, the MLP's gate, up and product), in float32.
@@ -55,20 +74,50 @@ func zeroShotMaxBatch(c *model.Config, contextLen int, share uint64) int {
 	return int(max(min(share/max(per, 1), 1<<10), 1))
 }
 
-// autoChunk picks the calibration sequences per block forward: all of them
-// when their activations fit in budget, else the most that fit (at least
-// one; checkMemory then judges the rest).
-func autoChunk(c *model.Config, nseq, T int, budget uint64) int {
-	fits := func(chunk int) bool {
-		need := prune.CalibrationBytes(c, nseq, T, chunk)
-		return need+need/4 <= budget
+// calibrationNeed is what a calibration of nseq windows of T tokens takes
+// in memory with chunk sequences per block forward, with a quarter more
+// for the garbage the collector has not reclaimed yet; spilled inputs
+// (prune.InputBytes) are not counted.
+func calibrationNeed(c *model.Config, nseq, T, chunk int, spill bool) uint64 {
+	need := prune.CalibrationBytes(c, nseq, T, chunk)
+	if spill {
+		need -= prune.InputBytes(c, nseq, T)
 	}
-	if fits(0) {
-		return 0
+	need += methodBytes(c)
+	return need + need/4
+}
+
+// methodBytes bounds what the heaviest methods (SparseGPT, ADMM) allocate
+// for one linear beside its statistics, on the widest input n (down_proj's
+// HiddenDim) and its m outputs: a float64 n×n inverse or factorisation and
+// its float32 copy, and four m×n float32 buffers (weights, masks, dual and
+// update). For LLaMA-7B that is 1.5 GB.
+func methodBytes(c *model.Config) uint64 {
+	n := uint64(max(c.Dim, c.QDim(), c.HiddenDim))
+	m := uint64(c.Dim)
+	if n == uint64(c.Dim) {
+		m = uint64(max(c.HiddenDim, c.QDim()))
+	}
+	return n*n*12 + 4*m*n*4
+}
+
+// autoChunk picks the calibration sequences per block forward and whether
+// the block inputs spill to a file: all sequences in memory when they fit
+// in budget, else the most sequences that fit with the inputs in memory,
+// else (a one-sequence chunk does not fit beside the inputs) the most
+// that fit with the inputs spilled (at least one; checkMemory then judges).
+func autoChunk(c *model.Config, nseq, T int, budget uint64) (chunk int, spill bool) {
+	if calibrationNeed(c, nseq, T, 0, false) <= budget {
+		return 0, false
+	}
+	spill = calibrationNeed(c, nseq, T, 1, false) > budget
+	fits := func(chunk int) bool { return calibrationNeed(c, nseq, T, chunk, spill) <= budget }
+	if spill && fits(0) {
+		return 0, true
 	}
 	lo, hi := 1, nseq-1 // fits(lo) assumed; the largest chunk that fits
 	if !fits(lo) {
-		return 1
+		return 1, spill
 	}
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
@@ -78,7 +127,18 @@ func autoChunk(c *model.Config, nseq, T int, budget uint64) int {
 			hi = mid - 1
 		}
 	}
-	return lo
+	return lo, spill
+}
+
+// reportChunk tells on progress how autoChunk fitted the calibration to
+// the memory budget, when it had to.
+func reportChunk(progress io.Writer, chunk int, spill bool, nseq int) {
+	if chunk > 0 {
+		fmt.Fprintf(progress, "prune: %d of %d calibration sequences per block forward, to fit the memory budget\n", chunk, nseq)
+	}
+	if spill {
+		fmt.Fprintf(progress, "prune: the block inputs are kept in a temporary file in %s, to fit the memory budget\n", os.TempDir())
+	}
 }
 
 // ParseMemory reads a memory size: a number of bytes with an optional

@@ -52,23 +52,39 @@ func TestBatchSizes(t *testing.T) {
 	}
 }
 
-// TestAutoChunk compares the chunk with a search over every chunk size.
+// TestAutoChunk compares the chunk and the spill decision with a search
+// over every chunk size: the inputs stay in memory while a one-sequence
+// chunk fits beside them.
 func TestAutoChunk(t *testing.T) {
 	c := model.LLaMA7B
-	for _, budget := range []uint64{1 << 30, 6 << 30, 12 << 30, 40 << 30, 1 << 50} {
-		got := autoChunk(&c, 128, 2048, budget)
+	inputs := prune.InputBytes(&c, 128, 2048)
+	if inputs != 128*2048*4096*4 {
+		t.Fatalf("InputBytes %d", inputs)
+	}
+	for _, budget := range []uint64{1 << 30, 3 << 30, 6 << 30, 12 << 30, 40 << 30, 1 << 50} {
+		got, spill := autoChunk(&c, 128, 2048, budget)
+		work := uint64(11008*11008*12 + 4*4096*11008*4) // methodBytes of LLaMA-7B
+		need := func(k int) uint64 {
+			n := prune.CalibrationBytes(&c, 128, 2048, k) + work
+			if spill {
+				n -= inputs
+			}
+			return n + n/4
+		}
+		wantSpill := (prune.CalibrationBytes(&c, 128, 2048, 1)+work)*5/4 > budget && (prune.CalibrationBytes(&c, 128, 2048, 0)+work)*5/4 > budget
 		want := 1
-		if need := prune.CalibrationBytes(&c, 128, 2048, 0); need+need/4 <= budget {
+		if need(0) <= budget {
 			want = 0
 		} else {
 			for k := 1; k < 128; k++ {
-				if need := prune.CalibrationBytes(&c, 128, 2048, k); need+need/4 <= budget {
+				if need(k) <= budget {
 					want = k
 				}
 			}
 		}
-		if got != want {
-			t.Errorf("budget %d: chunk %d, want %d", budget, got, want)
+		if got != want || spill != wantSpill {
+			t.Errorf("budget %d: chunk %d spill %v, want %d and %v", budget, got, spill, want, wantSpill)
 		}
+		t.Logf("budget %d GiB: chunk %d, spill %v", budget>>30, got, spill)
 	}
 }

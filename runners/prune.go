@@ -23,8 +23,11 @@ type PruneSpec struct {
 	// windows so that reconstruction errors are comparable.
 	Calib     data.CalibSpec
 	DataDir   string
-	ChunkSeqs int       // sequences per block forward; 0 = all
-	Progress  io.Writer // stderr in the CLI; nil = quiet
+	ChunkSeqs int // sequences per block forward; 0 = all
+	// SpillInputs keeps the block inputs in a temporary file
+	// (prune.PipelineOptions.SpillInputs).
+	SpillInputs bool
+	Progress    io.Writer // stderr in the CLI; nil = quiet
 	// State, when set, is a directory where the pruning state is kept
 	// after every block (resume.go); a run finds the state an earlier run
 	// of the same settings left there and resumes from its last finished
@@ -118,9 +121,10 @@ func prunePrepared(ctx context.Context, m *model.Model, s PruneSpec, calibrate c
 	fmt.Fprintf(progress, "prune: %s %s, calibration %s %d×%d from %s\n",
 		method.Name(), s.Pattern, prov.Mode, prov.NSamples, prov.SeqLen, prov.Source)
 	opts := prune.PipelineOptions{
-		Progress:  s.Progress,
-		ChunkSeqs: s.ChunkSeqs,
-		PerRow:    perRow,
+		Progress:    s.Progress,
+		ChunkSeqs:   s.ChunkSeqs,
+		PerRow:      perRow,
+		SpillInputs: s.SpillInputs,
 	}
 	var prior []prune.BlockResult
 	if st != nil {
@@ -203,23 +207,23 @@ func checkPrune(m *model.Model, s PruneSpec) (data.CalibSpec, error) {
 	case s.ChunkSeqs < 0:
 		return s.Calib, fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
 	}
-	return s.Calib, checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs)
+	return s.Calib, checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs, s.SpillInputs)
 }
 
 // availableMemory is sysmem.Available; tests replace it.
 var availableMemory = sysmem.Available
 
 // checkMemory refuses a calibration whose activations (prune.
-// CalibrationBytes) exceed the memory the process can still allocate: the
-// pipeline would otherwise die in an unrecoverable Go out-of-memory error,
-// possibly after minutes of calibration. It runs before data.Calibrate and
-// before anything is sized by the spec.
-func checkMemory(cfg *model.Config, nseq, T, chunk int) error {
+// CalibrationBytes, less the inputs when they spill) exceed the memory the
+// process can still allocate: the pipeline would otherwise die in an
+// unrecoverable Go out-of-memory error, possibly after minutes of
+// calibration. It runs before data.Calibrate and before anything is sized
+// by the spec.
+func checkMemory(cfg *model.Config, nseq, T, chunk int, spill bool) error {
 	// A quarter more for the garbage the GC has not yet reclaimed (per-chunk
 	// buffers, the calibration's intermediates): under an address-space
 	// limit the runtime fails an allocation rather than collect first.
-	need := prune.CalibrationBytes(cfg, nseq, T, chunk)
-	need += need / 4
+	need := calibrationNeed(cfg, nseq, T, chunk, spill)
 	avail, what := availableMemory()
 	if what == "" || need <= avail {
 		return nil
@@ -227,8 +231,8 @@ func checkMemory(cfg *model.Config, nseq, T, chunk int) error {
 	advice := "use fewer --nsamples or a smaller --seqlen"
 	// The per-chunk workspace dominates when a one-sequence chunk would
 	// need less than half as much.
-	if one := prune.CalibrationBytes(cfg, nseq, T, 1); one < need/2 {
-		if one+one/4 <= avail {
+	if one := calibrationNeed(cfg, nseq, T, 1, spill); one < need/2 {
+		if one <= avail {
 			advice = "use a smaller --chunk (sequences per block forward), fewer --nsamples or a smaller --seqlen"
 		} else {
 			advice = "use fewer --nsamples, a smaller --seqlen or a smaller --chunk (sequences per block forward)"

@@ -600,10 +600,8 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 		var calibSeconds float64
 		ps := p.pruneSpec()
 		if ps.ChunkSeqs == 0 {
-			ps.ChunkSeqs = autoChunk(&s.m.Config, ps.Calib.NSamples, ps.Calib.SeqLen, memoryBudget(spec.MaxMemory))
-			if ps.ChunkSeqs > 0 {
-				fmt.Fprintf(s.progress, "prune: %d of %d calibration sequences per block forward, to fit the memory budget\n", ps.ChunkSeqs, ps.Calib.NSamples)
-			}
+			ps.ChunkSeqs, ps.SpillInputs = autoChunk(&s.m.Config, ps.Calib.NSamples, ps.Calib.SeqLen, memoryBudget(spec.MaxMemory))
+			reportChunk(s.progress, ps.ChunkSeqs, ps.SpillInputs, ps.Calib.NSamples)
 		}
 		po, err := prunePrepared(ctx, s.m, ps, func(c data.CalibSpec) ([][]int, data.Provenance, error) {
 			cc, fresh, err := s.calibrate(p)

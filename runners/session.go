@@ -60,7 +60,7 @@ func (s *session) restoreDense() error {
 // evaluate runs the evaluations in order: perplexities, zero-shot, KLD.
 func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *results.Record) error {
 	m := s.m
-	budget := memoryBudget(p.spec.MaxMemory)
+	budget := evalBudget(&m.Config, p.spec.MaxMemory)
 	for _, in := range p.ppl {
 		fmt.Fprintf(s.progress, "ppl: %s: %d tokens\n", in.text.ref.Path, len(in.text.tokens))
 		o := in.opts

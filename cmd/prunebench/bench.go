@@ -25,7 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&shape.KVHeads, "kv-heads", 0, "key/value heads (default: --heads)")
 	fs.IntVar(&shape.Vocab, "vocab", shape.Vocab, "vocabulary (the tokenizer's size)")
 	fs.IntVar(&shape.SeqLen, "context", shape.SeqLen, "context length")
-	blocks := fs.Int("blocks", 2, "blocks to build (LLaMA-7B has 32; the whole model is loaded in float32)")
+	blocks := fs.Int("blocks", 2, "blocks to build (LLaMA-7B has 32; blocks are read one at a time)")
 	dtype := fs.String("dtype", "bf16", "checkpoint dtype on disk: bf16, f16 or f32")
 	methods := fs.String("method", "sparsegpt", "comma-separated methods, each on a fresh load: "+strings.Join(runners.MethodNames, ", "))
 	sparsity := fs.String("sparsity", "0.5", "target: a ratio in (0,1) or N:M")
@@ -33,7 +33,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	nsamples := fs.Int("nsamples", 16, "calibration windows of random tokens")
 	seqlen := fs.Int("seqlen", 2048, "calibration and evaluation window length")
 	evalWindows := fs.Int("eval-windows", 2, "windows scored for the evaluation throughput (0 = none)")
-	chunk := fs.Int("chunk", 0, "calibration sequences per block forward (0 = all)")
+	chunk := fs.Int("chunk", 0, "calibration sequences per block forward (0 = as many as --max-memory allows)")
+	var maxMemory memoryFlag
+	fs.Var(&maxMemory, "max-memory", "memory for activations, logits and calibration beyond the weights, e.g. 6GB (default: 3/4 of what is available)")
 	keep := fs.String("keep", "", "write the checkpoint to this directory and keep it (default: a temporary one, removed)")
 	dataDir := fs.String("data-dir", "", "data directory, for the LLaMA-2 tokenizer (default $PRUNEBENCH_DATA or ../shared/data)")
 	tok := fs.String("tokenizer", "", "tokenizer.model with --vocab pieces (default: the data directory's LLaMA-2 tokenizer)")
@@ -62,7 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var specs []runners.BenchSpec
 	for _, name := range strings.Split(*methods, ",") {
 		s := runners.BenchSpec{Shape: shape, DType: dt, Method: options.Spec(strings.TrimSpace(name)), Pattern: pattern,
-			NSamples: *nsamples, SeqLen: *seqlen, EvalWindows: *evalWindows, ChunkSeqs: *chunk, Dir: *keep, Progress: stderr}
+			NSamples: *nsamples, SeqLen: *seqlen, EvalWindows: *evalWindows, ChunkSeqs: *chunk, MaxMemory: uint64(maxMemory), Dir: *keep, Progress: stderr}
 		if _, err := s.Method.Resolved(); err != nil {
 			return usageError{err}
 		}
