@@ -52,15 +52,7 @@ func TestOpenMatchesLoad(t *testing.T) {
 	}
 	for name, path := range paths {
 		t.Run(name, func(t *testing.T) {
-			whole, err := Load(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			whole, m := openBoth(t, path)
 			if !m.Streaming() || whole.Streaming() {
 				t.Fatalf("Streaming: Open %v, Load %v", m.Streaming(), whole.Streaming())
 			}
@@ -84,6 +76,21 @@ func TestOpenMatchesLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openBoth loads path whole and opens it streaming (closed at the end of
+// the test).
+func openBoth(t *testing.T, path string) (whole, streaming *Model) {
+	t.Helper()
+	whole, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streaming, err = Open(path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { streaming.Close() })
+	return whole, streaming
 }
 
 func sameBlock(t *testing.T, l int, got, want *Block) {
@@ -144,15 +151,7 @@ func TestCommitBlock(t *testing.T) {
 	path := writeSynthetic(t, safetensors.BF16)
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	whole, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	whole, m := openBoth(t, path)
 	const l = 1
 	b, release, err := m.Block(l)
 	if err != nil {
