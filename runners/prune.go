@@ -128,7 +128,8 @@ func prunePrepared(ctx context.Context, m *model.Model, s PruneSpec, calibrate c
 	}
 	var prior []prune.BlockResult
 	if st != nil {
-		st.nseq, st.T = len(calib), len(calib[0])
+		st.nseq, st.T, st.spill = len(calib), len(calib[0]), s.SpillInputs
+		defer st.freeResumed()
 		if opts.Resume, prior, opts.ChunkSeqs, err = st.load(ctx, m, calib, s.ChunkSeqs); err != nil {
 			return fail(err)
 		}

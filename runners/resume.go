@@ -193,6 +193,30 @@ type pruneState struct {
 	broken bool
 	// nseq, T are the calibration's shape.
 	nseq, T int
+	// spill allocates the resumed inputs as the run would its own
+	// (prune.NewInputs); freeInputs releases them after the run.
+	spill      bool
+	freeInputs func()
+}
+
+// newInputs allocates the n resumed inputs, to be freed by freeResumed.
+func (st *pruneState) newInputs(n int) ([]float32, error) {
+	x, free, err := prune.NewInputs(n, st.spill)
+	if err != nil {
+		return nil, err
+	}
+	st.freeResumed()
+	st.freeInputs = free
+	return x, nil
+}
+
+// freeResumed releases the inputs newInputs allocated, once the pipeline
+// is done with them.
+func (st *pruneState) freeResumed() {
+	if st != nil && st.freeInputs != nil {
+		st.freeInputs()
+		st.freeInputs = nil
+	}
 }
 
 // openState looks at the state directory dir for the run id (described by
@@ -516,7 +540,10 @@ func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]i
 	}
 	var x []float32
 	if valid == man.Done && man.Inputs != nil {
-		x = make([]float32, nseq*T*cfg.Dim)
+		var err error
+		if x, err = st.newInputs(nseq * T * cfg.Dim); err != nil {
+			return nil, nil, fmt.Errorf("prune: %w", err)
+		}
 		if err := st.read(*man.Inputs, x); err != nil {
 			why, x = err.Error(), nil
 		}
@@ -560,8 +587,11 @@ func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]i
 	for _, w := range calib {
 		flat = append(flat, w...)
 	}
-	x, err := m.Embed(flat)
+	x, err := st.newInputs(len(flat) * cfg.Dim)
 	if err != nil {
+		return nil, nil, fmt.Errorf("prune: %w", err)
+	}
+	if err := m.EmbedInto(x, flat); err != nil {
 		return nil, nil, fmt.Errorf("prune: calibration: %w", err)
 	}
 	cs := nseq

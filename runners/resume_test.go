@@ -489,3 +489,29 @@ func TestRunResume(t *testing.T) {
 		})
 	}
 }
+
+// TestPruneResumeSpilled: a run whose block inputs spill to a file, killed
+// after block 1 and resumed (its kept inputs read into such a file), gives
+// the weights of an uninterrupted run in memory.
+func TestPruneResumeSpilled(t *testing.T) {
+	c := resumeCase{spec("wanda"), prune.Pattern{Ratio: 0.5}, stories(t)}
+	wantW, wantR := c.reference(t)
+	state := filepath.Join(t.TempDir(), "out"+runners.StateSuffix)
+	s := c.spec(state, nil)
+	s.SpillInputs = true
+	killAfter(t, 1)
+	if _, err := runners.Prune(context.Background(), loadStories(t), s); !errors.Is(err, errKilled) {
+		t.Fatalf("run stopped: %v, want the kill", err)
+	}
+	runners.SetStateHook(nil)
+	m := loadStories(t)
+	o, err := runners.Prune(context.Background(), m, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Resumed != 2 {
+		t.Errorf("resumed %d blocks, want 2", o.Resumed)
+	}
+	sameBits(t, "spilled and resumed", weights(m), wantW)
+	sameResult(t, "spilled and resumed", o.Result, wantR)
+}
