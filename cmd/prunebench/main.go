@@ -50,6 +50,7 @@ var verbs = []verb{
 	{name: "plot", summary: "plot a metric against a method option or the sparsity (PNG or SVG)", run: runPlot},
 	{name: "bench", summary: "write, load, prune and evaluate a synthetic LLaMA-7B-shaped model: seconds per block, tokens/s, peak RSS", run: runBench},
 	{name: "zeroshot", summary: "zero-shot accuracy on BoolQ, RTE, HellaSwag, WinoGrande, ARC, OpenBookQA, PIQA", run: runZeroShot},
+	{name: "export", summary: "write a model as GGUF for llama.cpp (F32 or F16)", run: runExport},
 	{name: "data", summary: "fetch the data registry's files (data fetch [NAME…]), list them, or fetch a Hugging Face model", run: runData},
 }
 

@@ -1,0 +1,349 @@
+package model
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/safetensors"
+	"github.com/prunebench/prunebench/tokenizer"
+)
+
+// ggufFileTypes is general.file_type for each dtype SaveGGUF writes:
+// llama.cpp's LLAMA_FTYPE_ALL_F32 and LLAMA_FTYPE_MOSTLY_F16 ("mostly"
+// because the norms stay F32).
+var ggufFileTypes = map[safetensors.DType]uint32{safetensors.F32: 0, safetensors.F16: 1}
+
+// ggufKV is one metadata pair to write; val is a uint32, float32, bool,
+// string, []string, []float32 or []int32.
+type ggufKV struct {
+	key string
+	val any
+}
+
+// ggufOut is one tensor to write: its shape (out×in, or n), ggml type and
+// a loader called only when its data is written.
+type ggufOut struct {
+	name  string
+	shape []int
+	typ   uint32
+	load  func() ([]float32, error)
+}
+
+func (t ggufOut) bytes() int64 {
+	n := ggmlFloatSizes[t.typ]
+	for _, d := range t.shape {
+		n *= int64(d)
+	}
+	return n
+}
+
+// SaveGGUF writes m as a GGUF v3 file for llama.cpp (FORMATS.md §5): the
+// LLaMA metadata, the vocabulary as tokenizer.ggml.* keys (a SentencePiece
+// vocabulary as it is; a llama2.c one converted, see tokenizer.Llama2C.Vocab)
+// and the tensors under LoadGGUF's names. dtype is F32 or F16 for the
+// matrices; the norms are F32 either way, as llama.cpp's converter writes
+// them. Q/K rows are written as held: prunebench's adjacent-pair order is
+// GGUF's. A tied classifier is not written (llama.cpp then uses
+// token_embd). An F16 matrix with a weight beyond F16's range is refused
+// rather than written as infinity.
+//
+// Block linears are read one at a time when written (Model.linear), so a
+// streaming model, pruned blocks included, is exported without holding
+// its blocks. The file is written through internal/atomicfile: it appears
+// at path complete, replacing any file there, or not at all; ctx is
+// checked between tensors.
+func SaveGGUF(ctx context.Context, m *Model, path string, dtype safetensors.DType) (err error) {
+	fail := func(err error) error { return fmt.Errorf("save gguf %s: %w", path, err) }
+	if _, ok := ggufFileTypes[dtype]; !ok {
+		return fail(fmt.Errorf("dtype %s: want F32 or F16", dtype))
+	}
+	if err := m.checkWeights(); err != nil {
+		return fail(fmt.Errorf("the model is inconsistent: %w", err))
+	}
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return fail(errors.New("is a directory; name the file to write"))
+	}
+	kvs, err := ggufMetadata(m, path, dtype)
+	if err != nil {
+		return fail(err)
+	}
+	tensors := ggufTensors(m, dtype)
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		if err != nil {
+			f.Abort()
+		}
+	}()
+	w := &ggufWriter{w: bufio.NewWriterSize(f, 1<<20)}
+	if err := w.header(kvs, tensors); err != nil {
+		return fail(err)
+	}
+	for _, t := range tensors {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		if err := w.tensor(t); err != nil {
+			return fail(fmt.Errorf("tensor %s: %w", t.name, err))
+		}
+	}
+	if err := w.w.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := f.Commit(); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// ggufMetadata is the metadata SaveGGUF writes, in llama.cpp's converter's
+// order (general, architecture, tokenizer).
+func ggufMetadata(m *Model, path string, dtype safetensors.DType) ([]ggufKV, error) {
+	vs, ok := m.Tokenizer.(interface {
+		Vocab() (tokenizer.Vocab, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("the model's %T vocabulary cannot be written to GGUF (want SentencePiece or llama2.c)", m.Tokenizer)
+	}
+	v, err := vs.Vocab()
+	if err != nil {
+		return nil, fmt.Errorf("vocabulary: %w", err)
+	}
+	c := &m.Config
+	// llama.cpp sizes token_embd by the token list.
+	if len(v.Pieces) != c.Vocab {
+		return nil, fmt.Errorf("the vocabulary has %d tokens but the embedding %d rows; GGUF needs one token per row", len(v.Pieces), c.Vocab)
+	}
+	// LoadGGUF rebuilds the tokenizer this way: a vocabulary it would refuse
+	// (duplicate pieces from a llama2.c file, say) is refused before writing.
+	if _, err := tokenizer.NewSentencePiece(v.Pieces, v.Scores, v.Types, v.BOS, v.EOS, v.Unk, v.AddDummyPrefix); err != nil {
+		return nil, fmt.Errorf("vocabulary: %w", err)
+	}
+	kvs := []ggufKV{
+		{"general.architecture", "llama"},
+		{"general.name", ggufModelName(m, path)},
+		{"general.file_type", ggufFileTypes[dtype]},
+		{"general.alignment", uint32(ggufDefaultAlignment)},
+		{"llama.context_length", uint32(c.SeqLen)},
+		{"llama.embedding_length", uint32(c.Dim)},
+		{"llama.block_count", uint32(c.Layers)},
+		{"llama.feed_forward_length", uint32(c.HiddenDim)},
+		{"llama.rope.dimension_count", uint32(c.HeadDim)},
+		{"llama.attention.head_count", uint32(c.Heads)},
+		{"llama.attention.head_count_kv", uint32(c.KVHeads)},
+		{"llama.attention.layer_norm_rms_epsilon", float32(c.NormEps)},
+		{"llama.rope.freq_base", float32(c.RopeBase)},
+	}
+	if c.HeadDim != c.Dim/c.Heads {
+		// Without these llama.cpp takes the head width to be Dim/Heads.
+		kvs = append(kvs, ggufKV{"llama.attention.key_length", uint32(c.HeadDim)}, ggufKV{"llama.attention.value_length", uint32(c.HeadDim)})
+	}
+	return append(kvs,
+		ggufKV{"tokenizer.ggml.model", "llama"},
+		ggufKV{"tokenizer.ggml.tokens", v.Pieces},
+		ggufKV{"tokenizer.ggml.scores", v.Scores},
+		ggufKV{"tokenizer.ggml.token_type", v.Types},
+		ggufKV{"tokenizer.ggml.bos_token_id", uint32(v.BOS)},
+		ggufKV{"tokenizer.ggml.eos_token_id", uint32(v.EOS)},
+		ggufKV{"tokenizer.ggml.unknown_token_id", uint32(v.Unk)},
+		ggufKV{"tokenizer.ggml.add_bos_token", true},
+		ggufKV{"tokenizer.ggml.add_space_prefix", v.AddDummyPrefix},
+	), nil
+}
+
+// ggufModelName is general.name: the checkpoint's file or directory name
+// without its extension, else the output's.
+func ggufModelName(m *Model, path string) string {
+	src := m.Path
+	if src == "" {
+		src = path
+	}
+	base := filepath.Base(filepath.Clean(src))
+	return strings.TrimSuffix(base, filepath.Ext(base))
+}
+
+// ggufTensors lists the tensors in LoadGGUF's names: the embedding, the
+// final norm, the classifier unless tied, then each block's norms and
+// linears.
+func ggufTensors(m *Model, dtype safetensors.DType) []ggufOut {
+	c, w := &m.Config, &m.Weights
+	typ := uint32(ggmlF32)
+	if dtype == safetensors.F16 {
+		typ = ggmlF16
+	}
+	resident := func(v []float32) func() ([]float32, error) {
+		return func() ([]float32, error) { return v, nil }
+	}
+	ts := []ggufOut{
+		{ggufTensorName(roleEmbed, -1), []int{c.Vocab, c.Dim}, typ, resident(w.Embed)},
+		{ggufTensorName(roleFinalNorm, -1), []int{c.Dim}, ggmlF32, resident(w.FinalNorm)},
+	}
+	if !c.TiedClassifier {
+		ts = append(ts, ggufOut{ggufTensorName(roleClassifier, -1), []int{c.Vocab, c.Dim}, typ, resident(w.Classifier)})
+	}
+	for l := range w.Blocks {
+		b := &w.Blocks[l]
+		ts = append(ts,
+			ggufOut{ggufTensorName(roleAttnNorm, l), []int{c.Dim}, ggmlF32, resident(b.AttnNorm)},
+			ggufOut{ggufTensorName(roleFFNNorm, l), []int{c.Dim}, ggmlF32, resident(b.FFNNorm)})
+		for i, role := range blockMatrixRoles {
+			ts = append(ts, ggufOut{ggufTensorName(role, l), matrixShape(c, role), typ,
+				func() ([]float32, error) { return m.linear(l, i) }})
+		}
+	}
+	return ts
+}
+
+// ggufWriter writes a GGUF file sequentially; the first write error sticks
+// and is returned by the methods that end a section.
+type ggufWriter struct {
+	w   *bufio.Writer
+	pos int64
+	err error
+	buf [8]byte
+}
+
+func (g *ggufWriter) write(b []byte) {
+	if g.err != nil {
+		return
+	}
+	var n int
+	n, g.err = g.w.Write(b)
+	g.pos += int64(n)
+}
+
+func (g *ggufWriter) u32(v uint32) {
+	binary.LittleEndian.PutUint32(g.buf[:4], v)
+	g.write(g.buf[:4])
+}
+
+func (g *ggufWriter) u64(v uint64) {
+	binary.LittleEndian.PutUint64(g.buf[:8], v)
+	g.write(g.buf[:8])
+}
+
+func (g *ggufWriter) str(s string) {
+	g.u64(uint64(len(s)))
+	g.write([]byte(s))
+}
+
+// pad writes zeros up to the next multiple of the alignment.
+func (g *ggufWriter) pad() {
+	g.write(make([]byte, alignUp(g.pos, ggufDefaultAlignment)-g.pos))
+}
+
+// value writes a metadata value with its type.
+func (g *ggufWriter) value(v any) {
+	switch x := v.(type) {
+	case uint32:
+		g.u32(ggufU32)
+		g.u32(x)
+	case float32:
+		g.u32(ggufF32)
+		g.u32(math.Float32bits(x))
+	case bool:
+		g.u32(ggufBool)
+		g.buf[0] = 0
+		if x {
+			g.buf[0] = 1
+		}
+		g.write(g.buf[:1])
+	case string:
+		g.u32(ggufString)
+		g.str(x)
+	case []string:
+		g.u32(ggufArray)
+		g.u32(ggufString)
+		g.u64(uint64(len(x)))
+		for _, s := range x {
+			g.str(s)
+		}
+	case []float32:
+		g.u32(ggufArray)
+		g.u32(ggufF32)
+		g.u64(uint64(len(x)))
+		for _, f := range x {
+			g.u32(math.Float32bits(f))
+		}
+	case []int32:
+		g.u32(ggufArray)
+		g.u32(ggufI32)
+		g.u64(uint64(len(x)))
+		for _, n := range x {
+			g.u32(uint32(n))
+		}
+	default:
+		// ggufMetadata builds only the types above.
+		g.err = fmt.Errorf("gguf metadata value of type %T", v)
+	}
+}
+
+// header writes everything before the tensor data: magic, version, counts,
+// metadata and tensor infos (dims innermost first, offsets aligned), and
+// the padding up to the data section.
+func (g *ggufWriter) header(kvs []ggufKV, ts []ggufOut) error {
+	g.write([]byte(ggufMagic))
+	g.u32(3)
+	g.u64(uint64(len(ts)))
+	g.u64(uint64(len(kvs)))
+	for _, kv := range kvs {
+		g.str(kv.key)
+		g.value(kv.val)
+	}
+	off := int64(0)
+	for _, t := range ts {
+		g.str(t.name)
+		g.u32(uint32(len(t.shape)))
+		for i := len(t.shape) - 1; i >= 0; i-- {
+			g.u64(uint64(t.shape[i]))
+		}
+		g.u32(t.typ)
+		g.u64(uint64(off))
+		off = alignUp(off+t.bytes(), ggufDefaultAlignment)
+	}
+	g.pad()
+	return g.err
+}
+
+// tensor writes one tensor's data, converted to its type, and the padding
+// after it (ggml pads the last tensor too).
+func (g *ggufWriter) tensor(t ggufOut) error {
+	data, err := t.load()
+	if err != nil {
+		return err
+	}
+	if want := t.bytes() / ggmlFloatSizes[t.typ]; int64(len(data)) != want {
+		return fmt.Errorf("%d values, want %d", len(data), want)
+	}
+	const chunk = 1 << 16
+	size := int(ggmlFloatSizes[t.typ])
+	buf := make([]byte, chunk*size)
+	for lo := 0; lo < len(data); lo += chunk {
+		vals := data[lo:min(lo+chunk, len(data))]
+		b := buf[:len(vals)*size]
+		for i, v := range vals {
+			if t.typ == ggmlF32 {
+				binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+				continue
+			}
+			h := safetensors.Float32ToHalf(v)
+			if h&0x7c00 == 0x7c00 { // exponent all ones: infinity or NaN
+				return fmt.Errorf("value %d of %d is %v, beyond F16's range (±65504); export as F32", lo+i, len(data), v)
+			}
+			binary.LittleEndian.PutUint16(b[2*i:], h)
+		}
+		g.write(b)
+	}
+	g.pad()
+	return g.err
+}
