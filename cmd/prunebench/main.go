@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -59,7 +60,17 @@ type usageError struct{ error }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
+// gcPercent replaces Go's default GOGC of 100 unless GOGC is set: the heap
+// is mostly large float slices the collector does not scan, so collecting
+// at 20% growth costs little time, and peak memory is about 1.2× the live
+// heap instead of 2× (stories260K's 200-window perplexity: 101 MB instead
+// of 184 MB, in the same time).
+const gcPercent = 20
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
