@@ -16,7 +16,7 @@ import (
 // A model opened with Open streams its decoder blocks: the embedding, the
 // classifier and the norms are read once, but the 7 linears of a block are
 // read from the checkpoint (and converted to float32) each time the block is
-// used, into a pooled buffer that is given back after, so that a 7B model
+// used, into a buffer that is given back after, so that a 7B model
 // whose float32 weights exceed the machine's memory holds about one block at
 // a time. A pruned block is written to a spill file and read from there
 // instead (CommitBlock); ResetBlocks goes back to the checkpoint. Spill
@@ -59,7 +59,12 @@ type blockSource struct {
 	// are un-permuted to adjacent-pair order after reading.
 	rotateHalf bool
 	closer     io.Closer
-	buffers    sync.Pool // *Block with allocated linears
+	// free holds block buffers given back, kept for the next read: a
+	// sync.Pool would drop them at every collection and a 7B block (0.8 GB)
+	// would be allocated again. There are as many as blocks were ever in
+	// use at once.
+	mu   sync.Mutex
+	free []*Block
 }
 
 // blockStore is a streaming model's blocks: its source and the pruned
@@ -184,7 +189,7 @@ func (m *Model) linear(l, i int) ([]float32, error) {
 
 func (s *blockStore) read(l int, tmpl *Block) (*Block, func(), error) {
 	b := s.src.buffer()
-	release := func() { s.src.buffers.Put(b) }
+	release := func() { s.src.giveBack(b) }
 	b.AttnNorm, b.FFNNorm = tmpl.AttnNorm, tmpl.FFNNorm
 	s.mu.Lock()
 	spill := s.spilled[l]
@@ -202,17 +207,29 @@ func (s *blockStore) read(l int, tmpl *Block) (*Block, func(), error) {
 	return b, release, nil
 }
 
-// buffer returns a pooled block-sized buffer.
+// buffer returns a block-sized buffer, one given back if any.
 func (src *blockSource) buffer() *Block {
-	if b, ok := src.buffers.Get().(*Block); ok {
+	src.mu.Lock()
+	if n := len(src.free); n > 0 {
+		b := src.free[n-1]
+		src.free = src.free[:n-1]
+		src.mu.Unlock()
 		return b
 	}
+	src.mu.Unlock()
 	b := new(Block)
 	for i, lin := range b.Linears() {
 		s := matrixShape(&src.cfg, blockMatrixRoles[i])
 		*lin = NewLinear(s[0], s[1])
 	}
 	return b
+}
+
+// giveBack keeps b for the next buffer call.
+func (src *blockSource) giveBack(b *Block) {
+	src.mu.Lock()
+	src.free = append(src.free, b)
+	src.mu.Unlock()
 }
 
 // readBlock reads block l's linears from the checkpoint into b.
