@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/prunebench/prunebench/internal/sysmem"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -86,5 +87,28 @@ func TestAutoChunk(t *testing.T) {
 			t.Errorf("budget %d: chunk %d spill %v, want %d and %v", budget, got, spill, want, wantSpill)
 		}
 		t.Logf("budget %d GiB: chunk %d, spill %v", budget>>30, got, spill)
+	}
+}
+
+// TestEvalBudget: evaluation gets a quarter of the float32 weights (at
+// least 64 MiB, at most the run's budget), or --max-memory when given.
+func TestEvalBudget(t *testing.T) {
+	defer SetAvailableMemory(20e9, sysmem.WhatMemAvailable)()
+	c := model.LLaMA7B
+	params, _ := c.Params()
+	tiny := model.Config{Dim: 64, HiddenDim: 172, Layers: 5, Heads: 8, KVHeads: 4, HeadDim: 8, Vocab: 512, SeqLen: 512, NormEps: 1e-5, RopeBase: 10000}
+	for _, tc := range []struct {
+		c         model.Config
+		maxMemory uint64
+		want      uint64
+	}{
+		{c, 0, uint64(params)}, // 6.7 GB: a quarter of 27 GB
+		{c, 2e9, 2e9},          // --max-memory wins
+		{tiny, 0, 64 << 20},    // the floor
+		{model.Config{Dim: 8192, HiddenDim: 28672, Layers: 80, Heads: 64, KVHeads: 8, HeadDim: 128, Vocab: 32000, SeqLen: 4096, NormEps: 1e-5, RopeBase: 10000}, 0, 15e9}, // 70B: 3/4 of the 20 GB available
+	} {
+		if got := evalBudget(&tc.c, tc.maxMemory); got != tc.want {
+			t.Errorf("dim %d, --max-memory %d: %d bytes, want %d", tc.c.Dim, tc.maxMemory, got, tc.want)
+		}
 	}
 }
