@@ -91,7 +91,7 @@ func TestAutoChunk(t *testing.T) {
 }
 
 // TestEvalBudget: evaluation gets a quarter of the float32 weights (at
-// least 64 MiB, at most the run's budget), or --max-memory when given.
+// least 16 MiB, at most the run's budget), or --max-memory when given.
 func TestEvalBudget(t *testing.T) {
 	defer SetAvailableMemory(20e9, sysmem.WhatMemAvailable)()
 	c := model.LLaMA7B
@@ -104,7 +104,7 @@ func TestEvalBudget(t *testing.T) {
 	}{
 		{c, 0, uint64(params)}, // 6.7 GB: a quarter of 27 GB
 		{c, 2e9, 2e9},          // --max-memory wins
-		{tiny, 0, 64 << 20},    // the floor
+		{tiny, 0, 16 << 20},    // the floor
 		{model.Config{Dim: 8192, HiddenDim: 28672, Layers: 80, Heads: 64, KVHeads: 8, HeadDim: 128, Vocab: 32000, SeqLen: 4096, NormEps: 1e-5, RopeBase: 10000}, 0, 15e9}, // 70B: 3/4 of the 20 GB available
 	} {
 		if got := evalBudget(&tc.c, tc.maxMemory); got != tc.want {
