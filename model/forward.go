@@ -57,7 +57,7 @@ func grow(buf []float32, n int) []float32 {
 // BlockForward applies block b in place to x, which holds nseq independent sequences of T
 // tokens ((nseq·T)×Dim, positions 0..T-1 each, causal). hook may be nil.
 func BlockForward(cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) {
-	blockForward(context.Background(), cfg, b, x, nseq, T, nil, hook)
+	BlockForwardContext(context.Background(), cfg, b, x, nseq, T, hook)
 }
 
 // BlockForwardContext is BlockForward that gives up when ctx is done: it
@@ -66,7 +66,22 @@ func BlockForward(cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) {
 // calibration set (minutes on a large model) stops within moments. It then
 // returns ctx.Err() and x holds no meaningful values.
 func BlockForwardContext(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) error {
-	return blockForward(ctx, cfg, b, x, nseq, T, nil, hook)
+	ws := workspaces.Get().(*workspace)
+	defer workspaces.Put(ws)
+	return blockForward(ctx, cfg, b, x, nseq, T, nil, hook, ws)
+}
+
+// Workspace is the scratch of block forwards that a caller keeps from one
+// call to the next: the pruning pipeline's calibration chunks need
+// gigabytes of it at 7B (32k rows of q, k, v, gate, up…), and a pooled one
+// dropped by a garbage collection would be allocated again while the old
+// one is not yet freed, doubling the peak.
+type Workspace struct{ ws workspace }
+
+// BlockForward is BlockForwardContext with w's buffers (grown as needed,
+// never shrunk). A Workspace serves one call at a time.
+func (w *Workspace) BlockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, hook Hook) error {
+	return blockForward(ctx, cfg, b, x, nseq, T, nil, hook, &w.ws)
 }
 
 // kvSlot is where one block keeps the keys and values it attends over when
@@ -80,7 +95,7 @@ type kvSlot struct {
 // blockForward is BlockForward with an optional KV cache. Without one the keys
 // and values come from x itself and every sequence starts at position 0;
 // with one there is a single sequence whose tokens start at cache.pos.
-func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot, hook Hook) error {
+func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq, T int, cache *kvSlot, hook Hook, ws *workspace) error {
 	// The projections before the first look inside attention take seconds
 	// on a large model: do not start them once cancelled.
 	if err := ctx.Err(); err != nil {
@@ -93,8 +108,6 @@ func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq,
 		pos0, keys = cache.pos, cache.pos+T
 	}
 
-	ws := workspaces.Get().(*workspace)
-	defer workspaces.Put(ws)
 	ws.xn = grow(ws.xn, n*d)
 	ws.q = grow(ws.q, n*qd)
 	ws.att = grow(ws.att, n*qd)
@@ -256,7 +269,7 @@ func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) (
 		if err != nil {
 			return nil, fmt.Errorf("forward: %w", err)
 		}
-		err = blockForward(ctx, &m.Config, b, x, nseq, T, nil, nil)
+		err = BlockForwardContext(ctx, &m.Config, b, x, nseq, T, nil)
 		release()
 		if err != nil {
 			return nil, err

@@ -13,6 +13,7 @@ import (
 // incrementally, as run.c's RunState does.
 type kvCache struct {
 	slots []kvSlot
+	ws    workspace
 }
 
 // newKVCache makes room for the given number of positions (at most the
@@ -48,7 +49,7 @@ func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decode: %w", err)
 		}
-		blockForward(context.Background(), &m.Config, b, x, 1, len(tokens), &c.slots[l], nil)
+		blockForward(context.Background(), &m.Config, b, x, 1, len(tokens), &c.slots[l], nil, &c.ws)
 		release()
 	}
 	return m.Head(x, len(tokens)), nil

@@ -280,6 +280,7 @@ type blockRunner struct {
 	stats       [4]*Stats // by model.Input
 	scratch     []float32 // one chunk of block inputs for the dense pass
 	orig        []float32 // the dense weight of the linear being pruned
+	ws          model.Workspace
 }
 
 // linearInput is the input each of the 7 linears (LinearNames order) reads.
@@ -314,7 +315,7 @@ func (r *blockRunner) forward(ctx context.Context, b *model.Block, x []float32, 
 		if hook != nil {
 			chunk = r.scratch[:copy(r.scratch[:step], chunk)]
 		}
-		if err := model.BlockForwardContext(ctx, r.cfg, b, chunk, n, r.T, hook); err != nil {
+		if err := r.ws.BlockForward(ctx, r.cfg, b, chunk, n, r.T, hook); err != nil {
 			return err
 		}
 		// Spilled inputs leave the resident set until the next pass.

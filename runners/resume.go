@@ -599,6 +599,7 @@ func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]i
 		cs = chunk
 	}
 	step := T * cfg.Dim
+	var ws model.Workspace
 	for l := range valid {
 		b, release, err := m.Block(l)
 		if err != nil {
@@ -606,7 +607,7 @@ func (st *pruneState) loadChunk(ctx context.Context, m *model.Model, calib [][]i
 		}
 		for s := 0; s < nseq && err == nil; s += cs {
 			n := min(cs, nseq-s)
-			err = model.BlockForwardContext(ctx, cfg, b, x[s*step:(s+n)*step], n, T, nil)
+			err = ws.BlockForward(ctx, cfg, b, x[s*step:(s+n)*step], n, T, nil)
 		}
 		release()
 		if err != nil {
