@@ -225,18 +225,29 @@ func TestGGUFRejects(t *testing.T) {
 	}
 }
 
-func TestLoadGGUFTinyRandom(t *testing.T) {
-	path := datatest.Path(t, "models/llama-2-tiny-random/llama-2-tiny-random.gguf")
+// parseGGUFFile parses the header of the GGUF file at path; the file is
+// closed at the end of the test.
+func parseGGUFFile(t *testing.T, path string) *ggufFile {
+	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
-	st, _ := fh.Stat()
+	t.Cleanup(func() { fh.Close() })
+	st, err := fh.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
 	g, err := parseGGUF(fh, st.Size(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+func TestLoadGGUFTinyRandom(t *testing.T) {
+	path := datatest.Path(t, "models/llama-2-tiny-random/llama-2-tiny-random.gguf")
+	g := parseGGUFFile(t, path)
 	if len(g.tensors) != 12 || len(g.kv) != 18 || g.dataStart != 724416 {
 		t.Errorf("%d tensors, %d KVs, data at %d; want 12, 18, 724416", len(g.tensors), len(g.kv), g.dataStart)
 	}

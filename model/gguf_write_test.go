@@ -115,13 +115,8 @@ func windowLogits(t *testing.T, m *Model, tokens []int, nseq, T int) []float32 {
 // classifier is absent, and the data ends aligned at the file's end.
 func checkGGUFLayout(t *testing.T, path string, dtype safetensors.DType, fileType uint32, tensors int) {
 	t.Helper()
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	st, _ := fh.Stat()
-	g, err := parseGGUF(fh, st.Size(), path)
+	g := parseGGUFFile(t, path)
+	st, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
 	}
