@@ -85,8 +85,9 @@ func TestSentencePieceMatchesNaive(t *testing.T) {
 }
 
 // TestMergeSplitting checks that cutting a long text into independent
-// stretches and merging them on all cores gives what one queue over the
-// whole text gives (the latter is checked against the quadratic loop above).
+// stretches and merging them on all cores, or chunk by chunk as Encode
+// streams them, gives what one queue over the whole text gives (the latter
+// is checked against the quadratic loop above).
 func TestMergeSplitting(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	recs := llama2cBase()
@@ -100,16 +101,27 @@ func TestMergeSplitting(t *testing.T) {
 	}
 	recs = append(recs, randomMerges(rng, 200, taken)...)
 	tok := mustLlama2C(t, recs)
-	text := randomText(rng, testAlphabet, 3*parallelMin)
-	syms := tok.symbols(text)
+	text := randomText(rng, testAlphabet, 3*streamChunk)
+	var syms []symbol
+	tok.symbols(text, func(s symbol) { syms = append(syms, s) })
 	var ws workspace
 	want := slices.Clone(ws.merge(tok.merger, slices.Clone(syms)))
+	if len(want) == len(syms) {
+		t.Fatal("no merges happened; the test exercises nothing")
+	}
+	// Streamed: merged chunk by chunk up to the last uncrossable boundary.
+	var streamed []symbol
+	sm := streamMerger{m: tok.merger, emit: func(s symbol) { streamed = append(streamed, s) }}
+	for _, s := range syms {
+		sm.add(s)
+	}
+	sm.flush(true)
+	if !slices.Equal(streamed, want) {
+		t.Fatalf("streamed merge differs from one queue: %d vs %d symbols", len(streamed), len(want))
+	}
 	got := tok.merger.merge(syms)
 	if !slices.Equal(got, want) {
 		t.Fatalf("split merge differs from one queue: %d vs %d symbols", len(got), len(want))
-	}
-	if len(want) == len(syms) {
-		t.Fatal("no merges happened; the test exercises nothing")
 	}
 }
 

@@ -128,14 +128,13 @@ func wantRecords(vocabSize int) string {
 // entry, then greedy highest-score merging, then EOS. Unlike run.c, a NUL
 // byte is ordinary text rather than the end of the string.
 func (t *Llama2C) Encode(text string, bos, eos bool) []int {
-	syms := t.merger.merge(t.symbols(text))
-	out := make([]int, 0, len(syms)+2)
+	var out []int
 	if bos {
 		out = append(out, llama2cBOS)
 	}
-	for _, s := range syms {
-		out = append(out, s.id)
-	}
+	sm := streamMerger{m: t.merger, emit: func(s symbol) { out = append(out, s.id) }}
+	t.symbols(text, sm.add)
+	sm.flush(true)
 	if eos {
 		out = append(out, llama2cEOS)
 	}
@@ -198,11 +197,10 @@ func (t *Llama2C) BOS() int { return llama2cBOS }
 // EOS is 2, as run.c hard-codes.
 func (t *Llama2C) EOS() int { return llama2cEOS }
 
-// symbols is the sequence run.c starts merging from.
-func (t *Llama2C) symbols(text string) []symbol {
-	syms := make([]symbol, 0, len(text)+1)
+// symbols hands add the sequence run.c starts merging from.
+func (t *Llama2C) symbols(text string, add func(symbol)) {
 	if text != "" {
-		syms = append(syms, symbol{text: t.pieces[t.space], id: t.space})
+		add(symbol{text: t.pieces[t.space], id: t.space})
 	}
 	for i := 0; i < len(text); {
 		j := i + 1
@@ -210,14 +208,13 @@ func (t *Llama2C) symbols(text string) []symbol {
 			j++
 		}
 		if id, ok := t.ids[text[i:j]]; ok {
-			syms = append(syms, symbol{text: t.pieces[id], id: id})
+			add(symbol{text: t.pieces[id], id: id})
 		} else {
 			for k := i; k < j; k++ {
 				id := int(text[k]) + llama2cByteOffset
-				syms = append(syms, symbol{text: t.pieces[id], id: id})
+				add(symbol{text: t.pieces[id], id: id})
 			}
 		}
 		i = j
 	}
-	return syms
 }

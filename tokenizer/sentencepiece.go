@@ -371,27 +371,12 @@ func (t *SentencePiece) normalize(text string) string {
 // split out.
 func (t *SentencePiece) Encode(text string, bos, eos bool) []int {
 	norm := t.normalize(text)
-	syms := make([]symbol, 0, len(norm))
-	for i := 0; i < len(norm); {
-		r, w := utf8.DecodeRuneInString(norm[i:])
-		c := norm[i : i+w]
-		if r == utf8.RuneError && w == 1 {
-			c = string(utf8.RuneError)
-		}
-		id, ok := t.ids[c]
-		if !ok || id == t.unk {
-			id = -1
-		}
-		syms = append(syms, symbol{text: c, id: id})
-		i += w
-	}
-	syms = t.merger.merge(syms)
-	out := make([]int, 0, len(syms)+2)
+	var out []int
 	if bos {
 		out = append(out, t.bos)
 	}
 	prevUnk := false
-	for _, s := range syms {
+	emit := func(s symbol) {
 		switch {
 		case s.id >= 0:
 			out = append(out, s.id)
@@ -404,6 +389,21 @@ func (t *SentencePiece) Encode(text string, bos, eos bool) []int {
 		}
 		prevUnk = s.id < 0
 	}
+	sm := streamMerger{m: t.merger, emit: emit}
+	for i := 0; i < len(norm); {
+		r, w := utf8.DecodeRuneInString(norm[i:])
+		c := norm[i : i+w]
+		if r == utf8.RuneError && w == 1 {
+			c = string(utf8.RuneError)
+		}
+		id, ok := t.ids[c]
+		if !ok || id == t.unk {
+			id = -1
+		}
+		sm.add(symbol{text: c, id: id})
+		i += w
+	}
+	sm.flush(true)
 	if eos {
 		out = append(out, t.eos)
 	}
