@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/prunebench/prunebench/data"
@@ -208,7 +210,43 @@ func checkPrune(m *model.Model, s PruneSpec) (data.CalibSpec, error) {
 	case s.ChunkSeqs < 0:
 		return s.Calib, fmt.Errorf("--chunk %d: must be ≥ 0 (0 = all sequences at once)", s.ChunkSeqs)
 	}
-	return s.Calib, checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs, s.SpillInputs)
+	if err := checkMemory(&m.Config, s.Calib.NSamples, s.Calib.SeqLen, s.ChunkSeqs, s.SpillInputs); err != nil {
+		return s.Calib, err
+	}
+	return s.Calib, checkSpill(m, s)
+}
+
+// checkSpill refuses a run whose temporary files would not fit in
+// os.TempDir: a streaming model's pruned blocks (every linear in float32,
+// 26 GB for LLaMA-7B) and spilled inputs live there until the run ends,
+// and a full disk would otherwise surface after hours of pruning.
+func checkSpill(m *model.Model, s PruneSpec) error {
+	var need uint64
+	if m.Streaming() {
+		need += uint64(linearBytes(m))
+	}
+	if s.SpillInputs {
+		need += prune.InputBytes(&m.Config, s.Calib.NSamples, s.Calib.SeqLen)
+	}
+	free, ok := tempFree()
+	if need == 0 || !ok {
+		return nil
+	}
+	if free < need {
+		return fmt.Errorf("the pruned blocks and spilled inputs are kept in %s until the run ends: they need %s but only %s are free; set TMPDIR to a larger file system",
+			os.TempDir(), formatBytes(need), formatBytes(free))
+	}
+	return nil
+}
+
+// tempFree is the space free in os.TempDir, false when unknown; tests
+// replace it.
+var tempFree = func() (uint64, bool) {
+	var fs syscall.Statfs_t
+	if syscall.Statfs(os.TempDir(), &fs) != nil {
+		return 0, false
+	}
+	return uint64(fs.Bavail) * uint64(fs.Bsize), true
 }
 
 // availableMemory is sysmem.Available; tests replace it.

@@ -329,3 +329,24 @@ func TestPruneMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPruneRefusesFullTempDir: a streaming model's pruned blocks (and
+// spilled inputs) live in TMPDIR, so a run that would not fit there is
+// refused before calibration, naming the directory; a resident model
+// needs no room there.
+func TestPruneRefusesFullTempDir(t *testing.T) {
+	defer runners.SetTempFree(100e3)()
+	s := runners.PruneSpec{Method: spec("wanda"), Pattern: prune.Pattern{Ratio: 0.5}, Calib: data.CalibSpec{Source: calibFile(t), NSamples: 4, SeqLen: 64}}
+	m, err := model.Open(datatest.Path(t, "models/stories260K"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	_, err = runners.Prune(context.Background(), m, s)
+	if err == nil || !strings.Contains(err.Error(), os.TempDir()) || !strings.Contains(err.Error(), "TMPDIR") {
+		t.Fatalf("error %v, want a refusal naming %s and TMPDIR", err, os.TempDir())
+	}
+	if _, err := runners.Prune(context.Background(), loadStories(t), s); err != nil {
+		t.Errorf("a resident model: %v", err)
+	}
+}
