@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/prunebench/prunebench/safetensors"
@@ -170,23 +171,29 @@ func openLlama2CModel(r io.ReaderAt, size int64, name string, closer io.Closer) 
 		}
 		return nil, fail("file is %d bytes but header %v (classifier %s) needs exactly %d", size, h, cls, total)
 	}
-	// Tensor names are llama2cTensorName's: role names with a layer index.
-	where := func(name string) (off, bytes int64, ok bool) {
-		for _, p := range parts {
-			if p.role == "" {
-				continue
-			}
-			if !p.perLay && name == llama2cTensorName(p.role, -1) {
-				return start[p.role], stride[p.role], true
-			}
-			var l int64
-			if p.perLay && strings.HasPrefix(name, llama2cTensorName(p.role, -1)+"[") {
-				if _, err := fmt.Sscanf(name[len(llama2cTensorName(p.role, -1)):], "[%d]", &l); err == nil && l >= 0 && l < layers {
-					return start[p.role] + l*stride[p.role], stride[p.role], true
-				}
-			}
+	// Tensor names are llama2cTensorName's: a role's name, with [layer]
+	// for per-layer roles. Looked up on every block read, so the names are
+	// built once.
+	byName := map[string]part{}
+	for _, p := range parts {
+		if p.role != "" {
+			byName[llama2cTensorName(p.role, -1)] = p
 		}
-		return 0, 0, false
+	}
+	where := func(name string) (off, bytes int64, ok bool) {
+		base, idx, indexed := strings.Cut(name, "[")
+		p, known := byName[base]
+		if !known || indexed != p.perLay {
+			return 0, 0, false
+		}
+		if !indexed {
+			return start[p.role], stride[p.role], true
+		}
+		l, err := strconv.ParseInt(strings.TrimSuffix(idx, "]"), 10, 64)
+		if err != nil || !strings.HasSuffix(idx, "]") || l < 0 || l >= layers {
+			return 0, 0, false
+		}
+		return start[p.role] + l*stride[p.role], stride[p.role], true
 	}
 	tensors := tensorReader{
 		check: func(tensor string, shape []int) error {
