@@ -92,7 +92,7 @@ func calibrationNeed(c *model.Config, nseq, T, chunk int, spill bool) uint64 {
 // for one linear beside its statistics, on the widest input n (down_proj's
 // HiddenDim) and its m outputs: a float64 n×n inverse or factorisation and
 // its float32 copy, and four m×n float32 buffers (weights, masks, dual and
-// update). For LLaMA-7B that is 1.5 GB.
+// update). For LLaMA-7B that is 2.2 GB.
 func methodBytes(c *model.Config) uint64 {
 	n := uint64(max(c.Dim, c.QDim(), c.HiddenDim))
 	m := uint64(c.Dim)
