@@ -14,9 +14,10 @@ type symbol struct {
 	id   int
 }
 
-// merger is the BPE merge engine shared by both tokenizers. They differ only
-// in which entries may be merge results: run.c accepts any entry scoring
-// above -1e10, SentencePiece only NORMAL and USER_DEFINED pieces.
+// merger holds the merge rule of both score-ordered tokenizers (llama2.c's
+// and SentencePiece's). They differ only in which entries may be merge
+// results: run.c accepts any entry scoring above -1e10, SentencePiece only
+// NORMAL and USER_DEFINED pieces.
 type merger struct {
 	pieces    []string
 	scores    []float32
@@ -143,10 +144,26 @@ func (s *streamMerger) flush(end bool) {
 	s.buf = s.buf[:copy(s.buf, s.buf[cut:])]
 }
 
-func (m *merger) rule(pair []byte) (id int, ok bool) {
-	id, ok = m.ids[string(pair)]
-	return id, ok && m.mergeable(id)
+// joiner is what the merge engine asks of a vocabulary: the entry, if any,
+// that two adjacent symbols merge into, and its priority (higher merges
+// first). scratch is the caller's buffer, reused between calls.
+type joiner interface {
+	join(l, r symbol, scratch *[]byte) (id int32, score float32, ok bool)
+	piece(id int32) string
 }
+
+// join makes SentencePiece's rule: any mergeable entry spelling the
+// concatenation, by its score.
+func (m *merger) join(l, r symbol, scratch *[]byte) (int32, float32, bool) {
+	*scratch = append(append((*scratch)[:0], l.text...), r.text...)
+	id, ok := m.ids[string(*scratch)]
+	if !ok || !m.mergeable(id) {
+		return 0, 0, false
+	}
+	return int32(id), m.scores[id], true
+}
+
+func (m *merger) piece(id int32) string { return m.pieces[id] }
 
 // candidate is a possible merge of symbol left with its right neighbour,
 // valid only while neither symbol has changed since it was queued.
@@ -222,7 +239,7 @@ type workspace struct {
 // merge runs the greedy merge on one stretch in O(n log n): pairs wait in a
 // priority queue and a queued pair is dropped when popped if either side
 // changed meanwhile. It compacts syms in place and returns the survivors.
-func (ws *workspace) merge(m *merger, syms []symbol) []symbol {
+func (ws *workspace) merge(j joiner, syms []symbol) []symbol {
 	n := int32(len(syms))
 	if n < 2 {
 		return syms
@@ -235,9 +252,8 @@ func (ws *workspace) merge(m *merger, syms []symbol) []symbol {
 	}
 	prev, next, gen := ws.prev, ws.next, ws.gen
 	consider := func(l, r int32) {
-		ws.buf = append(append(ws.buf[:0], syms[l].text...), syms[r].text...)
-		if id, ok := m.rule(ws.buf); ok {
-			ws.q.push(candidate{score: m.scores[id], left: l, right: r, genL: gen[l], genR: gen[r], id: int32(id)})
+		if id, score, ok := j.join(syms[l], syms[r], &ws.buf); ok {
+			ws.q.push(candidate{score: score, left: l, right: r, genL: gen[l], genR: gen[r], id: id})
 		}
 	}
 	for i := int32(0); i+1 < n; i++ {
@@ -250,7 +266,7 @@ func (ws *workspace) merge(m *merger, syms []symbol) []symbol {
 		}
 		l, r := c.left, c.right
 		// The entry's text equals the concatenation the rule matched.
-		syms[l] = symbol{text: m.pieces[c.id], id: int(c.id)}
+		syms[l] = symbol{text: j.piece(c.id), id: int(c.id)}
 		gen[l]++
 		gen[r]++
 		next[l] = next[r]
