@@ -286,13 +286,14 @@ func (t *BPE) Decode(prev, id int) string {
 	return t.raw[id]
 }
 
-// Piece returns the text of token id, control tokens included ("" outside
-// the vocabulary): what Decode gives, but for a control token its text.
+// Piece returns how the vocabulary spells token id ("" outside it), as
+// SentencePiece.Piece does: an ordinary token in the byte-level alphabet
+// ("Ġthe" for " the"; always valid UTF-8), an added token as its text.
 func (t *BPE) Piece(id int) string {
 	if id < 0 || id >= len(t.raw) {
 		return ""
 	}
-	return t.raw[id]
+	return t.v.Tokens[id]
 }
 
 // VocabSize is the number of tokens.

@@ -1,10 +1,15 @@
 package tokenizer
 
 import (
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/prunebench/prunebench/internal/datatest"
 )
@@ -37,10 +42,17 @@ func hfCases(t *testing.T, dir string) (texts []string, ids [][]int) {
 }
 
 // hfTokenizers loads tokenizers/NAME/tokenizer.json, and the same
-// vocabulary rebuilt from its BPEVocab as from a GGUF file.
+// vocabulary rebuilt from its BPEVocab as from a GGUF file; once per test
+// binary, as loading takes a second.
 func hfTokenizers(t *testing.T, name string) map[string]*BPE {
 	t.Helper()
-	hf, err := LoadHFTokenizer(datatest.Path(t, "tokenizers/"+name+"/tokenizer.json"))
+	path := datatest.Path(t, "tokenizers/"+name+"/tokenizer.json")
+	hfMu.Lock()
+	defer hfMu.Unlock()
+	if toks, ok := hfLoaded[name]; ok {
+		return toks
+	}
+	hf, err := LoadHFTokenizer(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +60,22 @@ func hfTokenizers(t *testing.T, name string) map[string]*BPE {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]*BPE{"tokenizer.json": hf, "BPEVocab": gguf}
+	hfLoaded[name] = map[string]*BPE{"tokenizer.json": hf, "BPEVocab": gguf}
+	return hfLoaded[name]
+}
+
+var (
+	hfMu     sync.Mutex
+	hfLoaded = map[string]map[string]*BPE{}
+)
+
+// normalized is the text decoding tok's encoding of s gives back: s after
+// the tokenizer's normaliser.
+func normalized(tok *BPE, s string) string {
+	if tok.pre.nfc {
+		return norm.NFC.String(s)
+	}
+	return s
 }
 
 func TestHFTestVectors(t *testing.T) {
@@ -61,11 +88,46 @@ func TestHFTestVectors(t *testing.T) {
 					if !slices.Equal(got, ids[i]) {
 						t.Errorf("%s, case %d %q:\n got %v\nwant %v", tname, i, text, got, ids[i])
 					}
-					if back := decodeAll(tok, -1, got); back != text {
+					if back := decodeAll(tok, -1, got); back != normalized(tok, text) {
 						t.Errorf("%s, case %d: decodes to %q, want %q", tname, i, back, text)
 					}
 				}
 			}
 		})
+	}
+}
+
+// TestHFWikiText encodes the joined WikiText-2 test split in one call, as
+// the perplexity protocol does, and decodes it back.
+func TestHFWikiText(t *testing.T) {
+	text := readFile(t, "wikitext-2/wikitext-2-raw-v1.test.joined.txt")
+	for _, name := range []string{"llama3", "qwen3"} {
+		tok := hfTokenizers(t, name)["tokenizer.json"]
+		start := time.Now()
+		ids := tok.Encode(text, true, false)
+		t.Logf("%s: %d tokens in %v", name, len(ids), time.Since(start))
+		if back := decodeAll(tok, -1, ids); back != normalized(tok, text) {
+			t.Errorf("%s: decoding the tokens does not give the text back", name)
+		}
+	}
+}
+
+// TestHFMatchesNaive compares the encoder with the quadratic reference on
+// random slices of WikiText (byte offsets, so malformed edges occur too).
+func TestHFMatchesNaive(t *testing.T) {
+	text := readFile(t, "wikitext-2/wikitext-2-raw-v1.test.joined.txt")
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, name := range []string{"llama3", "qwen3"} {
+		tok := hfTokenizers(t, name)["tokenizer.json"]
+		for range 200 {
+			lo := rng.IntN(len(text) - 300)
+			s := text[lo : lo+rng.IntN(300)]
+			if got, want := tok.Encode(s, false, false), naiveBPE(tok, s); !slices.Equal(got, want) {
+				t.Fatalf("%s, %q:\n got %v\nwant %v", name, s, got, want)
+			}
+			if back, want := decodeAll(tok, -1, tok.Encode(s, false, false)), normalized(tok, s); back != want {
+				t.Fatalf("%s, %q decodes to %q, want %q", name, s, back, want)
+			}
+		}
 	}
 }

@@ -1,0 +1,55 @@
+package tokenizer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// LoadFile reads a vocabulary file of any kind prunebench knows, chosen by
+// name: a tokenizer.json (any *.json) or a directory holding one, a
+// SentencePiece *.model or a directory holding tokenizer.model, or a
+// llama2.c *.bin vocabulary (all its records). A GGUF file's vocabulary is
+// the model package's to read.
+func LoadFile(path string) (Tokenizer, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		for _, name := range []string{"tokenizer.json", "tokenizer.model"} {
+			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
+				return LoadFile(filepath.Join(path, name))
+			}
+		}
+		return nil, fmt.Errorf("%s: a directory without tokenizer.json or tokenizer.model", path)
+	}
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		return asTokenizer(LoadHFTokenizer(path))
+	case ".model":
+		return asTokenizer(LoadSentencePiece(path))
+	case ".bin":
+		return asTokenizer(LoadLlama2C(path, 0))
+	}
+	return nil, fmt.Errorf("%s: not a vocabulary file by its name: want tokenizer.json (*.json), a SentencePiece *.model or a llama2.c *.bin", path)
+}
+
+// asTokenizer keeps a failed load's nil pointer from becoming a non-nil
+// interface.
+func asTokenizer[T Tokenizer](t T, err error) (Tokenizer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Display is how a tool shows token id after prev: its decoded text, or,
+// for a control token (which decodes to ""), the vocabulary's spelling such
+// as <|begin_of_text|>.
+func Display(t Tokenizer, prev, id int) string {
+	if s := t.Decode(prev, id); s != "" {
+		return s
+	}
+	if p, ok := t.(interface{ Piece(int) string }); ok {
+		return p.Piece(id)
+	}
+	return ""
+}
