@@ -190,7 +190,10 @@ func (m *Model) linear(l, i int) ([]float32, error) {
 func (s *blockStore) read(l int, tmpl *Block) (*Block, func(), error) {
 	b := s.src.buffer()
 	release := func() { s.src.giveBack(b) }
-	b.AttnNorm, b.FFNNorm = tmpl.AttnNorm, tmpl.FFNNorm
+	for i, v := range b.vectors() {
+		*v = *tmpl.vectors()[i]
+	}
+	b.RopeFreqs = tmpl.RopeFreqs
 	s.mu.Lock()
 	spill := s.spilled[l]
 	s.mu.Unlock()
@@ -255,14 +258,32 @@ func (src *blockSource) readLinear(l, i int, dst []float32) error {
 		return err
 	}
 	if src.rotateHalf {
-		switch role {
-		case "q":
-			permuteQKInPlace(dst, c.Heads, c.HeadDim, c.Dim, false)
-		case "k":
-			permuteQKInPlace(dst, c.KVHeads, c.HeadDim, c.Dim, false)
-		}
+		permuteRole(c, role, dst, false)
 	}
 	return nil
+}
+
+// permuteRole converts a q or k tensor (matrix rows, bias or per-head norm
+// weight; role q, k, q_bias, k_bias, q_norm or k_norm) between
+// adjacent-pair and rotate-half order (FORMATS.md §8) in place: a bias or a
+// norm weight follows the rows it is added to or scales, so that the
+// logits do not change. Other roles are left as they are.
+func permuteRole(c *Config, role string, v []float32, toHF bool) {
+	if len(v) == 0 {
+		return // a vector the architecture does not have
+	}
+	switch role {
+	case "q":
+		permuteQKInPlace(v, c.Heads, c.HeadDim, c.Dim, toHF)
+	case "k":
+		permuteQKInPlace(v, c.KVHeads, c.HeadDim, c.Dim, toHF)
+	case roleQBias:
+		permuteQKInPlace(v, c.Heads, c.HeadDim, 1, toHF)
+	case roleKBias:
+		permuteQKInPlace(v, c.KVHeads, c.HeadDim, 1, toHF)
+	case roleQNorm, roleKNorm:
+		permuteQKInPlace(v, 1, c.HeadDim, 1, toHF)
+	}
 }
 
 // spill writes b's linears to a new spill file for block l, float32
@@ -346,15 +367,23 @@ func finiteTensor(name string, v []float32) error {
 }
 
 // openStreaming builds a streaming model from a checked config: it reads
-// the embedding, classifier and norms and checks that every block linear
-// exists with its shape, reading none of them.
-func openStreaming(cfg Config, tensors tensorReader, name namer, rotateHalf bool, closer io.Closer) (*Model, error) {
-	w, err := buildWeights(&cfg, tensors, name, true)
+// the embedding, classifier and block vectors and checks that every block
+// linear exists with its shape, reading none of them. ropeFreqs are the
+// file's RoPE divisors, nil when the config's scaling (if any) gives them.
+func openStreaming(cfg Config, tensors tensorReader, name namer, rotateHalf bool, ropeFreqs []float32, closer io.Closer) (*Model, error) {
+	w, err := buildWeights(&cfg, tensors, name, true, ropeFreqs)
 	if err != nil {
 		return nil, err
 	}
 	if err := finiteWeights(&w, name); err != nil {
 		return nil, err
+	}
+	if rotateHalf {
+		for l := range w.Blocks {
+			for i, v := range w.Blocks[l].vectors() {
+				permuteRole(&cfg, blockVectorRoles[i], *v, false)
+			}
+		}
 	}
 	src := &blockSource{cfg: cfg, tensors: tensors, name: name, rotateHalf: rotateHalf, closer: closer}
 	return &Model{Config: cfg, Weights: w, store: &blockStore{src: src, owner: true}}, nil

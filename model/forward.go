@@ -133,7 +133,18 @@ func blockForward(ctx context.Context, cfg *Config, b *Block, x []float32, nseq,
 	linalg.MatMulT(ws.q, ws.xn, n, d, b.Q.W, qd)
 	linalg.MatMulT(k, ws.xn, n, d, b.K.W, kvd)
 	linalg.MatMulT(v, ws.xn, n, d, b.V.W, kvd)
-	rope := ropeTable(hd, cfg.RopeBase, keys)
+	if cfg.QKVBias() {
+		// q (n,qd) += bq (qd,); k, v (n,kvd) += bk, bv (kvd,)
+		addBias(ws.q, b.QBias, n)
+		addBias(k, b.KBias, n)
+		addBias(v, b.VBias, n)
+	}
+	if cfg.QKNorm() {
+		// Each head is its own RMSNorm row: q (n·heads,hd), k (n·kvheads,hd).
+		rmsNorm(ws.q, ws.q, b.QNorm, n*cfg.Heads, hd, cfg.NormEps)
+		rmsNorm(k, k, b.KNorm, n*cfg.KVHeads, hd, cfg.NormEps)
+	}
+	rope := ropeTable(hd, cfg.RopeBase, b.RopeFreqs, keys)
 	applyRoPE(ws.q, n, T, pos0, cfg.Heads, hd, rope)
 	applyRoPE(k, n, T, pos0, cfg.KVHeads, hd, rope)
 	if cache != nil {

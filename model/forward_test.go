@@ -399,8 +399,8 @@ func TestIncrementalMatchesForward(t *testing.T) {
 }
 
 func TestRoPETableGrows(t *testing.T) {
-	small := ropeTable(8, 777, 3)
-	big := ropeTable(8, 777, 50)
+	small := ropeTable(8, 777, nil, 3)
+	big := ropeTable(8, 777, nil, 50)
 	if len(small) < 3*8 || len(big) < 50*8 {
 		t.Fatalf("tables of %d and %d floats", len(small), len(big))
 	}

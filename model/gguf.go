@@ -120,22 +120,29 @@ func openGGUFModel(r io.ReaderAt, size int64, name string, closer io.Closer) (*M
 		return nil, err
 	}
 	// F16 and BF16, the narrowest types read, take 2 bytes per parameter.
-	fields := headerFields{layers: "llama.block_count",
-		shapes: "llama.embedding_length, feed_forward_length, block_count, attention.head_count(_kv) and the vocabulary"}
+	arch, _ := g.kv["general.architecture"].(string)
+	fields := headerFields{layers: arch + ".block_count",
+		shapes: arch + ".embedding_length, feed_forward_length, block_count, attention.head_count(_kv), key_length and the vocabulary"}
 	if err := checkFits(&cfg, fields, len(g.tensors), size-g.dataStart, 2); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	ropeFreqs, err := g.ropeFreqs(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	want := expectedNames(&cfg, ggufTensorName)
 	for _, n := range sortedKeys(g.tensors) {
-		if !want[n] {
-			return nil, fmt.Errorf("%s: unexpected tensor %s for a %d-layer LLaMA", name, fileName(n), cfg.Layers)
+		if !want[n] && !(ropeFreqs != nil && n == ggufTensorName(roleRopeFreqs, -1)) {
+			return nil, fmt.Errorf("%s: unexpected tensor %s for a %d-layer %s", name, fileName(n), cfg.Layers, archName(&cfg))
 		}
 	}
 	tok, err := g.tokenizer()
 	if err != nil {
 		return nil, err
 	}
-	m, err := openStreaming(cfg, tensorReader{check: g.check, read: g.read}, ggufTensorName, false, closer)
+	// llama.cpp's qwen2 and qwen3 rotate halves (NEOX RoPE) on rows stored
+	// as Hugging Face has them; its llama rows are adjacent-pair.
+	m, err := openStreaming(cfg, tensorReader{check: g.check, read: g.read}, ggufTensorName, ggufRotateHalf(&cfg), ropeFreqs, closer)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -154,13 +161,22 @@ func ggufTensorName(role string, layer int) string {
 		return "output_norm.weight"
 	case roleClassifier:
 		return "output.weight"
+	case roleRopeFreqs:
+		return "rope_freqs.weight"
 	}
 	suffix := map[string]string{
-		roleAttnNorm: "attn_norm", roleFFNNorm: "ffn_norm", "q": "attn_q", "k": "attn_k", "v": "attn_v",
-		"o": "attn_output", "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down",
+		roleAttnNorm: "attn_norm.weight", roleFFNNorm: "ffn_norm.weight", "q": "attn_q.weight", "k": "attn_k.weight", "v": "attn_v.weight",
+		"o": "attn_output.weight", "gate": "ffn_gate.weight", "up": "ffn_up.weight", "down": "ffn_down.weight",
+		roleQBias: "attn_q.bias", roleKBias: "attn_k.bias", roleVBias: "attn_v.bias",
+		roleQNorm: "attn_q_norm.weight", roleKNorm: "attn_k_norm.weight",
 	}[role]
-	return fmt.Sprintf("blk.%d.%s.weight", layer, suffix)
+	return fmt.Sprintf("blk.%d.%s", layer, suffix)
 }
+
+// ggufRotateHalf tells whether a GGUF file of this architecture keeps q and
+// k rows in Hugging Face's rotate-half order: llama.cpp's converter
+// permutes them to adjacent pairs for its llama architecture only.
+func ggufRotateHalf(c *Config) bool { return c.Arch == ArchQwen2 || c.Arch == ArchQwen3 }
 
 // ggufReader reads the header sequentially, tracking the offset for errors
 // and the bytes left for bounding counts.
@@ -666,35 +682,46 @@ func (f *ggufFile) floatKey(key string, def float64, required bool) (float64, er
 	}
 }
 
+// ggufArchs maps the GGUF architectures read to Config.Arch. Mistral is
+// "llama" in GGUF; a sliding window makes it ArchMistral again.
+var ggufArchs = map[string]string{"llama": "", "qwen2": ArchQwen2, "qwen3": ArchQwen3}
+
 func (f *ggufFile) config() (Config, error) {
-	if arch, _ := f.kv["general.architecture"].(string); arch != "llama" {
-		return Config{}, f.wrongValue("general.architecture", `string "llama"`)
-	}
+	arch, _ := f.kv["general.architecture"].(string)
 	var c Config
+	var ok bool
+	if c.Arch, ok = ggufArchs[arch]; !ok {
+		return Config{}, f.wrongValue("general.architecture", `string "llama", "qwen2" or "qwen3"`)
+	}
+	p := arch + "."
 	var err error
 	ints := []struct {
 		dst *int
 		key string
 	}{
-		{&c.SeqLen, "llama.context_length"}, {&c.Dim, "llama.embedding_length"},
-		{&c.Layers, "llama.block_count"}, {&c.HiddenDim, "llama.feed_forward_length"},
-		{&c.Heads, "llama.attention.head_count"},
+		{&c.SeqLen, p + "context_length"}, {&c.Dim, p + "embedding_length"},
+		{&c.Layers, p + "block_count"}, {&c.HiddenDim, p + "feed_forward_length"},
+		{&c.Heads, p + "attention.head_count"},
 	}
 	for _, k := range ints {
 		if *k.dst, err = f.uintKey(k.key, -1); err != nil {
 			return c, err
 		}
 	}
-	if c.KVHeads, err = f.uintKey("llama.attention.head_count_kv", c.Heads); err != nil {
+	if c.KVHeads, err = f.uintKey(p+"attention.head_count_kv", c.Heads); err != nil {
 		return c, err
 	}
-	if c.Heads == 0 || c.Dim%c.Heads != 0 {
-		return c, fmt.Errorf("%s: embedding_length %d is not a multiple of head_count %d", f.name, c.Dim, c.Heads)
+	if _, ok := f.kv[p+"attention.key_length"]; ok {
+		if c.HeadDim, err = f.uintKey(p+"attention.key_length", -1); err != nil {
+			return c, err
+		}
+	} else if c.Heads == 0 || c.Dim%c.Heads != 0 {
+		return c, fmt.Errorf("%s: %sembedding_length %d is not a multiple of %sattention.head_count %d and %sattention.key_length is absent",
+			f.name, p, c.Dim, p, c.Heads, p)
+	} else {
+		c.HeadDim = c.Dim / c.Heads
 	}
-	if c.HeadDim, err = f.uintKey("llama.attention.key_length", c.Dim/c.Heads); err != nil {
-		return c, err
-	}
-	for _, k := range []string{"llama.attention.value_length", "llama.rope.dimension_count"} {
+	for _, k := range []string{p + "attention.value_length", p + "rope.dimension_count"} {
 		// Partial rotary embeddings and k/v widths that differ are not LLaMA.
 		v, err := f.uintKey(k, c.HeadDim)
 		if err != nil {
@@ -704,40 +731,78 @@ func (f *ggufFile) config() (Config, error) {
 			return c, fmt.Errorf("%s: %s = %d, want the head dim %d", f.name, k, v, c.HeadDim)
 		}
 	}
-	if c.NormEps, err = f.floatKey("llama.attention.layer_norm_rms_epsilon", 0, true); err != nil {
+	if c.NormEps, err = f.floatKey(p+"attention.layer_norm_rms_epsilon", 0, true); err != nil {
 		return c, err
 	}
-	if c.RopeBase, err = f.floatKey("llama.rope.freq_base", 10000, false); err != nil {
+	if c.RopeBase, err = f.floatKey(p+"rope.freq_base", 10000, false); err != nil {
 		return c, err
 	}
-	if st, ok := f.kv["llama.rope.scaling.type"]; ok && st != "none" {
-		return c, f.wrongValue("llama.rope.scaling.type", `string "none" (RoPE scaling is not supported)`)
+	if st, ok := f.kv[p+"rope.scaling.type"]; ok && st != "none" {
+		return c, f.wrongValue(p+"rope.scaling.type", `string "none" (RoPE scaling other than rope_freqs.weight is not supported)`)
 	}
-	s, err := f.floatKey("llama.rope.scale_linear", 1, false)
+	s, err := f.floatKey(p+"rope.scale_linear", 1, false)
 	if err != nil {
 		return c, err
 	}
 	if s != 1 {
-		return c, fmt.Errorf("%s: llama.rope.scale_linear = %g, want 1 (RoPE scaling is not supported)", f.name, s)
+		return c, fmt.Errorf("%s: %srope.scale_linear = %g, want 1 (RoPE scaling other than rope_freqs.weight is not supported)", f.name, p, s)
+	}
+	if _, ok := f.kv[p+"attention.sliding_window"]; ok {
+		// llama.cpp's llama architecture carries Mistral; its qwen2 and
+		// qwen3 apply no window, so one there is contradictory.
+		if c.Arch != "" {
+			return c, fmt.Errorf("%s: %sattention.sliding_window is not supported for architecture %s", f.name, p, arch)
+		}
+		if c.SlidingWindow, err = f.uintKey(p+"attention.sliding_window", -1); err != nil {
+			return c, err
+		}
+		if c.SlidingWindow == 0 {
+			return c, fmt.Errorf("%s: %sattention.sliding_window = 0, want a positive window", f.name, p)
+		}
+		c.Arch = ArchMistral
 	}
 	emb, ok := f.tensors["token_embd.weight"]
 	if !ok || len(emb.dims) != 2 || emb.dims[1] > math.MaxInt32 {
 		return c, fmt.Errorf("%s: token_embd.weight is missing or not a 2-D tensor", f.name)
 	}
 	c.Vocab = int(emb.dims[1])
-	v, err := f.uintKey("llama.vocab_size", c.Vocab)
+	v, err := f.uintKey(p+"vocab_size", c.Vocab)
 	if err != nil {
 		return c, err
 	}
 	if v != c.Vocab {
-		return c, fmt.Errorf("%s: llama.vocab_size = %d, want token_embd.weight's %d rows", f.name, v, c.Vocab)
+		return c, fmt.Errorf("%s: %svocab_size = %d, want token_embd.weight's %d rows", f.name, p, v, c.Vocab)
 	}
 	_, hasOutput := f.tensors["output.weight"]
 	c.TiedClassifier = !hasOutput
-	if err := c.validate(ggufKeys); err != nil {
+	if err := c.validate(ggufKeys(arch)); err != nil {
 		return c, fmt.Errorf("%s: %w", f.name, err)
 	}
 	return c, nil
+}
+
+// ropeFreqs reads rope_freqs.weight, LLaMA-3.1's per-dimension divisors of
+// the RoPE frequencies (head dim/2 of them), or returns nil when the file
+// has none. A divisor must be finite and positive: 0 would turn every angle
+// infinite.
+func (f *ggufFile) ropeFreqs(c *Config) ([]float32, error) {
+	name := ggufTensorName(roleRopeFreqs, -1)
+	if _, ok := f.tensors[name]; !ok {
+		return nil, nil
+	}
+	if ggufRotateHalf(c) {
+		return nil, fmt.Errorf("%s: tensor %s is only read for architecture llama", f.name, name)
+	}
+	freqs, err := tensorReader{check: f.check, read: f.read}.fetch(name, []int{c.HeadDim / 2})
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range freqs {
+		if !(v > 0) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("%s: tensor %s: value %d is %v; RoPE divisors must be finite and positive", f.name, name, i, v)
+		}
+	}
+	return freqs, nil
 }
 
 // tokenizer builds the embedded SentencePiece vocabulary.

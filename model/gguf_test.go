@@ -193,7 +193,7 @@ func TestGGUFRejects(t *testing.T) {
 	quant := &ggufBuilder{}
 	quant.add("general.architecture", "llama").tensor("blk.0.attn_q.weight", 2, 0, 32, 4)
 	extra := tinyGGUF(false)
-	extra.tensor("rope_freqs.weight", ggmlF32, 0, 1)
+	extra.tensor("blk.0.attn_q.bias", ggmlF32, 0, 4)
 	noEps := &ggufBuilder{}
 	noEps.add("general.architecture", "llama")
 	cases := []struct {
@@ -206,7 +206,7 @@ func TestGGUFRejects(t *testing.T) {
 		{"v1", patch(4, 1, 0, 0, 0), "version 1"},
 		{"huge counts", patch(8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f), "cannot fit"},
 		{"Q4_0", quant.bytes(), "type Q4_0"},
-		{"unknown tensor", extra.bytes(), `unexpected tensor "rope_freqs.weight"`},
+		{"unknown tensor", extra.bytes(), `unexpected tensor "blk.0.attn_q.bias" for a 1-layer LLaMA`},
 		{"missing key", noEps.bytes(), "missing metadata key llama.context_length"},
 		{"truncated data", good[:len(good)-1], "runs past the end"},
 	}

@@ -129,24 +129,29 @@ func ggufMetadata(m *Model, path string, dtype safetensors.DType) ([]ggufKV, err
 	if _, err := tokenizer.NewSentencePiece(v.Pieces, v.Scores, v.Types, v.BOS, v.EOS, v.Unk, v.AddDummyPrefix); err != nil {
 		return nil, fmt.Errorf("vocabulary: %w", err)
 	}
+	arch := ggufArch(c)
+	p := arch + "."
 	kvs := []ggufKV{
-		{"general.architecture", "llama"},
+		{"general.architecture", arch},
 		{"general.name", ggufModelName(m, path)},
 		{"general.file_type", ggufFileTypes[dtype]},
 		{"general.alignment", uint32(ggufDefaultAlignment)},
-		{"llama.context_length", uint32(c.SeqLen)},
-		{"llama.embedding_length", uint32(c.Dim)},
-		{"llama.block_count", uint32(c.Layers)},
-		{"llama.feed_forward_length", uint32(c.HiddenDim)},
-		{"llama.rope.dimension_count", uint32(c.HeadDim)},
-		{"llama.attention.head_count", uint32(c.Heads)},
-		{"llama.attention.head_count_kv", uint32(c.KVHeads)},
-		{"llama.attention.layer_norm_rms_epsilon", float32(c.NormEps)},
-		{"llama.rope.freq_base", float32(c.RopeBase)},
+		{p + "context_length", uint32(c.SeqLen)},
+		{p + "embedding_length", uint32(c.Dim)},
+		{p + "block_count", uint32(c.Layers)},
+		{p + "feed_forward_length", uint32(c.HiddenDim)},
+		{p + "rope.dimension_count", uint32(c.HeadDim)},
+		{p + "attention.head_count", uint32(c.Heads)},
+		{p + "attention.head_count_kv", uint32(c.KVHeads)},
+		{p + "attention.layer_norm_rms_epsilon", float32(c.NormEps)},
+		{p + "rope.freq_base", float32(c.RopeBase)},
 	}
-	if c.HeadDim != c.Dim/c.Heads {
+	if c.HeadDim*c.Heads != c.Dim {
 		// Without these llama.cpp takes the head width to be Dim/Heads.
-		kvs = append(kvs, ggufKV{"llama.attention.key_length", uint32(c.HeadDim)}, ggufKV{"llama.attention.value_length", uint32(c.HeadDim)})
+		kvs = append(kvs, ggufKV{p + "attention.key_length", uint32(c.HeadDim)}, ggufKV{p + "attention.value_length", uint32(c.HeadDim)})
+	}
+	if c.SlidingWindow > 0 {
+		kvs = append(kvs, ggufKV{p + "attention.sliding_window", uint32(c.SlidingWindow)})
 	}
 	return append(kvs,
 		ggufKV{"tokenizer.ggml.model", "llama"},
@@ -161,6 +166,15 @@ func ggufMetadata(m *Model, path string, dtype safetensors.DType) ([]ggufKV, err
 	), nil
 }
 
+// ggufArch is general.architecture for c: llama.cpp runs Mistral as llama.
+func ggufArch(c *Config) string {
+	switch c.Arch {
+	case ArchQwen2, ArchQwen3:
+		return c.Arch
+	}
+	return "llama"
+}
+
 // ggufModelName is general.name: the checkpoint's file or directory name
 // without its extension, else the output's.
 func ggufModelName(m *Model, path string) string {
@@ -173,8 +187,10 @@ func ggufModelName(m *Model, path string) string {
 }
 
 // ggufTensors lists the tensors in LoadGGUF's names: the embedding, the
-// final norm, the classifier unless tied, then each block's norms and
-// linears.
+// final norm, the classifier unless tied, rope_freqs.weight when the RoPE
+// frequencies are scaled, then each block's vectors and linears. q and k
+// (rows, biases, norm weights) go back to rotate-half order for the
+// architectures llama.cpp runs with NEOX RoPE (ggufRotateHalf).
 func ggufTensors(m *Model, dtype safetensors.DType) []ggufOut {
 	c, w := &m.Config, &m.Weights
 	typ := uint32(ggmlF32)
@@ -191,14 +207,34 @@ func ggufTensors(m *Model, dtype safetensors.DType) []ggufOut {
 	if !c.TiedClassifier {
 		ts = append(ts, ggufOut{ggufTensorName(roleClassifier, -1), []int{c.Vocab, c.Dim}, typ, resident(w.Classifier)})
 	}
+	if freqs := w.Blocks[0].RopeFreqs; freqs != nil { // checkWeights: every block shares them
+		ts = append(ts, ggufOut{ggufTensorName(roleRopeFreqs, -1), []int{len(freqs)}, ggmlF32, resident(freqs)})
+	}
+	rotateHalf := ggufRotateHalf(c)
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		ts = append(ts,
-			ggufOut{ggufTensorName(roleAttnNorm, l), []int{c.Dim}, ggmlF32, resident(b.AttnNorm)},
-			ggufOut{ggufTensorName(roleFFNNorm, l), []int{c.Dim}, ggmlF32, resident(b.FFNNorm)})
+		for i, v := range b.vectors() {
+			role := blockVectorRoles[i]
+			n := vectorLen(c, role)
+			if n == 0 {
+				continue
+			}
+			data := *v
+			if rotateHalf {
+				data = append([]float32(nil), data...)
+				permuteRole(c, role, data, true)
+			}
+			ts = append(ts, ggufOut{ggufTensorName(role, l), []int{n}, ggmlF32, resident(data)})
+		}
 		for i, role := range blockMatrixRoles {
 			ts = append(ts, ggufOut{ggufTensorName(role, l), matrixShape(c, role), typ,
-				func() ([]float32, error) { return m.linear(l, i) }})
+				func() ([]float32, error) {
+					data, err := m.linear(l, i)
+					if err == nil && rotateHalf {
+						permuteRole(c, role, data, true)
+					}
+					return data, err
+				}})
 		}
 	}
 	return ts

@@ -37,10 +37,26 @@ type hfConfig struct {
 	RMSNormEps            *float64        `json:"rms_norm_eps"`
 	RopeTheta             *float64        `json:"rope_theta"`
 	RopeScaling           json.RawMessage `json:"rope_scaling"`
+	RopeParameters        json.RawMessage `json:"rope_parameters"`
+	PartialRotaryFactor   *float64        `json:"partial_rotary_factor"`
 	TieWordEmbeddings     *bool           `json:"tie_word_embeddings"`
 	HiddenAct             *string         `json:"hidden_act"`
 	AttentionBias         *bool           `json:"attention_bias"`
 	MLPBias               *bool           `json:"mlp_bias"`
+	SlidingWindow         json.RawMessage `json:"sliding_window"`
+	UseSlidingWindow      *bool           `json:"use_sliding_window"`
+	LayerTypes            []string        `json:"layer_types"`
+}
+
+// hfRopeScaling is config.json's rope_scaling object; "type" is the older
+// spelling of "rope_type".
+type hfRopeScaling struct {
+	RopeType       *string  `json:"rope_type"`
+	Type           *string  `json:"type"`
+	Factor         *float64 `json:"factor"`
+	LowFreqFactor  *float64 `json:"low_freq_factor"`
+	HighFreqFactor *float64 `json:"high_freq_factor"`
+	OriginalMax    *int     `json:"original_max_position_embeddings"`
 }
 
 // exactKeys refuses a key that encoding/json matched to a field of v only
@@ -79,6 +95,8 @@ func readHFConfig(dir string) (Config, error) {
 }
 
 // parseHFConfig decodes and validates config.json; path is used in errors.
+// A key that changes the computation is either implemented or refused by
+// name; keys that change nothing (use_cache, initializer_range, …) pass.
 func parseHFConfig(raw []byte, path string) (Config, error) {
 	var h hfConfig
 	if err := json.Unmarshal(raw, &h); err != nil {
@@ -90,17 +108,31 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 	fail := func(format string, args ...any) (Config, error) {
 		return Config{}, fmt.Errorf("%s: "+format, append([]any{path}, args...)...)
 	}
-	if h.ModelType != nil && *h.ModelType != "llama" {
-		return fail("model_type %q, want \"llama\"", *h.ModelType)
+	arch := ArchLlama
+	if h.ModelType != nil {
+		arch = *h.ModelType
+	}
+	switch arch {
+	case ArchLlama, ArchMistral, ArchQwen2, ArchQwen3:
+	default:
+		return fail("model_type %q, want one of %q, %q, %q, %q", arch, ArchLlama, ArchMistral, ArchQwen2, ArchQwen3)
 	}
 	if h.HiddenAct != nil && *h.HiddenAct != "silu" {
 		return fail("hidden_act %q, want \"silu\"", *h.HiddenAct)
 	}
-	if r := bytes.TrimSpace(h.RopeScaling); len(r) != 0 && string(r) != "null" {
-		return fail("rope_scaling %s is not supported (must be null)", r)
+	// transformers' LLaMA adds attention_bias to o_proj as well, Qwen3 too;
+	// Qwen2's q/k/v biases are built in and it has no such key.
+	if h.AttentionBias != nil && *h.AttentionBias && arch != ArchQwen2 {
+		return fail("attention_bias true is not supported for model_type %q", arch)
 	}
-	if h.AttentionBias != nil && *h.AttentionBias || h.MLPBias != nil && *h.MLPBias {
-		return fail("attention_bias/mlp_bias are not supported")
+	if h.MLPBias != nil && *h.MLPBias {
+		return fail("mlp_bias true is not supported")
+	}
+	if len(h.RopeParameters) != 0 && string(bytes.TrimSpace(h.RopeParameters)) != "null" {
+		return fail("rope_parameters is not supported; give rope_theta and rope_scaling instead")
+	}
+	if h.PartialRotaryFactor != nil && *h.PartialRotaryFactor != 1 {
+		return fail("partial_rotary_factor %g is not supported (RoPE must rotate the whole head)", *h.PartialRotaryFactor)
 	}
 	required := []struct {
 		v    *int
@@ -123,6 +155,9 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 		Heads: *h.NumAttentionHeads, KVHeads: *h.NumAttentionHeads, Vocab: *h.VocabSize,
 		SeqLen: *h.MaxPositionEmbeddings, NormEps: *h.RMSNormEps, RopeBase: 10000,
 	}
+	if arch != ArchLlama {
+		c.Arch = arch
+	}
 	if h.NumKeyValueHeads != nil {
 		c.KVHeads = *h.NumKeyValueHeads
 	}
@@ -135,15 +170,113 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 	switch {
 	case h.HeadDim != nil:
 		c.HeadDim = *h.HeadDim
+	case arch == ArchQwen3:
+		c.HeadDim = 128 // Qwen3Config's default, whatever hidden_size is
 	case c.Heads > 0 && c.Dim%c.Heads == 0:
 		c.HeadDim = c.Dim / c.Heads
 	default:
 		return fail("hidden_size %d is not a multiple of num_attention_heads %d and head_dim is absent", c.Dim, c.Heads)
 	}
+	var err error
+	if c.RopeScaling, err = parseRopeScaling(h.RopeScaling, arch); err != nil {
+		return fail("%w", err)
+	}
+	if c.SlidingWindow, err = parseSlidingWindow(&h, arch); err != nil {
+		return fail("%w", err)
+	}
 	if err := c.validate(hfKeys); err != nil {
 		return fail("%w", err)
 	}
 	return c, nil
+}
+
+// parseRopeScaling reads rope_scaling: null, type "default" (none) or
+// "llama3" with its four parameters, all required as transformers requires
+// them. Other types (linear, dynamic, yarn, longrope…) are refused by name.
+func parseRopeScaling(raw json.RawMessage, arch string) (RopeScaling, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return RopeScaling{}, nil
+	}
+	var r hfRopeScaling
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return RopeScaling{}, fmt.Errorf("rope_scaling: %w", jsonerr.Describe(err))
+	}
+	if err := exactKeys(raw, r); err != nil {
+		return RopeScaling{}, fmt.Errorf("rope_scaling: %w", err)
+	}
+	// A parameter of another scaling type (yarn's beta_fast, say) would
+	// otherwise be dropped without a word.
+	var keys map[string]json.RawMessage
+	json.Unmarshal(raw, &keys) // an object: r decoded
+	known := map[string]bool{}
+	t := reflect.TypeOf(r)
+	for i := range t.NumField() {
+		known[t.Field(i).Tag.Get("json")] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		if !known[k] {
+			return RopeScaling{}, fmt.Errorf("rope_scaling: key %s is not supported", jsonerr.Key(k))
+		}
+	}
+	typ := ""
+	switch {
+	case r.RopeType != nil && r.Type != nil && *r.RopeType != *r.Type:
+		return RopeScaling{}, fmt.Errorf("rope_scaling: rope_type %q and type %q disagree", *r.RopeType, *r.Type)
+	case r.RopeType != nil:
+		typ = *r.RopeType
+	case r.Type != nil:
+		typ = *r.Type
+	default:
+		return RopeScaling{}, errors.New("rope_scaling: missing rope_type")
+	}
+	params := r.Factor != nil || r.LowFreqFactor != nil || r.HighFreqFactor != nil || r.OriginalMax != nil
+	switch {
+	case typ == "default" && !params:
+		return RopeScaling{}, nil
+	case typ == "default":
+		return RopeScaling{}, errors.New(`rope_scaling: rope_type "default" takes no parameters`)
+	case typ != "llama3":
+		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type %q is not supported (only "llama3" and "default")`, typ)
+	case arch != ArchLlama && arch != ArchMistral:
+		// llama.cpp applies rope_freqs.weight only in its llama architecture.
+		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type "llama3" is supported for model_type llama and mistral, not %q`, arch)
+	}
+	for _, k := range []struct {
+		present bool
+		name    string
+	}{{r.Factor != nil, "factor"}, {r.LowFreqFactor != nil, "low_freq_factor"}, {r.HighFreqFactor != nil, "high_freq_factor"},
+		{r.OriginalMax != nil, "original_max_position_embeddings"}} {
+		if !k.present {
+			return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type "llama3" needs %s`, k.name)
+		}
+	}
+	return RopeScaling{Factor: *r.Factor, LowFreqFactor: *r.LowFreqFactor, HighFreqFactor: *r.HighFreqFactor, OriginalContext: *r.OriginalMax}, nil
+}
+
+// parseSlidingWindow reads sliding_window as the architecture uses it:
+// Mistral attends within it whenever it is set; Qwen2 and Qwen3 only with
+// use_sliding_window, and then in some layers only, which is not
+// implemented; LLaMA has no sliding window and transformers ignores the key.
+// layer_types, where present, must make every layer full attention.
+func parseSlidingWindow(h *hfConfig, arch string) (int, error) {
+	for i, t := range h.LayerTypes {
+		if t != "full_attention" {
+			return 0, fmt.Errorf("layer_types[%d] %q is not supported (only full_attention)", i, t)
+		}
+	}
+	if h.UseSlidingWindow != nil && *h.UseSlidingWindow {
+		return 0, fmt.Errorf("use_sliding_window true is not supported (%s's per-layer sliding window)", arch)
+	}
+	raw := bytes.TrimSpace(h.SlidingWindow)
+	if arch != ArchMistral || len(raw) == 0 || string(raw) == "null" {
+		return 0, nil
+	}
+	var w int
+	if err := json.Unmarshal(raw, &w); err != nil || w <= 0 {
+		return 0, fmt.Errorf("sliding_window %s: want a positive integer or null", excerpt(string(raw), 40))
+	}
+	return w, nil
 }
 
 func hfTensorName(role string, layer int) string {
@@ -156,11 +289,13 @@ func hfTensorName(role string, layer int) string {
 		return "lm_head.weight"
 	}
 	suffix := map[string]string{
-		roleAttnNorm: "input_layernorm", roleFFNNorm: "post_attention_layernorm",
-		"q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
-		"gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj",
+		roleAttnNorm: "input_layernorm.weight", roleFFNNorm: "post_attention_layernorm.weight",
+		"q": "self_attn.q_proj.weight", "k": "self_attn.k_proj.weight", "v": "self_attn.v_proj.weight", "o": "self_attn.o_proj.weight",
+		"gate": "mlp.gate_proj.weight", "up": "mlp.up_proj.weight", "down": "mlp.down_proj.weight",
+		roleQBias: "self_attn.q_proj.bias", roleKBias: "self_attn.k_proj.bias", roleVBias: "self_attn.v_proj.bias",
+		roleQNorm: "self_attn.q_norm.weight", roleKNorm: "self_attn.k_norm.weight",
 	}[role]
-	return fmt.Sprintf("model.layers.%d.%s.weight", layer, suffix)
+	return fmt.Sprintf("model.layers.%d.%s", layer, suffix)
 }
 
 var invFreqRE = regexp.MustCompile(`^model\.layers\.[0-9]+\.self_attn\.rotary_emb\.inv_freq$`)
@@ -252,7 +387,7 @@ func openHF(dir string, cfg Config, tokPath string, src tensorSource) (*Model, e
 		case n == "lm_head.weight" && cfg.TiedClassifier:
 			tiedHead = true
 		default:
-			return nil, fmt.Errorf("%s: unexpected tensor %q for a %d-layer LLaMA", dir, n, cfg.Layers)
+			return nil, fmt.Errorf("%s: unexpected tensor %q for a %d-layer %s", dir, n, cfg.Layers, archName(&cfg))
 		}
 	}
 	tensors := tensorReader{
@@ -272,7 +407,7 @@ func openHF(dir string, cfg Config, tokPath string, src tensorSource) (*Model, e
 		},
 		read: src.Float32Into,
 	}
-	m, err := openStreaming(cfg, tensors, hfTensorName, true, src)
+	m, err := openStreaming(cfg, tensors, hfTensorName, true, nil, src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
@@ -326,28 +461,79 @@ func WithShardSize(n int64) SaveOption { return func(o *saveOptions) { o.shardBy
 // WithOverwrite lets SaveHF replace an existing non-empty directory.
 func WithOverwrite() SaveOption { return func(o *saveOptions) { o.overwrite = true } }
 
-// hfConfigOut is the config.json SaveHF writes.
+// hfConfigOut is the config.json SaveHF writes. The pointer fields are
+// written for the architectures that have them: null where null means
+// something (rope_scaling, Mistral's sliding_window), absent otherwise.
 type hfConfigOut struct {
-	Architectures         []string  `json:"architectures"`
-	ModelType             string    `json:"model_type"`
-	HiddenSize            int       `json:"hidden_size"`
-	IntermediateSize      int       `json:"intermediate_size"`
-	NumHiddenLayers       int       `json:"num_hidden_layers"`
-	NumAttentionHeads     int       `json:"num_attention_heads"`
-	NumKeyValueHeads      int       `json:"num_key_value_heads"`
-	HeadDim               int       `json:"head_dim"`
-	MaxPositionEmbeddings int       `json:"max_position_embeddings"`
-	RMSNormEps            float64   `json:"rms_norm_eps"`
-	RopeTheta             float64   `json:"rope_theta"`
-	RopeScaling           *struct{} `json:"rope_scaling"`
-	VocabSize             int       `json:"vocab_size"`
-	BOSTokenID            int       `json:"bos_token_id"`
-	EOSTokenID            int       `json:"eos_token_id"`
-	TieWordEmbeddings     bool      `json:"tie_word_embeddings"`
-	HiddenAct             string    `json:"hidden_act"`
-	AttentionBias         bool      `json:"attention_bias"`
-	MLPBias               bool      `json:"mlp_bias"`
-	TorchDType            string    `json:"torch_dtype"`
+	Architectures         []string          `json:"architectures"`
+	ModelType             string            `json:"model_type"`
+	HiddenSize            int               `json:"hidden_size"`
+	IntermediateSize      int               `json:"intermediate_size"`
+	NumHiddenLayers       int               `json:"num_hidden_layers"`
+	NumAttentionHeads     int               `json:"num_attention_heads"`
+	NumKeyValueHeads      int               `json:"num_key_value_heads"`
+	HeadDim               int               `json:"head_dim"`
+	MaxPositionEmbeddings int               `json:"max_position_embeddings"`
+	RMSNormEps            float64           `json:"rms_norm_eps"`
+	RopeTheta             float64           `json:"rope_theta"`
+	RopeScaling           *hfRopeScalingOut `json:"rope_scaling"`
+	VocabSize             int               `json:"vocab_size"`
+	BOSTokenID            int               `json:"bos_token_id"`
+	EOSTokenID            int               `json:"eos_token_id"`
+	TieWordEmbeddings     bool              `json:"tie_word_embeddings"`
+	HiddenAct             string            `json:"hidden_act"`
+	AttentionBias         *bool             `json:"attention_bias,omitempty"`
+	MLPBias               *bool             `json:"mlp_bias,omitempty"`
+	SlidingWindow         *json.RawMessage  `json:"sliding_window,omitempty"`
+	UseSlidingWindow      *bool             `json:"use_sliding_window,omitempty"`
+	TorchDType            string            `json:"torch_dtype"`
+}
+
+type hfRopeScalingOut struct {
+	RopeType       string  `json:"rope_type"`
+	Factor         float64 `json:"factor"`
+	LowFreqFactor  float64 `json:"low_freq_factor"`
+	HighFreqFactor float64 `json:"high_freq_factor"`
+	OriginalMax    int     `json:"original_max_position_embeddings"`
+}
+
+// hfArchitectures is each family's transformers class.
+var hfArchitectures = map[string]string{
+	ArchLlama: "LlamaForCausalLM", ArchMistral: "MistralForCausalLM", ArchQwen2: "Qwen2ForCausalLM", ArchQwen3: "Qwen3ForCausalLM",
+}
+
+// newHFConfigOut is config.json for c, with the given token ids and dtype.
+func newHFConfigOut(c *Config, bos, eos int, torchDType string) hfConfigOut {
+	arch := c.Arch
+	if arch == "" {
+		arch = ArchLlama
+	}
+	no := false
+	out := hfConfigOut{
+		Architectures: []string{hfArchitectures[arch]}, ModelType: arch,
+		HiddenSize: c.Dim, IntermediateSize: c.HiddenDim, NumHiddenLayers: c.Layers,
+		NumAttentionHeads: c.Heads, NumKeyValueHeads: c.KVHeads, HeadDim: c.HeadDim,
+		MaxPositionEmbeddings: c.SeqLen, RMSNormEps: c.NormEps, RopeTheta: c.RopeBase,
+		VocabSize: c.Vocab, BOSTokenID: bos, EOSTokenID: eos,
+		TieWordEmbeddings: c.TiedClassifier, HiddenAct: "silu", TorchDType: torchDType,
+	}
+	if r := c.RopeScaling; r != (RopeScaling{}) {
+		out.RopeScaling = &hfRopeScalingOut{"llama3", r.Factor, r.LowFreqFactor, r.HighFreqFactor, r.OriginalContext}
+	}
+	switch arch {
+	case ArchLlama, ArchQwen3:
+		out.AttentionBias, out.MLPBias = &no, &no
+	case ArchMistral:
+		w := json.RawMessage("null")
+		if c.SlidingWindow > 0 {
+			w = json.RawMessage(fmt.Sprint(c.SlidingWindow))
+		}
+		out.SlidingWindow = &w
+	}
+	if arch == ArchQwen2 || arch == ArchQwen3 {
+		out.UseSlidingWindow = &no
+	}
+	return out
 }
 
 // SaveHF is SaveHFContext without cancellation.
@@ -393,15 +579,7 @@ func SaveHFContext(ctx context.Context, m *Model, dir string, opts ...SaveOption
 	if err := vocab.write(d.Tmp); err != nil {
 		return fail(fmt.Errorf("vocabulary: %w", err))
 	}
-	c := &m.Config
-	js, err := json.MarshalIndent(hfConfigOut{
-		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
-		HiddenSize: c.Dim, IntermediateSize: c.HiddenDim, NumHiddenLayers: c.Layers,
-		NumAttentionHeads: c.Heads, NumKeyValueHeads: c.KVHeads, HeadDim: c.HeadDim,
-		MaxPositionEmbeddings: c.SeqLen, RMSNormEps: c.NormEps, RopeTheta: c.RopeBase,
-		VocabSize: c.Vocab, BOSTokenID: m.Tokenizer.BOS(), EOSTokenID: m.Tokenizer.EOS(),
-		TieWordEmbeddings: c.TiedClassifier, HiddenAct: "silu", TorchDType: "float32",
-	}, "", "  ")
+	js, err := json.MarshalIndent(newHFConfigOut(&m.Config, m.Tokenizer.BOS(), m.Tokenizer.EOS(), "float32"), "", "  ")
 	if err != nil {
 		return fail(err)
 	}
@@ -447,6 +625,9 @@ func checkSave(m *Model, dir string, o *saveOptions) (vocabOut, error) {
 	var errs []error
 	if err := m.checkWeights(); err != nil {
 		errs = append(errs, fmt.Errorf("the model is inconsistent: %w", err))
+	} else if len(m.Weights.Blocks) > 0 && m.Weights.Blocks[0].RopeFreqs != nil && m.Config.RopeScaling == (RopeScaling{}) {
+		// checkWeights has made every block's divisors the config's.
+		errs = append(errs, errors.New("the RoPE divisors came from a GGUF rope_freqs.weight and config.json can only give them as rope_scaling parameters, which the file does not hold"))
 	}
 	if o.shardBytes <= 0 {
 		errs = append(errs, fmt.Errorf("shard size %d must be positive", o.shardBytes))
@@ -546,8 +727,14 @@ func writeHFTensors(ctx context.Context, m *Model, dir string, shardBytes int64)
 	}
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		add(roleAttnNorm, l, []int{c.Dim}, b.AttnNorm)
-		add(roleFFNNorm, l, []int{c.Dim}, b.FFNNorm)
+		for i, v := range b.vectors() {
+			role := blockVectorRoles[i]
+			if n := vectorLen(c, role); n > 0 {
+				data := append([]float32(nil), *v...)
+				permuteRole(c, role, data, true)
+				add(role, l, []int{n}, data)
+			}
+		}
 		for i, lin := range b.Linears() {
 			// Each linear is read when written: a streaming model is
 			// saved one matrix at a time.
@@ -556,12 +743,7 @@ func writeHFTensors(ctx context.Context, m *Model, dir string, shardBytes int64)
 				if err != nil {
 					return nil, err
 				}
-				switch i {
-				case 0:
-					permuteQKInPlace(data, c.Heads, c.HeadDim, c.Dim, true)
-				case 1:
-					permuteQKInPlace(data, c.KVHeads, c.HeadDim, c.Dim, true)
-				}
+				permuteRole(c, blockMatrixRoles[i], data, true)
 				return data, nil
 			}
 			name := hfTensorName(blockMatrixRoles[i], l)

@@ -2,6 +2,7 @@ package model
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
 	"runtime"
 	"sync"
@@ -80,6 +81,19 @@ func swiGLU(gate, up []float32) {
 	})
 }
 
+// addBias adds bias to every row: x (rows, len(bias)) += bias.
+func addBias(x, bias []float32, rows int) {
+	w := len(bias)
+	linalg.ParallelFor(rows, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := x[r*w : (r+1)*w : (r+1)*w]
+			for i, b := range bias {
+				row[i] += b
+			}
+		}
+	})
+}
+
 // applyRoPE rotates the adjacent pairs (x[2i], x[2i+1]) of every head of
 // every row: x (rows, heads·hd) in place, row r holding token r%T of its
 // sequence at position pos0+r%T, with tab from ropeTable.
@@ -103,10 +117,12 @@ func applyRoPE(x []float32, rows, T, pos0, heads, hd int, tab []float32) {
 	})
 }
 
-// ropeKey identifies a RoPE table; tables depend on nothing else.
+// ropeKey identifies a RoPE table; tables depend on nothing else. freqs
+// holds the divisors' bits (a slice cannot be a map key).
 type ropeKey struct {
-	hd   int
-	base float64
+	hd    int
+	base  float64
+	freqs string
 }
 
 var (
@@ -114,18 +130,23 @@ var (
 	ropeTables = map[ropeKey][]float32{}
 )
 
-// ropeTable returns cos and sin of pos·θ_i, θ_i = base^(−2i/hd), interleaved
-// as [pos][i][cos, sin] for at least npos positions. The angles are formed in
-// float64 and only the results rounded, so position 4000 is as accurate as
-// position 1. A table is replaced, never written, when it must grow, so
-// callers may keep the slice they got.
+// ropeTable returns cos and sin of pos·θ_i, θ_i = base^(−2i/hd)/freqs[i]
+// (freqs nil: no divisors), interleaved as [pos][i][cos, sin] for at least
+// npos positions. The angles are formed in float64 and only the results
+// rounded, so position 4000 is as accurate as position 1. A table is
+// replaced, never written, when it must grow, so callers may keep the slice
+// they got.
 //
 // The table covers the positions actually used, never the declared context
 // length: a config may claim 10⁸ positions while the work needs 64. It grows
 // to at least twice its old size, so decoding one position at a time costs
 // O(log n) rebuilds rather than n.
-func ropeTable(hd int, base float64, npos int) []float32 {
-	key := ropeKey{hd, base}
+func ropeTable(hd int, base float64, freqs []float32, npos int) []float32 {
+	bits := make([]byte, 4*len(freqs))
+	for i, f := range freqs {
+		binary.LittleEndian.PutUint32(bits[4*i:], math.Float32bits(f))
+	}
+	key := ropeKey{hd, base, string(bits)}
 	half := hd / 2
 	ropeMu.Lock()
 	defer ropeMu.Unlock()
@@ -137,6 +158,9 @@ func ropeTable(hd int, base float64, npos int) []float32 {
 	t := make([]float32, npos*hd)
 	for i := range half {
 		theta := math.Pow(base, -2*float64(i)/float64(hd))
+		if freqs != nil {
+			theta /= float64(freqs[i])
+		}
 		for p := range npos {
 			s, c := math.Sincos(float64(p) * theta)
 			t[(p*half+i)*2] = float32(c)
@@ -154,7 +178,10 @@ func ropeTable(hd int, base float64, npos int) []float32 {
 const attnBlock = 128
 
 // attention fills att (rows × QDim) from the rotated queries q (rows × QDim)
-// and the keys and values k, v (positions × KVDim). The (sequence, head)
+// and the keys and values k, v (positions × KVDim). A query at position p
+// sees the keys at p−W+1..p with a sliding window W (Config.SlidingWindow),
+// else 0..p; a row block's products cover only the keys some row of it
+// sees. The (sequence, head)
 // pairs are shared among the cores; each core runs its pairs one after the
 // other, looking at ctx before each, with its own score buffer and its
 // products on itself (linalg.SgemmSerial). Per pair and
@@ -170,6 +197,7 @@ const attnBlock = 128
 func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T, pos0 int) {
 	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	group := cfg.Heads / cfg.KVHeads
+	window := cfg.SlidingWindow
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	// With a pair per core or more, each core's products run on that core
 	// alone: split again across cores, they would put more BLAS threads
@@ -193,21 +221,27 @@ func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T
 			vh := v[seq*T*kvd+(h/group)*hd:]
 			for r0 := 0; r0 < T; r0 += attnBlock {
 				rows := min(attnBlock, T-r0)
-				keys := pos0 + r0 + rows
+				// Keys k0..end-1: from the first key row 0 sees to row
+				// rows−1's own position.
+				k0, end := firstKey(pos0+r0, window), pos0+r0+rows
+				keys := end - k0
 				qh := q[(seq*T+r0)*qd+h*hd:]
 				oh := att[(seq*T+r0)*qd+h*hd:]
-				// S (rows,keys) = scale · Q_h (rows,hd) @ K_h (keys,hd)ᵀ
-				gemm(false, true, rows, keys, hd, scale, qh, qd, kh, kvd, 0, s, keys)
-				// Row t sees keys up to its own position, pos0+r0+t; the rest
-				// are zeroed so the product with V ignores them.
+				// S (rows,keys) = scale · Q_h (rows,hd) @ K_h[k0:end] (keys,hd)ᵀ
+				gemm(false, true, rows, keys, hd, scale, qh, qd, kh[k0*kvd:], kvd, 0, s, keys)
+				// Row t sees the keys from firstKey of its position to the
+				// position itself, pos0+r0+t; the rest are zeroed so the
+				// product with V ignores them.
 				for t := range rows {
 					row := s[t*keys : (t+1)*keys]
-					seen := row[:pos0+r0+t+1]
+					lo, hi := firstKey(pos0+r0+t, window)-k0, pos0+r0+t+1-k0
+					seen := row[lo:hi]
 					inv[t] = 1 / linalg.ExpShift(seen, maxOf(seen))
-					clear(row[len(seen):])
+					clear(row[:lo])
+					clear(row[hi:])
 				}
-				// O_h (rows,hd) = P (rows,keys) @ V_h (keys,hd)
-				gemm(false, false, rows, hd, keys, 1, s, keys, vh, kvd, 0, oh, qd)
+				// O_h (rows,hd) = P (rows,keys) @ V_h[k0:end] (keys,hd)
+				gemm(false, false, rows, hd, keys, 1, s, keys, vh[k0*kvd:], kvd, 0, oh, qd)
 				for t := range rows {
 					o := oh[t*qd : t*qd+hd]
 					for i := range o {
@@ -217,6 +251,15 @@ func attention(ctx context.Context, cfg *Config, q, att, k, v []float32, nseq, T
 			}
 		}
 	})
+}
+
+// firstKey is the first key position a query at position p sees with a
+// sliding window (0: none): transformers' kv > p − window.
+func firstKey(p, window int) int {
+	if window <= 0 {
+		return 0
+	}
+	return max(0, p-window+1)
 }
 
 var scoreBuffers = sync.Pool{New: func() any { return new([]float32) }}

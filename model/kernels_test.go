@@ -48,7 +48,8 @@ func applyRoPENaive(x []float32, rows, T, pos0, heads, hd int, tab []float32) {
 }
 
 // attentionNaive is causal attention in float64, query by query:
-// att[t] = Σ_j softmax_j(q_t·k_j/sqrt(hd)) v_j over keys j ≤ pos0+t.
+// att[t] = Σ_j softmax_j(q_t·k_j/sqrt(hd)) v_j over keys j ≤ pos0+t, and
+// with a sliding window W only those with pos0+t − j < W.
 func attentionNaive(cfg *Config, q, att, k, v []float32, nseq, T, pos0 int) {
 	qd, kvd, hd := cfg.QDim(), cfg.KVDim(), cfg.HeadDim
 	group := cfg.Heads / cfg.KVHeads
@@ -57,24 +58,30 @@ func attentionNaive(cfg *Config, q, att, k, v []float32, nseq, T, pos0 int) {
 			for h := range cfg.Heads {
 				qt := q[(seq*T+t)*qd+h*hd:][:hd]
 				kvOff := func(j int) int { return (seq*T+j)*kvd + (h/group)*hd }
-				p := make([]float64, pos0+t+1)
-				mx := math.Inf(-1)
-				for j := range p {
-					for e := range hd {
-						p[j] += float64(qt[e]) * float64(k[kvOff(j)+e])
+				var keys []int
+				for j := 0; j <= pos0+t; j++ {
+					if cfg.SlidingWindow == 0 || pos0+t-j < cfg.SlidingWindow {
+						keys = append(keys, j)
 					}
-					p[j] /= math.Sqrt(float64(hd))
-					mx = math.Max(mx, p[j])
+				}
+				p := make([]float64, len(keys))
+				mx := math.Inf(-1)
+				for a, j := range keys {
+					for e := range hd {
+						p[a] += float64(qt[e]) * float64(k[kvOff(j)+e])
+					}
+					p[a] /= math.Sqrt(float64(hd))
+					mx = math.Max(mx, p[a])
 				}
 				var sum float64
-				for j := range p {
-					p[j] = math.Exp(p[j] - mx)
-					sum += p[j]
+				for a := range p {
+					p[a] = math.Exp(p[a] - mx)
+					sum += p[a]
 				}
 				for e := range hd {
 					var o float64
-					for j := range p {
-						o += p[j] * float64(v[kvOff(j)+e])
+					for a, j := range keys {
+						o += p[a] * float64(v[kvOff(j)+e])
 					}
 					att[(seq*T+t)*qd+h*hd+e] = float32(o / sum)
 				}
@@ -161,7 +168,7 @@ func TestSwiGLUMatchesNaive(t *testing.T) {
 func TestRoPEMatchesNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	for _, sh := range []struct{ rows, T, pos0, heads, hd int }{{1, 1, 0, 1, 2}, {12, 4, 0, 3, 8}, {7, 7, 30, 2, 16}, {600, 300, 0, 4, 64}} {
-		tab := ropeTable(sh.hd, 10000, sh.pos0+sh.T)
+		tab := ropeTable(sh.hd, 10000, nil, sh.pos0+sh.T)
 		x := randVec(rng, sh.rows*sh.heads*sh.hd, 1)
 		got, want := slices.Clone(x), slices.Clone(x)
 		applyRoPE(got, sh.rows, sh.T, sh.pos0, sh.heads, sh.hd, tab)
@@ -216,17 +223,24 @@ func TestAttentionMatchesNaive(t *testing.T) {
 	for _, tc := range []struct {
 		name                     string
 		heads, kvHeads, hd, nseq int
-		T, pos0                  int
+		T, pos0, window          int
 	}{
-		{"one token", 2, 2, 4, 1, 1, 0},
-		{"gqa", 4, 2, 8, 3, 19, 0},
-		{"mqa", 4, 1, 16, 2, 9, 0},
-		{"row blocks", 2, 1, 32, 2, 2*attnBlock + 44, 0},
-		{"cache offset", 4, 2, 8, 1, 5, 37},
-		{"cache offset, blocks", 2, 2, 16, 1, attnBlock + 3, 60},
+		{"one token", 2, 2, 4, 1, 1, 0, 0},
+		{"gqa", 4, 2, 8, 3, 19, 0, 0},
+		{"mqa", 4, 1, 16, 2, 9, 0, 0},
+		{"row blocks", 2, 1, 32, 2, 2*attnBlock + 44, 0, 0},
+		{"cache offset", 4, 2, 8, 1, 5, 37, 0},
+		{"cache offset, blocks", 2, 2, 16, 1, attnBlock + 3, 60, 0},
+		// A window shorter than a row block, one longer, one of a single
+		// key, and windows that start inside the cached positions.
+		{"window", 4, 2, 8, 3, 19, 0, 5},
+		{"window, row blocks", 2, 1, 16, 2, 2*attnBlock + 44, 0, attnBlock + 7},
+		{"window of one", 2, 2, 8, 2, 9, 0, 1},
+		{"window, cache offset", 4, 2, 8, 1, 5, 37, 20},
+		{"window, cache offset, blocks", 2, 2, 16, 1, attnBlock + 3, 60, 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := Config{Heads: tc.heads, KVHeads: tc.kvHeads, HeadDim: tc.hd}
+			cfg := Config{Heads: tc.heads, KVHeads: tc.kvHeads, HeadDim: tc.hd, SlidingWindow: tc.window}
 			n := tc.nseq * tc.T
 			keys := n
 			if tc.pos0 > 0 {
@@ -266,7 +280,7 @@ func BenchmarkKernels(b *testing.B) {
 	work := make([]float32, rows*h)
 	cfg := Config{Heads: heads, KVHeads: heads, HeadDim: hd}
 	q, k, v := randVec(rng, rows*d, 1), randVec(rng, rows*d, 1), randVec(rng, rows*d, 1)
-	tab := ropeTable(hd, 10000, T)
+	tab := ropeTable(hd, 10000, nil, T)
 	for _, bc := range []struct {
 		name string
 		fn   func()

@@ -215,7 +215,7 @@ func openLlama2CModel(r io.ReaderAt, size int64, name string, closer io.Closer) 
 			return nil
 		},
 	}
-	m, err := openStreaming(cfg, tensors, llama2cTensorName, false, closer)
+	m, err := openStreaming(cfg, tensors, llama2cTensorName, false, nil, closer)
 	if err != nil {
 		return nil, fail("%w", err)
 	}

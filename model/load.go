@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -101,6 +102,13 @@ const (
 	roleClassifier = "classifier"
 	roleAttnNorm   = "attn_norm"
 	roleFFNNorm    = "ffn_norm"
+	roleQBias      = "q_bias"
+	roleKBias      = "k_bias"
+	roleVBias      = "v_bias"
+	roleQNorm      = "q_norm"
+	roleKNorm      = "k_norm"
+	// roleRopeFreqs is GGUF's rope_freqs.weight, one tensor for all blocks.
+	roleRopeFreqs = "rope_freqs"
 )
 
 // blockMatrixRoles are the 7 linears, in Block.Linears order.
@@ -157,9 +165,13 @@ func (c *Config) Params() (int64, bool) {
 	if !c.TiedClassifier {
 		heads = 2
 	}
+	var vecs int64 // per block: norms, biases, q/k norms (each ≤ maxDimension)
+	for _, role := range blockVectorRoles {
+		vecs += int64(vectorLen(c, role))
+	}
 	terms := [][]int64{
 		{heads, int64(c.Vocab), d}, {d}, // embedding (and classifier), final norm
-		{int64(c.Layers), 2, d}, // block norms
+		{int64(c.Layers), vecs},
 		{int64(c.Layers), 2, qd, d}, {int64(c.Layers), 2, kvd, d}, {int64(c.Layers), 3, ff, d},
 	}
 	var total int64
@@ -188,8 +200,11 @@ func expectedNames(c *Config, name namer) map[string]bool {
 		want[name(roleClassifier, -1)] = true
 	}
 	for l := 0; l < c.Layers; l++ {
-		want[name(roleAttnNorm, l)] = true
-		want[name(roleFFNNorm, l)] = true
+		for _, r := range blockVectorRoles {
+			if vectorLen(c, r) > 0 {
+				want[name(r, l)] = true
+			}
+		}
 		for _, r := range blockMatrixRoles {
 			want[name(r, l)] = true
 		}
@@ -199,20 +214,28 @@ func expectedNames(c *Config, name namer) map[string]bool {
 
 // buildWeights reads every tensor of the config; with streaming, the
 // block linears are only checked and get their shapes, not their weights.
-func buildWeights(c *Config, r tensorReader, name namer, streaming bool) (Weights, error) {
+// The RoPE divisors come from c.RopeScaling, or are ropeFreqs (from the
+// file) when that is not nil.
+func buildWeights(c *Config, r tensorReader, name namer, streaming bool, ropeFreqs []float32) (Weights, error) {
 	var w Weights
 	var err error
 	if w.Embed, err = r.fetch(name(roleEmbed, -1), []int{c.Vocab, c.Dim}); err != nil {
 		return w, err
 	}
+	if ropeFreqs == nil {
+		ropeFreqs = c.RopeScaling.Freqs(c.HeadDim, c.RopeBase)
+	}
 	w.Blocks = make([]Block, c.Layers)
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		if b.AttnNorm, err = r.fetch(name(roleAttnNorm, l), []int{c.Dim}); err != nil {
-			return w, err
-		}
-		if b.FFNNorm, err = r.fetch(name(roleFFNNorm, l), []int{c.Dim}); err != nil {
-			return w, err
+		b.RopeFreqs = ropeFreqs
+		for i, v := range b.vectors() {
+			role := blockVectorRoles[i]
+			if n := vectorLen(c, role); n > 0 {
+				if *v, err = r.fetch(name(role, l), []int{n}); err != nil {
+					return w, err
+				}
+			}
 		}
 		for i, lin := range b.Linears() {
 			role := blockMatrixRoles[i]
@@ -250,7 +273,9 @@ func finiteWeights(w *Weights, name namer) error {
 	}
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		errs = append(errs, finiteTensor(name(roleAttnNorm, l), b.AttnNorm), finiteTensor(name(roleFFNNorm, l), b.FFNNorm))
+		for i, v := range b.vectors() {
+			errs = append(errs, finiteTensor(name(blockVectorRoles[i], l), *v))
+		}
 		for i, lin := range b.Linears() {
 			errs = append(errs, finiteTensor(name(blockMatrixRoles[i], l), lin.W))
 		}
@@ -290,13 +315,23 @@ func checkWeights(c *Config, w *Weights, streaming bool) error {
 	if len(w.Blocks) != c.Layers {
 		return fmt.Errorf("%d blocks, want %d", len(w.Blocks), c.Layers)
 	}
+	freqs := c.RopeScaling.Freqs(c.HeadDim, c.RopeBase)
 	for l := range w.Blocks {
 		b := &w.Blocks[l]
-		if err := vec(fmt.Sprintf("block %d attention norm", l), b.AttnNorm, c.Dim); err != nil {
-			return err
+		for i, v := range b.vectors() {
+			role := blockVectorRoles[i]
+			if err := vec(fmt.Sprintf("block %d %s", l, role), *v, vectorLen(c, role)); err != nil {
+				return err
+			}
 		}
-		if err := vec(fmt.Sprintf("block %d FFN norm", l), b.FFNNorm, c.Dim); err != nil {
-			return err
+		// RopeFreqs from a GGUF file has no RopeScaling to agree with; one
+		// that contradicts the config's would rotate by other angles than
+		// the copy SaveHF writes.
+		switch {
+		case b.RopeFreqs != nil && len(b.RopeFreqs) != c.HeadDim/2:
+			return fmt.Errorf("block %d RoPE divisors: %d values, want head dim/2 = %d", l, len(b.RopeFreqs), c.HeadDim/2)
+		case freqs != nil && !slices.Equal(b.RopeFreqs, freqs):
+			return fmt.Errorf("block %d RoPE divisors differ from those of the config's rope scaling %+v", l, c.RopeScaling)
 		}
 		for i, lin := range b.Linears() {
 			s := matrixShape(c, blockMatrixRoles[i])

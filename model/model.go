@@ -21,6 +21,85 @@ type Config struct {
 	RopeBase  float64 // RoPE base θ
 	// TiedClassifier is true when the classifier shares the embedding matrix.
 	TiedClassifier bool
+	// Arch is the family: empty for LLaMA (one spelling, so that the
+	// configs of one model read from different formats are equal),
+	// ArchMistral, ArchQwen2 or ArchQwen3. It decides the per-block extras
+	// (Qwen2's q/k/v biases, Qwen3's q/k norms) and the names a saved copy
+	// uses.
+	Arch string
+	// RopeScaling is config.json's "llama3" rope_scaling (LLaMA-3.1 and
+	// later); zero when the frequencies are not scaled or when they came as
+	// GGUF's rope_freqs.weight (then only Block.RopeFreqs holds them).
+	RopeScaling RopeScaling
+	// SlidingWindow, when positive, lets a query attend only to the last
+	// SlidingWindow positions, its own included (Mistral's sliding_window);
+	// 0 is full causal attention.
+	SlidingWindow int
+}
+
+// The architectures as config.json's model_type spells them; Config.Arch
+// holds them, except LLaMA's, which is empty there.
+const (
+	ArchLlama   = "llama"
+	ArchMistral = "mistral"
+	ArchQwen2   = "qwen2"
+	ArchQwen3   = "qwen3"
+)
+
+// archName names the family in messages.
+func archName(c *Config) string {
+	switch c.Arch {
+	case ArchMistral:
+		return "Mistral"
+	case ArchQwen2:
+		return "Qwen2"
+	case ArchQwen3:
+		return "Qwen3"
+	}
+	return "LLaMA"
+}
+
+// QKVBias tells whether q, k and v add a bias (Qwen2).
+func (c *Config) QKVBias() bool { return c.Arch == ArchQwen2 }
+
+// QKNorm tells whether q and k are RMS-normalised per head before RoPE (Qwen3).
+func (c *Config) QKNorm() bool { return c.Arch == ArchQwen3 }
+
+// RopeScaling holds the parameters of Hugging Face's "llama3" RoPE
+// scaling; the zero value is no scaling.
+type RopeScaling struct {
+	Factor, LowFreqFactor, HighFreqFactor float64
+	OriginalContext                       int // original_max_position_embeddings
+}
+
+// Freqs returns the per-dimension divisors of the RoPE frequencies θ_i
+// (hd/2 of them; nil for no scaling) as transformers'
+// _compute_llama3_parameters rescales them: with wavelength λ = 2π/θ_i, a
+// wavelength shorter than OriginalContext/HighFreqFactor keeps θ_i (divisor
+// 1), one longer than OriginalContext/LowFreqFactor is slowed by Factor,
+// and in between the divisor interpolates, 1/((1−s)/Factor + s) with
+// s = (OriginalContext/λ − LowFreqFactor)/(HighFreqFactor − LowFreqFactor).
+// The divisors are rounded to float32, as GGUF's rope_freqs.weight stores
+// them, so that every copy of a model rotates by the same angles.
+func (r RopeScaling) Freqs(hd int, base float64) []float32 {
+	if r == (RopeScaling{}) {
+		return nil
+	}
+	orig := float64(r.OriginalContext)
+	out := make([]float32, hd/2)
+	for i := range out {
+		wavelen := 2 * math.Pi / math.Pow(base, -2*float64(i)/float64(hd))
+		switch {
+		case wavelen < orig/r.HighFreqFactor:
+			out[i] = 1
+		case wavelen > orig/r.LowFreqFactor:
+			out[i] = float32(r.Factor)
+		default:
+			s := (orig/wavelen - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor)
+			out[i] = float32(1 / ((1-s)/r.Factor + s))
+		}
+	}
+	return out
 }
 
 // maxDimension bounds every count and width of a Config. Real models are
@@ -38,18 +117,24 @@ func (c *Config) Validate() error { return c.validate(genericKeys) }
 // configKeys spells Config's fields as one checkpoint format names them,
 // so that an error names the key the user can find in the file.
 type configKeys struct {
-	Dim, HiddenDim, Layers, Heads, KVHeads, HeadDim, Vocab, SeqLen, NormEps, RopeBase string
+	Dim, HiddenDim, Layers, Heads, KVHeads, HeadDim, Vocab, SeqLen, NormEps, RopeBase, RopeScaling, SlidingWindow string
 }
 
 var (
-	genericKeys = configKeys{"dim", "hidden dim", "layers", "heads", "kv heads", "head dim", "vocab", "context length", "norm eps", "rope base"}
-	hfKeys      = configKeys{"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-		"head_dim", "vocab_size", "max_position_embeddings", "rms_norm_eps", "rope_theta"}
-	ggufKeys = configKeys{"llama.embedding_length", "llama.feed_forward_length", "llama.block_count", "llama.attention.head_count",
-		"llama.attention.head_count_kv", "llama.rope.dimension_count", "token_embd.weight rows", "llama.context_length",
-		"llama.attention.layer_norm_rms_epsilon", "llama.rope.freq_base"}
-	llama2cKeys = configKeys{"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "head dim (dim/n_heads)", "vocab_size", "seq_len", "norm eps", "rope base"}
+	genericKeys = configKeys{"dim", "hidden dim", "layers", "heads", "kv heads", "head dim", "vocab", "context length", "norm eps", "rope base",
+		"rope scaling", "sliding window"}
+	hfKeys = configKeys{"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+		"head_dim", "vocab_size", "max_position_embeddings", "rms_norm_eps", "rope_theta", "rope_scaling", "sliding_window"}
+	llama2cKeys = configKeys{"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "head dim (dim/n_heads)", "vocab_size", "seq_len", "norm eps", "rope base",
+		"rope scaling", "sliding window"}
 )
+
+// ggufKeys names the fields as a GGUF file of architecture arch spells them.
+func ggufKeys(arch string) configKeys {
+	return configKeys{arch + ".embedding_length", arch + ".feed_forward_length", arch + ".block_count", arch + ".attention.head_count",
+		arch + ".attention.head_count_kv", arch + ".attention.key_length", "token_embd.weight rows", arch + ".context_length",
+		arch + ".attention.layer_norm_rms_epsilon", arch + ".rope.freq_base", "rope_freqs.weight", arch + ".attention.sliding_window"}
+}
 
 func (c *Config) validate(k configKeys) error {
 	for _, f := range []struct {
@@ -58,6 +143,7 @@ func (c *Config) validate(k configKeys) error {
 	}{
 		{k.Dim, c.Dim}, {k.HiddenDim, c.HiddenDim}, {k.Layers, c.Layers}, {k.Heads, c.Heads},
 		{k.KVHeads, c.KVHeads}, {k.HeadDim, c.HeadDim}, {k.Vocab, c.Vocab}, {k.SeqLen, c.SeqLen},
+		{k.SlidingWindow, c.SlidingWindow},
 	} {
 		if f.v > maxDimension {
 			return fmt.Errorf("%s %d: must be at most %d", f.name, f.v, maxDimension)
@@ -95,6 +181,35 @@ func (c *Config) validate(k configKeys) error {
 		return fmt.Errorf("%s %g: must be at least %g (the smallest normal float32)", k.NormEps, c.NormEps, minNormEps)
 	case !(c.RopeBase >= 1) || math.IsInf(c.RopeBase, 0):
 		return fmt.Errorf("%s %g: must be finite and at least 1", k.RopeBase, c.RopeBase)
+	case c.SlidingWindow < 0:
+		return fmt.Errorf("%s %d: must be positive (or absent for full attention)", k.SlidingWindow, c.SlidingWindow)
+	}
+	switch c.Arch {
+	case "", ArchMistral, ArchQwen2, ArchQwen3:
+	default:
+		return fmt.Errorf("architecture %q: want empty (LLaMA), %s, %s or %s", c.Arch, ArchMistral, ArchQwen2, ArchQwen3)
+	}
+	if err := c.RopeScaling.validate(); err != nil {
+		return fmt.Errorf("%s: %w", k.RopeScaling, err)
+	}
+	return nil
+}
+
+// validate checks the scaling's parameters as transformers does, and
+// that they are finite: a NaN factor would turn every angle into NaN.
+func (r RopeScaling) validate() error {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	switch {
+	case r == (RopeScaling{}):
+		return nil
+	case !finite(r.Factor) || r.Factor < 1:
+		return fmt.Errorf("factor %g: must be finite and at least 1", r.Factor)
+	case !finite(r.LowFreqFactor) || r.LowFreqFactor <= 0:
+		return fmt.Errorf("low_freq_factor %g: must be finite and positive", r.LowFreqFactor)
+	case !finite(r.HighFreqFactor) || r.HighFreqFactor <= r.LowFreqFactor:
+		return fmt.Errorf("high_freq_factor %g: must be finite and above low_freq_factor %g", r.HighFreqFactor, r.LowFreqFactor)
+	case r.OriginalContext <= 0 || r.OriginalContext > maxDimension:
+		return fmt.Errorf("original_max_position_embeddings %d: must be positive and at most %d", r.OriginalContext, maxDimension)
 	}
 	return nil
 }
@@ -114,12 +229,55 @@ type Linear struct {
 // NewLinear allocates a zero Out×In matrix.
 func NewLinear(out, in int) Linear { return Linear{Out: out, In: in, W: make([]float32, out*in)} }
 
-// Block is one decoder block.
+// Block is one decoder block. Its vectors (norms, biases, RoPE divisors)
+// are read once with the embedding and shared by every copy of the block a
+// streaming model hands out; only the 7 linears stream and are pruned.
 type Block struct {
 	AttnNorm       []float32 // Dim
 	Q, K, V, O     Linear
 	FFNNorm        []float32 // Dim
 	Gate, Up, Down Linear
+	// QBias, KBias and VBias are added to q, k and v (QDim, KVDim, KVDim)
+	// when Config.QKVBias; q and k in adjacent-pair order like their rows.
+	QBias, KBias, VBias []float32
+	// QNorm and KNorm are the weights of the per-head RMSNorm on q and k
+	// (HeadDim each, adjacent-pair order) when Config.QKNorm.
+	QNorm, KNorm []float32
+	// RopeFreqs divides RoPE frequency θ_i by RopeFreqs[i] (HeadDim/2
+	// values; nil: none): Config.RopeScaling.Freqs, or GGUF's
+	// rope_freqs.weight. Every block shares one slice.
+	RopeFreqs []float32
+}
+
+// blockVectorRoles are the per-block vectors, in Block.vectors order.
+var blockVectorRoles = [7]string{roleAttnNorm, roleFFNNorm, roleQBias, roleKBias, roleVBias, roleQNorm, roleKNorm}
+
+// vectors returns pointers to the block's per-layer vectors in
+// blockVectorRoles order (RopeFreqs, one tensor for all blocks, is apart).
+func (b *Block) vectors() [7]*[]float32 {
+	return [7]*[]float32{&b.AttnNorm, &b.FFNNorm, &b.QBias, &b.KBias, &b.VBias, &b.QNorm, &b.KNorm}
+}
+
+// vectorLen is the length of a per-block vector under c; 0 when the
+// architecture has none.
+func vectorLen(c *Config, role string) int {
+	switch role {
+	case roleAttnNorm, roleFFNNorm:
+		return c.Dim
+	case roleQBias:
+		if c.QKVBias() {
+			return c.QDim()
+		}
+	case roleKBias, roleVBias:
+		if c.QKVBias() {
+			return c.KVDim()
+		}
+	case roleQNorm, roleKNorm:
+		if c.QKNorm() {
+			return c.HeadDim
+		}
+	}
+	return 0
 }
 
 // LinearNames are the 7 prunable linears of a block, in pruning order.

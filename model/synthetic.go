@@ -18,7 +18,8 @@ import (
 var LLaMA7B = Config{Dim: 4096, HiddenDim: 11008, Layers: 32, Heads: 32, KVHeads: 32, HeadDim: 128,
 	Vocab: 32000, SeqLen: 2048, NormEps: 1e-5, RopeBase: 10000}
 
-// WriteSynthetic writes a random LLaMA of shape cfg as a Hugging Face
+// WriteSynthetic writes a random model of shape cfg (any Config.Arch, with
+// its biases or q/k norms; no classifier when tied) as a Hugging Face
 // directory: config.json, one safetensors shard per block plus one for the
 // embedding, final norm and classifier, model.safetensors.index.json, and
 // a copy of the SentencePiece tokenizer.model at tokenizerPath (its
@@ -88,10 +89,20 @@ func WriteSynthetic(ctx context.Context, dir string, cfg Config, seed uint64, dt
 					return err
 				}
 			}
-			if err := put(hfTensorName(roleAttnNorm, l), []int{cfg.Dim}, ones(cfg.Dim)); err != nil {
-				return err
+			for _, role := range blockVectorRoles {
+				n := vectorLen(&cfg, role)
+				v := ones(n) // norm weights
+				switch role {
+				case roleQBias, roleKBias, roleVBias:
+					v = random(n)
+				}
+				if n > 0 {
+					if err := put(hfTensorName(role, l), []int{n}, v); err != nil {
+						return err
+					}
+				}
 			}
-			return put(hfTensorName(roleFFNNorm, l), []int{cfg.Dim}, ones(cfg.Dim))
+			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("synthetic model %s: block %d: %w", dir, l, err)
@@ -103,6 +114,9 @@ func WriteSynthetic(ctx context.Context, dir string, cfg Config, seed uint64, dt
 		}
 		if err := put(hfTensorName(roleFinalNorm, 0), []int{cfg.Dim}, ones(cfg.Dim)); err != nil {
 			return err
+		}
+		if cfg.TiedClassifier {
+			return nil
 		}
 		return put(hfTensorName(roleClassifier, 0), []int{cfg.Vocab, cfg.Dim}, random(cfg.Vocab*cfg.Dim))
 	})
@@ -117,13 +131,7 @@ func WriteSynthetic(ctx context.Context, dir string, cfg Config, seed uint64, dt
 		return err
 	}
 	torch := map[safetensors.DType]string{safetensors.F32: "float32", safetensors.F16: "float16", safetensors.BF16: "bfloat16"}[dtype]
-	if err := writeJSON(filepath.Join(dir, "config.json"), hfConfigOut{
-		Architectures: []string{"LlamaForCausalLM"}, ModelType: "llama",
-		HiddenSize: cfg.Dim, IntermediateSize: cfg.HiddenDim, NumHiddenLayers: cfg.Layers,
-		NumAttentionHeads: cfg.Heads, NumKeyValueHeads: cfg.KVHeads, HeadDim: cfg.HeadDim,
-		MaxPositionEmbeddings: cfg.SeqLen, RMSNormEps: cfg.NormEps, RopeTheta: cfg.RopeBase,
-		VocabSize: cfg.Vocab, BOSTokenID: 1, EOSTokenID: 2, HiddenAct: "silu", TorchDType: torch,
-	}); err != nil {
+	if err := writeJSON(filepath.Join(dir, "config.json"), newHFConfigOut(&cfg, 1, 2, torch)); err != nil {
 		return err
 	}
 	return copyFile(tokenizerPath, filepath.Join(dir, "tokenizer.model"))
