@@ -335,7 +335,7 @@ func TestErrorFields(t *testing.T) {
 		t.Fatalf("%v: not an *Error", err)
 	}
 	want := Error{File: "q.yaml", Line: 4, Column: 25, Path: "methods[0].admm-grad",
-		Msg: `unknown option "rhoo" (options: rho, iters, steps, schedule, percdamp, per-output)`}
+		Msg: `unknown option "rhoo" (options: rho, iters, steps, schedule, percdamp, per-output, relax)`}
 	if *e != want {
 		t.Errorf("error %+v, want %+v", *e, want)
 	}

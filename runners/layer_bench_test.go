@@ -6,12 +6,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prunebench/prunebench/admm"
 	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/prune"
@@ -169,26 +167,15 @@ func median(v []float64) float64 {
 }
 
 // benchMethod builds a method of PRUNEBENCH_BENCH_METHODS: a name, then
-// options as +key=value, e.g. admm-grad+iters=12+steps=9+relax=1.9. relax
-// (over-relaxation α, admm.Options.OverRelax = α−1) is not in the method
-// table yet, so an ADMM method given it is built here directly from the
-// other resolved options.
+// options of the method table as +key=value, e.g.
+// admm-grad+iters=12+steps=9+relax=1.9.
 func benchMethod(s string) (prune.Method, error) {
 	parts := strings.Split(s, "+")
 	spec := MethodSpec{Name: parts[0], Options: map[string]any{}}
-	relax := 1.0
 	for _, kv := range parts[1:] {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
 			return nil, fmt.Errorf("%q: want +key=value", kv)
-		}
-		if k == "relax" && strings.HasPrefix(spec.Name, "admm") {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", kv, err)
-			}
-			relax = f
-			continue
 		}
 		o, err := LookupOption(spec.Name, k)
 		if err != nil {
@@ -200,26 +187,8 @@ func benchMethod(s string) (prune.Method, error) {
 		}
 		spec.Options[k] = x
 	}
-	r, err := spec.Resolved()
-	if err != nil {
-		return nil, err
-	}
-	if relax == 1 {
-		m, _, err := NewMethod(r)
-		return m, err
-	}
-	o := r.Options
-	base := admm.ADMM1Defaults()
-	if spec.Name == "admm-grad" {
-		base = admm.ADMMGradDefaults()
-		base.Steps, base.Schedule = o["steps"].(int), o["schedule"].(string)
-	}
-	base.Rho, base.Iters, base.PercDamp, base.PerOutput = o["rho"].(float64), o["iters"].(int), o["percdamp"].(float64), o["per-output"].(bool)
-	base.OverRelax = relax - 1
-	if spec.Name == "admm-grad" {
-		return admm.NewADMMGrad(base)
-	}
-	return admm.NewADMM1(base)
+	m, _, err := NewMethod(spec)
+	return m, err
 }
 
 func splitList(s string) []string {

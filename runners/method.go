@@ -57,6 +57,12 @@ type MethodOption struct {
 	MinOpen bool
 	// Note explains the bound in the error message.
 	Note string
+	// Neutral, when set, is the value at which the option changes nothing:
+	// what runs computed before the option existed. Records (and so run
+	// IDs, tables and compare's pairing) leave the option out at that
+	// value, so that adding an option to a method keeps the IDs and the
+	// stored results of every run that does not use it.
+	Neutral any
 }
 
 // methodDef is one row of the method table.
@@ -79,6 +85,7 @@ var (
 	optPerOutput = Option{Name: "per-output", Kind: Bool, Doc: "ADMM: select the mask per output row (Wanda's group) instead of per layer"}
 	optMask      = Option{Name: "mask", Kind: String, Doc: "ADMM1: mask source", Choices: MaskSources}
 	optBlockSize = Option{Name: "blocksize", Kind: Int, Doc: "SparseGPT: columns per lazy-update block"}
+	optRelax     = Option{Name: "relax", Kind: Float, Doc: "ADMM over-relaxation α in [1, 2) (Boyd et al. §3.4.3): an ablation, 1 is the paper's ADMM"}
 )
 
 // MaskSources are the values of admm1's mask option: ADMM's own |W|·‖x‖
@@ -96,6 +103,10 @@ var methods = func() []methodDef {
 		return MethodOption{Option: o, Default: d, MinOpen: true}
 	}
 	finiteNonNeg := func(o Option, d float64) MethodOption { return MethodOption{Option: o, Default: d} }
+	// Its upper bound (α < 2) is admm.Options.Validate's.
+	relax := func(o admm.Options) MethodOption {
+		return MethodOption{Option: optRelax, Default: 1 + o.OverRelax, Min: 1, Neutral: 1.0}
+	}
 	return []methodDef{
 		{name: "magnitude", build: func(map[string]any) (prune.Method, bool, error) { return baselines.Magnitude{}, false, nil }},
 		{name: "wanda", build: func(map[string]any) (prune.Method, bool, error) { return baselines.Wanda{}, true, nil }},
@@ -115,6 +126,7 @@ var methods = func() []methodDef {
 				finiteNonNeg(optPercDamp, a1.PercDamp),
 				{Option: optPerOutput, Default: a1.PerOutput},
 				{Option: optMask, Default: "normmag"},
+				relax(a1),
 			},
 			build: buildADMM1},
 		{name: "admm-grad",
@@ -126,6 +138,7 @@ var methods = func() []methodDef {
 				{Option: optSchedule, Default: ag.Schedule},
 				finiteNonNeg(optPercDamp, ag.PercDamp),
 				{Option: optPerOutput, Default: ag.PerOutput},
+				relax(ag),
 			},
 			build: buildADMMGrad},
 	}
@@ -306,7 +319,8 @@ func (s MethodSpec) Resolved() (MethodSpec, error) {
 }
 
 // Record is the resolved spec as results store it: JSON keys, in the
-// table's order. s must be resolved.
+// table's order, every option but those at their neutral value. s must be
+// resolved.
 func (s MethodSpec) Record() results.Method {
 	r := results.Method{Name: s.Name, Options: map[string]any{}}
 	d, err := lookupMethod(s.Name)
@@ -314,7 +328,7 @@ func (s MethodSpec) Record() results.Method {
 		return r
 	}
 	for _, o := range d.options {
-		if v, ok := s.Options[o.Name]; ok {
+		if v, ok := s.Options[o.Name]; ok && (o.Neutral == nil || v != o.Neutral) {
 			r.Options[o.JSONKey()] = v
 			r.Keys = append(r.Keys, o.JSONKey())
 		}
@@ -387,6 +401,7 @@ func admmOptions(o map[string]any, base admm.Options) admm.Options {
 	base.Iters = o["iters"].(int)
 	base.PercDamp = o["percdamp"].(float64)
 	base.PerOutput = o["per-output"].(bool)
+	base.OverRelax = o["relax"].(float64) - 1
 	return base
 }
 

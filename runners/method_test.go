@@ -67,6 +67,10 @@ func TestNewMethod(t *testing.T) {
 			admmOpts(5, func(o *admm.Options) { o.Iters, o.Schedule = 30, admm.ScheduleReferenceFull }), false, ""},
 		{"admm-grad per-output", spec("admm-grad", "per-output", true),
 			admmOpts(15, func(o *admm.Options) { o.PerOutput = true }), true, ""},
+		{"admm-grad relax", spec("admm-grad", "relax", 1.75),
+			admmOpts(15, func(o *admm.Options) { o.OverRelax = 0.75 }), false, ""},
+		{"admm1 relax", spec("admm1", "relax", 1.5),
+			admmOpts(0, func(o *admm.Options) { o.OverRelax = 0.5 }), false, ""},
 
 		{"unknown method", spec("obs"), nil, false, `method "obs"`},
 		{"empty name", spec(""), nil, false, `method ""`},
@@ -85,9 +89,12 @@ func TestNewMethod(t *testing.T) {
 		{"admm1 mask with per-output", spec("admm1", "mask", "wanda", "per-output", true), nil, false, "per-output"},
 		{"admm1 rho 0", spec("admm1", "rho", -1.0), nil, false, "rho -1"},
 		{"admm1 percdamp negative", spec("admm1", "percdamp", -0.1), nil, false, "percdamp -0.1"},
-		{"admm-grad mask", spec("admm-grad", "mask", "wanda"), nil, false, "method admm-grad has no option mask (options: rho, iters, steps, schedule, percdamp, per-output)"},
+		{"admm-grad mask", spec("admm-grad", "mask", "wanda"), nil, false, "method admm-grad has no option mask (options: rho, iters, steps, schedule, percdamp, per-output, relax)"},
 		{"admm-grad blocksize", spec("admm-grad", "blocksize", 128), nil, false, "admm-grad has no option blocksize"},
 		{"admm-grad schedule", spec("admm-grad", "schedule", "linear"), nil, false, `schedule "linear"`},
+		{"admm-grad relax 2", spec("admm-grad", "relax", 2.0), nil, false, "--relax 2: must be in [1, 2)"},
+		{"admm1 relax below 1", spec("admm1", "relax", 0.5), nil, false, "relax 0.5: must be ≥ 1"},
+		{"sparsegpt relax", spec("sparsegpt", "relax", 1.5), nil, false, "sparsegpt has no option relax"},
 		{"admm-grad iters below steps", spec("admm-grad", "iters", 10), nil, false, "iters 10: must be ≥ --steps 15"},
 	}
 	for _, c := range cases {
@@ -203,13 +210,13 @@ func TestResolved(t *testing.T) {
 		{spec("sparsegpt"), spec("sparsegpt", "percdamp", 0.01, "blocksize", 128)},
 		{spec("sparsegpt", "blocksize", 64), spec("sparsegpt", "percdamp", 0.01, "blocksize", 64)},
 		{spec("admm1"),
-			spec("admm1", "rho", 1.0, "iters", 20, "percdamp", 0.1, "per-output", false, "mask", "normmag")},
+			spec("admm1", "rho", 1.0, "iters", 20, "percdamp", 0.1, "per-output", false, "mask", "normmag", "relax", 1.0)},
 		{spec("admm1", "iters", 7, "mask", "wanda"),
-			spec("admm1", "rho", 1.0, "iters", 7, "percdamp", 0.1, "per-output", false, "mask", "wanda")},
+			spec("admm1", "rho", 1.0, "iters", 7, "percdamp", 0.1, "per-output", false, "mask", "wanda", "relax", 1.0)},
 		{spec("admm-grad"),
-			spec("admm-grad", "rho", 1.0, "iters", 20, "steps", 15, "schedule", "cubic", "percdamp", 0.1, "per-output", false)},
+			spec("admm-grad", "rho", 1.0, "iters", 20, "steps", 15, "schedule", "cubic", "percdamp", 0.1, "per-output", false, "relax", 1.0)},
 		{spec("admm-grad", "steps", 3, "per-output", true),
-			spec("admm-grad", "rho", 1.0, "iters", 20, "steps", 3, "schedule", "cubic", "percdamp", 0.1, "per-output", true)},
+			spec("admm-grad", "rho", 1.0, "iters", 20, "steps", 3, "schedule", "cubic", "percdamp", 0.1, "per-output", true, "relax", 1.0)},
 	} {
 		t.Run(c.spec.Name, func(t *testing.T) {
 			before, _ := json.Marshal(c.spec)

@@ -188,7 +188,7 @@ func TestPruneRecordsResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := spec("admm1", "rho", 1.0, "iters", 7, "percdamp", 0.1, "per-output", false, "mask", "normmag")
+	want := spec("admm1", "rho", 1.0, "iters", 7, "percdamp", 0.1, "per-output", false, "mask", "normmag", "relax", 1.0)
 	if !reflect.DeepEqual(res.Method, want) {
 		g, _ := json.Marshal(res.Method)
 		w, _ := json.Marshal(want)

@@ -154,17 +154,20 @@ func TestSweepResume(t *testing.T) {
 }
 
 // TestRunIDDefaults: an option spelled out at its default gives the same
-// run ID as leaving it out, and the record holds every option either way;
+// run ID as leaving it out, and the record holds every option but those at
+// their neutral value either way;
 // a value that changes the numbers changes the ID.
 func TestRunIDDefaults(t *testing.T) {
 	base := sweepSpecs(t)[1]
 	base.Method = spec("admm-grad")
 	explicit := base
-	explicit.Method = spec("admm-grad", "rho", 1, "iters", 20, "steps", 15, "schedule", "cubic", "percdamp", 0.1, "per-output", false)
+	explicit.Method = spec("admm-grad", "rho", 1, "iters", 20, "steps", 15, "schedule", "cubic", "percdamp", 0.1, "per-output", false, "relax", 1.0)
 	explicit.Method.Options["rho"] = 1.0
 	other := base
 	other.Method = spec("admm-grad", "rho", 0.5)
-	res, err := runners.Sweep(context.Background(), []runners.RunSpec{base, other}, runners.SweepOptions{DataDir: base.DataDir, DryRun: true})
+	relaxed := base
+	relaxed.Method = spec("admm-grad", "relax", 1.9)
+	res, err := runners.Sweep(context.Background(), []runners.RunSpec{base, other, relaxed}, runners.SweepOptions{DataDir: base.DataDir, DryRun: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,9 +181,17 @@ func TestRunIDDefaults(t *testing.T) {
 	if res.Runs[0].ID == res.Runs[1].ID {
 		t.Error("rho 0.5 has the ID of rho 1")
 	}
+	if res.Runs[0].ID == res.Runs[2].ID {
+		t.Error("relax 1.9 has the ID of relax 1")
+	}
+	// relax joined the table after run IDs existed: at its neutral 1 the
+	// record (and so the ID) holds what it held before, every other option.
 	rec := res.Runs[0].Method.Record()
 	if want := []string{"rho", "iters", "steps", "schedule", "percdamp", "per_output"}; !reflect.DeepEqual(rec.Keys, want) {
-		t.Errorf("record options %v, want every option %v", rec.Keys, want)
+		t.Errorf("record options %v, want every option but relax %v", rec.Keys, want)
+	}
+	if rec := res.Runs[2].Method.Record(); rec.Options["relax"] != 1.9 {
+		t.Errorf("relax 1.9 run's record options %v, want relax 1.9", rec.Options)
 	}
 }
 
