@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/prunebench/prunebench/internal/datatest"
 	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
 )
@@ -435,5 +437,98 @@ func checkFamilyGGUF(t *testing.T, f *hfFamily, m *Model, path string) {
 		if !slices.Equal(freqs, m.Weights.Blocks[0].RopeFreqs) || freqs[0] != 1 || freqs[len(freqs)-1] != float32(f.scaling[0]) {
 			t.Errorf("rope_freqs.weight %v, model's divisors %v", freqs, m.Weights.Blocks[0].RopeFreqs)
 		}
+	}
+}
+
+// TestBPEVocabularies: a model whose HF directory has only a tokenizer.json
+// (LLaMA-3's and Qwen3's real files, with tokenizer_config.json) loads it;
+// Model.AddBOS follows the files (on for LLaMA-3, off for Qwen3); exported
+// to GGUF the vocabulary becomes tokenizer.ggml.model "gpt2" with its
+// merges, pre-tokeniser and add_bos_token, padded to the embedding's rows
+// as llama.cpp pads it (Qwen3's config has 151936 rows for 151669 tokens);
+// reloaded from the GGUF file, and from SaveHF's copy, the tokenizer encodes
+// llama.cpp's test strings to the same ids and the logits are bit-identical.
+func TestBPEVocabularies(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		f      hfFamily
+		addBOS bool
+		pre    string
+		tokens int
+	}{
+		{"llama3", hfFamily{modelType: ArchLlama, dim: 8, hidden: 16, layers: 1, heads: 2, kvHeads: 1, hd: 4, vocab: 128256,
+			theta: 500000, tied: true, scaling: [4]float64{8, 1, 4, 8192}}, true, tokenizer.PreLlama3, 128256},
+		{"qwen3", hfFamily{modelType: ArchQwen3, dim: 8, hidden: 16, layers: 1, heads: 2, kvHeads: 1, hd: 8, vocab: 151936,
+			theta: 1e6, tied: true, qkNorm: true}, false, tokenizer.PreQwen2, 151669},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := writeFamily(t, &c.f, familyWeights(&c.f, 9))
+			os.Remove(filepath.Join(dir, "tokenizer.model"))
+			for _, name := range []string{"tokenizer.json", "tokenizer_config.json"} {
+				if err := copyFile(datatest.Path(t, "tokenizers/"+c.name+"/"+name), filepath.Join(dir, name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			m, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := m.Tokenizer.(*tokenizer.BPE); !ok || m.Tokenizer.VocabSize() != c.tokens || m.AddBOS() != c.addBOS {
+				t.Fatalf("tokenizer %T of %d tokens, AddBOS %v; want BPE of %d, %v", m.Tokenizer, m.Tokenizer.VocabSize(), m.AddBOS(), c.tokens, c.addBOS)
+			}
+			if n := len(m.Files); filepath.Base(m.Files[n-2]) != "tokenizer.json" || filepath.Base(m.Files[n-1]) != "tokenizer_config.json" {
+				t.Errorf("files %v: want tokenizer.json and tokenizer_config.json last", m.Files)
+			}
+			gguf := filepath.Join(t.TempDir(), "m.gguf")
+			if err := SaveGGUF(context.Background(), m, gguf, safetensors.F32); err != nil {
+				t.Fatal(err)
+			}
+			g := parseGGUFFile(t, gguf)
+			toks, _ := g.kv["tokenizer.ggml.tokens"].([]string)
+			merges, _ := g.kv["tokenizer.ggml.merges"].([]string)
+			if g.kv["tokenizer.ggml.model"] != "gpt2" || g.kv["tokenizer.ggml.pre"] != c.pre || g.kv["tokenizer.ggml.add_bos_token"] != c.addBOS ||
+				len(toks) != c.f.vocab || len(merges) == 0 {
+				t.Errorf("gguf tokenizer: model %v, pre %v, add_bos_token %v, %d tokens, %d merges",
+					g.kv["tokenizer.ggml.model"], g.kv["tokenizer.ggml.pre"], g.kv["tokenizer.ggml.add_bos_token"], len(toks), len(merges))
+			}
+			if last := toks[len(toks)-1]; c.tokens < c.f.vocab && last != fmt.Sprintf("[PAD%d]", c.f.vocab-1) {
+				t.Errorf("last token %q, want the padding [PAD%d]", last, c.f.vocab-1)
+			}
+			hf := filepath.Join(t.TempDir(), "hf")
+			if err := SaveHF(m, hf); err != nil {
+				t.Fatal(err)
+			}
+			inp, err := os.ReadFile(datatest.Path(t, "tokenizers/"+c.name+"/vocab-test.inp"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			texts := strings.Split(string(inp), "\n__ggml_vocab_test__\n")
+			probe := []int{0, 1, 2, 3, 100, 1000}
+			want, err := m.Forward(probe, 1, len(probe))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{gguf, hf} {
+				again, err := Load(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if again.AddBOS() != c.addBOS {
+					t.Errorf("%s: AddBOS %v, want %v", path, again.AddBOS(), c.addBOS)
+				}
+				for i, text := range texts[:len(texts)-1] {
+					if a, b := m.Tokenizer.Encode(text, c.addBOS, false), again.Tokenizer.Encode(text, c.addBOS, false); !slices.Equal(a, b) {
+						t.Errorf("%s: case %d %q: %v, the original %v", filepath.Base(path), i, text, b, a)
+					}
+				}
+				got, err := again.Forward(probe, 1, len(probe))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s: logits differ from the original's", filepath.Base(path))
+				}
+			}
+		})
 	}
 }

@@ -136,7 +136,7 @@ func openGGUFModel(r io.ReaderAt, size int64, name string, closer io.Closer) (*M
 			return nil, fmt.Errorf("%s: unexpected tensor %s for a %d-layer %s", name, fileName(n), cfg.Layers, archName(&cfg))
 		}
 	}
-	tok, err := g.tokenizer()
+	tok, addBOS, err := g.tokenizer()
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func openGGUFModel(r io.ReaderAt, size int64, name string, closer io.Closer) (*M
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	m.Format = "gguf"
+	m.Format, m.noBOS = "gguf", !addBOS
 	if err := attachTokenizer(m, tok, name); err != nil {
 		return nil, err
 	}
@@ -805,52 +805,107 @@ func (f *ggufFile) ropeFreqs(c *Config) ([]float32, error) {
 	return freqs, nil
 }
 
-// tokenizer builds the embedded SentencePiece vocabulary.
-func (f *ggufFile) tokenizer() (*tokenizer.SentencePiece, error) {
-	if m, _ := f.kv["tokenizer.ggml.model"].(string); m != "llama" {
-		return nil, f.wrongValue("tokenizer.ggml.model", `string "llama" (SentencePiece BPE)`)
+// tokenizer builds the embedded vocabulary: SentencePiece
+// (tokenizer.ggml.model "llama") or byte-level BPE ("gpt2"). addBOS is
+// tokenizer.ggml.add_bos_token, which says whether a text starts with BOS;
+// when absent, llama.cpp's default: yes for SentencePiece, by the
+// pre-tokeniser for BPE (tokenizer.DefaultAddBOS).
+func (f *ggufFile) tokenizer() (tok tokenizer.Tokenizer, addBOS bool, err error) {
+	model, _ := f.kv["tokenizer.ggml.model"].(string)
+	if model != "llama" && model != "gpt2" {
+		return nil, false, f.wrongValue("tokenizer.ggml.model", `string "llama" (SentencePiece BPE) or "gpt2" (byte-level BPE)`)
 	}
 	pieces, ok := f.kv["tokenizer.ggml.tokens"].([]string)
 	if !ok {
-		return nil, f.wrongValue("tokenizer.ggml.tokens", "an array of string")
-	}
-	scores := make([]float32, len(pieces))
-	if v, present := f.kv["tokenizer.ggml.scores"]; present {
-		if scores, ok = v.([]float32); !ok || len(scores) != len(pieces) {
-			return nil, f.wrongValue("tokenizer.ggml.scores", fmt.Sprintf("an array of %d f32, one score per token", len(pieces)))
-		}
+		return nil, false, f.wrongValue("tokenizer.ggml.tokens", "an array of string")
 	}
 	types := make([]int32, len(pieces))
 	if v, present := f.kv["tokenizer.ggml.token_type"]; present {
 		if types, ok = v.([]int32); !ok || len(types) != len(pieces) {
-			return nil, f.wrongValue("tokenizer.ggml.token_type", fmt.Sprintf("an array of %d i32, one type per token", len(pieces)))
+			return nil, false, f.wrongValue("tokenizer.ggml.token_type", fmt.Sprintf("an array of %d i32, one type per token", len(pieces)))
 		}
 	} else {
 		for i := range types {
 			types[i] = 1 // NORMAL
 		}
 	}
+	if model == "gpt2" {
+		return f.bpe(pieces, types)
+	}
+	scores := make([]float32, len(pieces))
+	if v, present := f.kv["tokenizer.ggml.scores"]; present {
+		if scores, ok = v.([]float32); !ok || len(scores) != len(pieces) {
+			return nil, false, f.wrongValue("tokenizer.ggml.scores", fmt.Sprintf("an array of %d f32, one score per token", len(pieces)))
+		}
+	}
 	bos, err := f.uintKey("tokenizer.ggml.bos_token_id", 1)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	eos, err := f.uintKey("tokenizer.ggml.eos_token_id", 2)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	unk, err := f.uintKey("tokenizer.ggml.unknown_token_id", 0)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	prefix := true
-	if v, present := f.kv["tokenizer.ggml.add_space_prefix"]; present {
-		if prefix, ok = v.(bool); !ok {
-			return nil, f.wrongValue("tokenizer.ggml.add_space_prefix", "a bool")
+	prefix, err := f.boolKey("tokenizer.ggml.add_space_prefix", true)
+	if err != nil {
+		return nil, false, err
+	}
+	if addBOS, err = f.boolKey("tokenizer.ggml.add_bos_token", true); err != nil {
+		return nil, false, err
+	}
+	sp, err := tokenizer.NewSentencePiece(pieces, scores, types, bos, eos, unk, prefix)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: embedded vocabulary: %w", f.name, err)
+	}
+	return sp, addBOS, nil
+}
+
+// bpe builds a gpt2 vocabulary: merges, pre-tokeniser and special ids
+// (absent ids are -1) besides the tokens and types.
+func (f *ggufFile) bpe(tokens []string, types []int32) (tokenizer.Tokenizer, bool, error) {
+	v := tokenizer.BPEVocab{Tokens: tokens, Types: types, BOS: -1, EOS: -1}
+	var ok bool
+	if v.Merges, ok = f.kv["tokenizer.ggml.merges"].([]string); !ok {
+		return nil, false, f.wrongValue("tokenizer.ggml.merges", "an array of string")
+	}
+	if v.Pre, ok = f.kv["tokenizer.ggml.pre"].(string); !ok {
+		return nil, false, f.wrongValue("tokenizer.ggml.pre", `a string such as "llama-bpe" or "qwen2"`)
+	}
+	for _, id := range []struct {
+		dst *int
+		key string
+	}{{&v.BOS, "tokenizer.ggml.bos_token_id"}, {&v.EOS, "tokenizer.ggml.eos_token_id"}} {
+		if _, present := f.kv[id.key]; present {
+			var err error
+			if *id.dst, err = f.uintKey(id.key, -1); err != nil {
+				return nil, false, err
+			}
 		}
 	}
-	tok, err := tokenizer.NewSentencePiece(pieces, scores, types, bos, eos, unk, prefix)
-	if err != nil {
-		return nil, fmt.Errorf("%s: embedded vocabulary: %w", f.name, err)
+	var err error
+	if v.AddBOS, err = f.boolKey("tokenizer.ggml.add_bos_token", tokenizer.DefaultAddBOS(v.Pre)); err != nil {
+		return nil, false, err
 	}
-	return tok, nil
+	tok, err := tokenizer.NewBPE(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: embedded vocabulary: %w", f.name, err)
+	}
+	return tok, v.AddBOS, nil
+}
+
+// boolKey reads a bool metadata value, def when absent.
+func (f *ggufFile) boolKey(key string, def bool) (bool, error) {
+	v, present := f.kv[key]
+	if !present {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, f.wrongValue(key, "a bool")
+	}
+	return b, nil
 }

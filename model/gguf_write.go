@@ -109,26 +109,11 @@ func SaveGGUF(ctx context.Context, m *Model, path string, dtype safetensors.DTyp
 // ggufMetadata is the metadata SaveGGUF writes, in llama.cpp's converter's
 // order (general, architecture, tokenizer).
 func ggufMetadata(m *Model, path string, dtype safetensors.DType) ([]ggufKV, error) {
-	vs, ok := m.Tokenizer.(interface {
-		Vocab() (tokenizer.Vocab, error)
-	})
-	if !ok {
-		return nil, fmt.Errorf("the model's %T vocabulary cannot be written to GGUF (want SentencePiece or llama2.c)", m.Tokenizer)
-	}
-	v, err := vs.Vocab()
+	vocab, err := ggufVocab(m)
 	if err != nil {
-		return nil, fmt.Errorf("vocabulary: %w", err)
+		return nil, err
 	}
 	c := &m.Config
-	// llama.cpp sizes token_embd by the token list.
-	if len(v.Pieces) != c.Vocab {
-		return nil, fmt.Errorf("the vocabulary has %d tokens but the embedding %d rows; GGUF needs one token per row", len(v.Pieces), c.Vocab)
-	}
-	// LoadGGUF rebuilds the tokenizer this way: a vocabulary it would refuse
-	// (duplicate pieces from a llama2.c file, say) is refused before writing.
-	if _, err := tokenizer.NewSentencePiece(v.Pieces, v.Scores, v.Types, v.BOS, v.EOS, v.Unk, v.AddDummyPrefix); err != nil {
-		return nil, fmt.Errorf("vocabulary: %w", err)
-	}
 	arch := ggufArch(c)
 	p := arch + "."
 	kvs := []ggufKV{
@@ -153,17 +138,76 @@ func ggufMetadata(m *Model, path string, dtype safetensors.DType) ([]ggufKV, err
 	if c.SlidingWindow > 0 {
 		kvs = append(kvs, ggufKV{p + "attention.sliding_window", uint32(c.SlidingWindow)})
 	}
-	return append(kvs,
-		ggufKV{"tokenizer.ggml.model", "llama"},
-		ggufKV{"tokenizer.ggml.tokens", v.Pieces},
-		ggufKV{"tokenizer.ggml.scores", v.Scores},
-		ggufKV{"tokenizer.ggml.token_type", v.Types},
-		ggufKV{"tokenizer.ggml.bos_token_id", uint32(v.BOS)},
-		ggufKV{"tokenizer.ggml.eos_token_id", uint32(v.EOS)},
-		ggufKV{"tokenizer.ggml.unknown_token_id", uint32(v.Unk)},
-		ggufKV{"tokenizer.ggml.add_bos_token", true},
-		ggufKV{"tokenizer.ggml.add_space_prefix", v.AddDummyPrefix},
-	), nil
+	return append(kvs, vocab...), nil
+}
+
+// ggufVocab is the tokenizer.ggml.* metadata: a byte-level BPE vocabulary
+// as model "gpt2" (tokens, types, merges, pre-tokeniser), a SentencePiece
+// or llama2.c one as model "llama" (tokens, scores, types); the special ids
+// and add_bos_token (Model.AddBOS) either way. llama.cpp sizes token_embd
+// by the token list, so a BPE list shorter than the embedding is padded as
+// llama.cpp's converter pads it ("[PAD<id>]", type unused); a SentencePiece
+// list must match.
+func ggufVocab(m *Model) ([]ggufKV, error) {
+	n := m.Config.Vocab
+	if t, ok := m.Tokenizer.(*tokenizer.BPE); ok {
+		v := t.BPEVocab()
+		if len(v.Tokens) > n {
+			return nil, fmt.Errorf("the vocabulary has %d tokens but the embedding only %d rows", len(v.Tokens), n)
+		}
+		for id := len(v.Tokens); id < n; id++ {
+			v.Tokens = append(v.Tokens, fmt.Sprintf("[PAD%d]", id))
+			v.Types = append(v.Types, 5) // UNUSED
+		}
+		// LoadGGUF rebuilds the tokenizer this way; a clash with a padding
+		// token is refused before writing.
+		if _, err := tokenizer.NewBPE(v); err != nil {
+			return nil, fmt.Errorf("vocabulary: %w", err)
+		}
+		kvs := []ggufKV{
+			{"tokenizer.ggml.model", "gpt2"},
+			{"tokenizer.ggml.pre", v.Pre},
+			{"tokenizer.ggml.tokens", v.Tokens},
+			{"tokenizer.ggml.token_type", v.Types},
+			{"tokenizer.ggml.merges", v.Merges},
+		}
+		if v.BOS >= 0 {
+			kvs = append(kvs, ggufKV{"tokenizer.ggml.bos_token_id", uint32(v.BOS)})
+		}
+		if v.EOS >= 0 {
+			kvs = append(kvs, ggufKV{"tokenizer.ggml.eos_token_id", uint32(v.EOS)})
+		}
+		return append(kvs, ggufKV{"tokenizer.ggml.add_bos_token", v.AddBOS}), nil
+	}
+	vs, ok := m.Tokenizer.(interface {
+		Vocab() (tokenizer.Vocab, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("the model's %T vocabulary cannot be written to GGUF (want SentencePiece, llama2.c or byte-level BPE)", m.Tokenizer)
+	}
+	v, err := vs.Vocab()
+	if err != nil {
+		return nil, fmt.Errorf("vocabulary: %w", err)
+	}
+	if len(v.Pieces) != n {
+		return nil, fmt.Errorf("the vocabulary has %d tokens but the embedding %d rows; GGUF needs one token per row", len(v.Pieces), n)
+	}
+	// LoadGGUF rebuilds the tokenizer this way: a vocabulary it would refuse
+	// (duplicate pieces from a llama2.c file, say) is refused before writing.
+	if _, err := tokenizer.NewSentencePiece(v.Pieces, v.Scores, v.Types, v.BOS, v.EOS, v.Unk, v.AddDummyPrefix); err != nil {
+		return nil, fmt.Errorf("vocabulary: %w", err)
+	}
+	return []ggufKV{
+		{"tokenizer.ggml.model", "llama"},
+		{"tokenizer.ggml.tokens", v.Pieces},
+		{"tokenizer.ggml.scores", v.Scores},
+		{"tokenizer.ggml.token_type", v.Types},
+		{"tokenizer.ggml.bos_token_id", uint32(v.BOS)},
+		{"tokenizer.ggml.eos_token_id", uint32(v.EOS)},
+		{"tokenizer.ggml.unknown_token_id", uint32(v.Unk)},
+		{"tokenizer.ggml.add_bos_token", m.AddBOS()},
+		{"tokenizer.ggml.add_space_prefix", v.AddDummyPrefix},
+	}, nil
 }
 
 // ggufArch is general.architecture for c: llama.cpp runs Mistral as llama.

@@ -326,16 +326,40 @@ func openHFTensors(dir string) (tensorSource, error) {
 }
 
 // hfTokenizerFile finds the vocabulary of an HF directory: a SentencePiece
-// tokenizer.model, or a llama2.c tokenizer.bin as SaveHF writes for models
-// that came with a llama2.c vocabulary (tokenizer.json is never read).
+// tokenizer.model, a llama2.c tokenizer.bin as SaveHF writes for models
+// that came with a llama2.c vocabulary, or a byte-level BPE tokenizer.json
+// (LLaMA-3, Qwen), in that order.
 func hfTokenizerFile(dir string) (string, error) {
-	cands := []string{filepath.Join(dir, "tokenizer.model"), filepath.Join(dir, "tokenizer.bin")}
+	cands := []string{filepath.Join(dir, "tokenizer.model"), filepath.Join(dir, "tokenizer.bin"), filepath.Join(dir, "tokenizer.json")}
 	for _, c := range cands {
 		if _, err := os.Stat(c); err == nil {
 			return c, nil
 		}
 	}
-	return "", fmt.Errorf("%s: no tokenizer; looked for %s and %s", dir, cands[0], cands[1])
+	return "", fmt.Errorf("%s: no tokenizer; looked for %s, %s and %s", dir, cands[0], cands[1], cands[2])
+}
+
+// loadHFTokenizer reads the vocabulary file hfTokenizerFile found and
+// returns it with the files it read: tokenizer.json comes with the
+// tokenizer_config.json beside it when there is one, which says whether
+// BOS goes first.
+func loadHFTokenizer(path string, vocab int) (tokenizer.Tokenizer, []string, error) {
+	switch filepath.Base(path) {
+	case "tokenizer.model":
+		tok, err := tokenizer.LoadSentencePiece(path)
+		return tok, []string{path}, err
+	case "tokenizer.json":
+		tok, err := tokenizer.LoadHFTokenizer(path)
+		files := []string{path}
+		if cfg := filepath.Join(filepath.Dir(path), "tokenizer_config.json"); err == nil {
+			if _, statErr := os.Stat(cfg); statErr == nil {
+				files = append(files, cfg)
+			}
+		}
+		return tok, files, err
+	}
+	tok, err := tokenizer.LoadLlama2C(path, vocab)
+	return tok, []string{path}, err
 }
 
 // LoadHF reads a Hugging Face LLaMA directory (FORMATS.md §7): config.json,
@@ -424,20 +448,15 @@ func openHF(dir string, cfg Config, tokPath string, src tensorSource) (*Model, e
 			}
 		}
 	}
-	var tok tokenizer.Tokenizer
-	if filepath.Base(tokPath) == "tokenizer.model" {
-		tok, err = tokenizer.LoadSentencePiece(tokPath)
-	} else {
-		tok, err = tokenizer.LoadLlama2C(tokPath, cfg.Vocab)
-	}
+	tok, vocabFiles, err := loadHFTokenizer(tokPath, cfg.Vocab)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m.Path, m.Format = dir, "hf"
-	if m.Files, err = absPaths(append(append([]string{filepath.Join(dir, "config.json")}, src.Paths()...), tokPath)...); err != nil {
+	if m.Files, err = absPaths(append(append([]string{filepath.Join(dir, "config.json")}, src.Paths()...), vocabFiles...)...); err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	m.vocabFile = m.Files[len(m.Files)-1]
+	m.vocabFiles = m.Files[len(m.Files)-len(vocabFiles):]
 	if err := attachTokenizer(m, tok, tokPath); err != nil {
 		return nil, err
 	}
@@ -655,48 +674,59 @@ func anySlice(errs []error) []any {
 	return out
 }
 
-// vocabOut is how SaveHF stores the vocabulary: as name in the directory,
-// copied from the file src or, when src is empty, written from data.
+// vocabOut is how SaveHF stores the vocabulary: files copied (each under
+// its base name, a llama2.c vocabulary as tokenizer.bin), or, when there
+// are none, data written as name.
 type vocabOut struct {
-	name, src string
-	data      []byte
+	copies [][2]string // name in the directory, source path
+	name   string
+	data   []byte
 }
 
-// planVocab decides how the vocabulary is stored: the file named explicitly,
-// else the file it was loaded from, else (a GGUF vocabulary) the
-// SentencePiece model serialised as tokenizer.model.
+// planVocab decides how the vocabulary is stored: the files it was loaded
+// from, else (a GGUF vocabulary) the SentencePiece model serialised as
+// tokenizer.model.
 func planVocab(m *Model) (vocabOut, error) {
 	if m.Tokenizer == nil {
 		return vocabOut{}, errors.New("the model has no vocabulary to store with it")
 	}
-	src := m.vocabFile
-	if src == "" {
+	if len(m.vocabFiles) == 0 {
 		sp, ok := m.Tokenizer.(*tokenizer.SentencePiece)
 		if !ok {
 			return vocabOut{}, fmt.Errorf("the model's %T vocabulary was not loaded from a file and only SentencePiece vocabularies can be written out", m.Tokenizer)
 		}
 		return vocabOut{name: "tokenizer.model", data: sp.MarshalModel()}, nil
 	}
-	st, err := os.Stat(src)
-	switch {
-	case err != nil:
-		return vocabOut{}, fmt.Errorf("the vocabulary file to copy is no longer readable: %w", err)
-	case !st.Mode().IsRegular():
-		return vocabOut{}, fmt.Errorf("the vocabulary file to copy, %s, is not a regular file", src)
+	var v vocabOut
+	for _, src := range m.vocabFiles {
+		st, err := os.Stat(src)
+		switch {
+		case err != nil:
+			return vocabOut{}, fmt.Errorf("the vocabulary file to copy is no longer readable: %w", err)
+		case !st.Mode().IsRegular():
+			return vocabOut{}, fmt.Errorf("the vocabulary file to copy, %s, is not a regular file", src)
+		}
+		name := filepath.Base(src)
+		switch name {
+		case "tokenizer.model", "tokenizer.json", "tokenizer_config.json":
+		default:
+			name = "tokenizer.bin" // a llama2.c vocabulary, such as tok512.bin
+		}
+		v.copies = append(v.copies, [2]string{name, src})
 	}
-	name := "tokenizer.bin"
-	if filepath.Ext(src) == ".model" {
-		name = "tokenizer.model"
-	}
-	return vocabOut{name: name, src: src}, nil
+	return v, nil
 }
 
 func (v vocabOut) write(dir string) error {
-	dst := filepath.Join(dir, v.name)
-	if v.src == "" {
-		return atomicfile.WriteFile(dst, v.data)
+	if len(v.copies) == 0 {
+		return atomicfile.WriteFile(filepath.Join(dir, v.name), v.data)
 	}
-	return copyFile(v.src, dst)
+	for _, c := range v.copies {
+		if err := copyFile(c[1], filepath.Join(dir, c[0])); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // estimateSaveBytes is about what SaveHF writes: F32 weights, the vocabulary
@@ -704,8 +734,8 @@ func (v vocabOut) write(dir string) error {
 func estimateSaveBytes(m *Model, v vocabOut) int64 {
 	params, _ := m.Config.Params() // a valid config does not overflow
 	n := 4*params + int64(len(v.data)) + 1<<20
-	if v.src != "" {
-		if st, err := os.Stat(v.src); err == nil {
+	for _, c := range v.copies {
+		if st, err := os.Stat(c[1]); err == nil {
 			n += st.Size()
 		}
 	}

@@ -386,7 +386,7 @@ func TestCheckSaveHF(t *testing.T) {
 	noTok := *src
 	noTok.Tokenizer = nil
 	goneVocab := *src
-	goneVocab.vocabFile = filepath.Join(base, "deleted.bin")
+	goneVocab.vocabFiles = []string{filepath.Join(base, "deleted.bin")}
 	cases := []struct {
 		name string
 		m    *Model

@@ -60,7 +60,7 @@ func openLlama2C(f *os.File, size int64, path, vocabPath string) (*Model, error)
 	if m.Files, err = absPaths(path, vocabPath); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	m.vocabFile = m.Files[1]
+	m.vocabFiles = m.Files[1:2]
 	if err := attachTokenizer(m, tok, vocabPath); err != nil {
 		return nil, err
 	}

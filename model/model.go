@@ -308,10 +308,27 @@ type Model struct {
 	// checkpoint or its shards and index, config.json and the vocabulary, so
 	// that a result can record each with its checksum.
 	Files []string
-	// vocabFile is the vocabulary file among Files, which SaveHF copies;
-	// empty when the vocabulary came inside the checkpoint (GGUF).
-	vocabFile string
+	// vocabFiles are the vocabulary files among Files, which SaveHF
+	// copies (tokenizer.json with its tokenizer_config.json); none when the
+	// vocabulary came inside the checkpoint (GGUF).
+	vocabFiles []string
 	// store is set when the model streams its blocks (Open); nil when
 	// Weights.Blocks holds them.
 	store *blockStore
+	// noBOS is set by a GGUF file whose tokenizer.ggml.add_bos_token is
+	// false (a byte-level BPE vocabulary says so itself).
+	noBOS bool
+}
+
+// AddBOS tells whether a text fed to the model starts with BOS, as
+// llama.cpp decides it (its perplexity tool puts BOS first only then): a
+// byte-level BPE vocabulary says so itself (tokenizer_config.json, or
+// GGUF's tokenizer.ggml.add_bos_token, else on for LLaMA-3 and off for
+// Qwen); a SentencePiece or llama2.c vocabulary does unless its GGUF file
+// sets add_bos_token false.
+func (m *Model) AddBOS() bool {
+	if t, ok := m.Tokenizer.(interface{ AddBOS() bool }); ok {
+		return t.AddBOS()
+	}
+	return !m.noBOS
 }
