@@ -18,10 +18,18 @@ func BenchmarkEncodeWikiText(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	llama3, err := LoadHFTokenizer(datatest.Path(b, "tokenizers/llama3/tokenizer.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	qwen3, err := LoadHFTokenizer(datatest.Path(b, "tokenizers/qwen3/tokenizer.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		tok  Tokenizer
-	}{{"tokenizer.model", sp}, {"tokenizer.bin", bin}} {
+	}{{"tokenizer.model", sp}, {"tokenizer.bin", bin}, {"llama3", llama3}, {"qwen3", qwen3}} {
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(text)))
 			for b.Loop() {

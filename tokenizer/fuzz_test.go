@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,6 +133,82 @@ func FuzzMarshalModel(f *testing.F) {
 		}
 		if again := back.MarshalModel(); !slices.Equal(again, saved) {
 			t.Fatal("writing the read-back model gives different bytes")
+		}
+	})
+}
+
+// FuzzParseHFTokenizer feeds hostile tokenizer.json and tokenizer_config.json
+// content: parsing fails with an error or gives a tokenizer whose ids are
+// in range and whose decoding gives the text back.
+func FuzzParseHFTokenizer(f *testing.F) {
+	good := marshal(f, smallHF())
+	f.Add(good, []byte(nil))
+	f.Add(good, []byte(`{"bos_token": "<|bos|>", "add_bos_token": true}`))
+	f.Add(marshal(f, smallQwen()), []byte(`{"bos_token": {"content": "<|bos|>"}}`))
+	f.Add(marshal(f, set(smallHF(), "model.merges", []any{[]any{"a", "b"}})), []byte(`{}`))
+	f.Add(good[:len(good)/2], []byte(`{"eos_token": 7}`))
+	f.Add([]byte(`{"model": {"type": "BPE", "vocab": {"a": 9223372036854775807}}}`), []byte(nil))
+	f.Add([]byte(`{"added_tokens": [{"id": -1, "content": ""}], "model": {"type": "BPE", "vocab": {}}}`), []byte(nil))
+	f.Add([]byte(strings.Repeat("[", 10001)), []byte(strings.Repeat("{", 100)))
+	addFileSeed(f, "tokenizers/qwen3/tokenizer.json", 4096, []byte(nil))
+	f.Fuzz(func(t *testing.T, b, cfg []byte) {
+		tok, err := ParseHFTokenizer(b, cfg)
+		if err != nil {
+			return
+		}
+		checkIDs(t, tok, "Hello wörld  <|bos|>\xff ab 123\n\n")
+		const text = "ab a b's 12345 ü\n"
+		if got, want := decodeAll(tok, -1, tok.Encode(text, false, false)), normalized(tok, text); got != want {
+			t.Fatalf("%q decodes to %q", text, got)
+		}
+		for id := -1; id <= tok.VocabSize(); id++ {
+			tok.Decode(-1, id)
+			tok.Piece(id)
+		}
+	})
+}
+
+// FuzzBPEEncode checks byte-level encoding on any text: the ids are those
+// of the quadratic reference, and decoding gives back the normalised text
+// (all of it, malformed bytes included) unless it spelled a control token.
+// LLaMA-3's and Qwen's real vocabularies are used when the data is present,
+// a small random one otherwise.
+func FuzzBPEEncode(f *testing.F) {
+	for _, s := range []string{"", " ", "  a", "Hello world", "it's 12345", "中文 é\n\t", "e\u0301", "\xff\xe2\x96", "<|endoftext|>", "<think>x", "\u00a0 \u3000\r\n"} {
+		f.Add(s)
+	}
+	toks := []*BPE{mustBPE(f, randomRanks(rand.New(rand.NewPCG(5, 6)), PreLlama3))}
+	if dir := data.Dir(""); dir != "" {
+		for _, name := range []string{"llama3", "qwen3"} {
+			if tok, err := LoadHFTokenizer(filepath.Join(dir, "tokenizers", name)); err == nil {
+				toks = append(toks, tok)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		for _, tok := range toks {
+			ids := tok.Encode(text, false, false)
+			if want := naiveBPE(tok, text); !slices.Equal(ids, want) {
+				t.Fatalf("%s: Encode(%q) = %v, the reference gives %v", tok.Pre(), text, ids, want)
+			}
+			var specials []int
+			if tok.BOS() >= 0 {
+				specials = append(specials, tok.BOS())
+			}
+			specials = append(append(specials, ids...), tok.EOS())
+			if got := tok.Encode(text, true, true); !slices.Equal(got, slices.DeleteFunc(specials, func(id int) bool { return id < 0 })) {
+				t.Fatalf("%s: Encode(%q, bos, eos) = %v, want %v", tok.Pre(), text, got, specials)
+			}
+			control := false
+			for _, id := range ids {
+				if id < 0 || id >= tok.VocabSize() {
+					t.Fatalf("Encode(%q): id %d outside the vocabulary", text, id)
+				}
+				control = control || tok.v.Types[id] == typeControl
+			}
+			if got, want := decodeAll(tok, -1, ids), normalized(tok, text); !control && got != want {
+				t.Fatalf("%s: Encode(%q) = %v decodes to %q, want %q", tok.Pre(), text, ids, got, want)
+			}
 		}
 	})
 }

@@ -57,8 +57,9 @@ type configError struct{ error }
 // model.ignore_merges) and Qwen2/2.5/3 (its regex, NFC), each exactly as
 // their files spell them; any other model type, normaliser, pre-tokeniser,
 // decoder or post-processor is an error naming the field, as are added
-// tokens with lstrip, rstrip or single_word set (not implemented) and
-// truncation (which would cut texts).
+// tokens with lstrip, rstrip or single_word set, truncation (which would
+// cut texts), and tokenizer_config.json's add_eos_token and
+// split_special_tokens (not implemented).
 //
 // The special ids come from tokenizer_config.json's bos_token and
 // eos_token, else from the post-processor's template. Whether BOS goes
@@ -158,9 +159,11 @@ func (m *hfMerge) UnmarshalJSON(b []byte) error {
 }
 
 type hfConfig struct {
-	AddBOSToken *bool           `json:"add_bos_token"`
-	BOSToken    json.RawMessage `json:"bos_token"`
-	EOSToken    json.RawMessage `json:"eos_token"`
+	AddBOSToken        *bool           `json:"add_bos_token"`
+	AddEOSToken        bool            `json:"add_eos_token"`
+	SplitSpecialTokens bool            `json:"split_special_tokens"`
+	BOSToken           json.RawMessage `json:"bos_token"`
+	EOSToken           json.RawMessage `json:"eos_token"`
 }
 
 func parseHF(tokenizerJSON, config []byte) (*BPE, error) {
@@ -193,6 +196,12 @@ func parseHF(tokenizerJSON, config []byte) (*BPE, error) {
 	if config != nil {
 		if err := decodeJSON(config, &c); err != nil {
 			return nil, configError{err}
+		}
+		switch {
+		case c.AddEOSToken:
+			return nil, configError{fmt.Errorf("add_eos_token is true, which is not implemented (Encode's eos argument appends EOS)")}
+		case c.SplitSpecialTokens:
+			return nil, configError{fmt.Errorf("split_special_tokens is true, which is not implemented (special tokens are always recognised in the text)")}
 		}
 		for _, s := range []struct {
 			field string

@@ -26,6 +26,11 @@ func TestHostileVocabularies(t *testing.T) {
 	hugePiece := cat(pbKey(nil, 1, wireBytes), pbVarint(nil, 1<<40))
 	emptyPieces := []byte(strings.Repeat("\x0a\x00", 100000))
 	big := write("big.model", make([]byte, MaxFileSize+1))
+	bigJSON := write("big.json", nil)
+	if err := os.Truncate(bigJSON, MaxTokenizerJSONSize+1); err != nil {
+		t.Fatal(err)
+	}
+	hugeID := write("id.json", []byte(`{"model": {"type": "BPE", "vocab": {"a": 4294967296}}, "added_tokens": [{"id": 1099511627776, "content": "x"}]}`))
 	cases := []struct {
 		name string
 		load func() error
@@ -43,6 +48,10 @@ func TestHostileVocabularies(t *testing.T) {
 			[]string{"empty.model", "piece 0 is empty"}},
 		{"oversized file", func() error { _, err := LoadSentencePiece(big); return err },
 			[]string{"big.model", "limit"}},
+		{"tokenizer.json: huge ids", func() error { _, err := LoadHFTokenizer(hugeID); return err },
+			[]string{"id.json", `model.vocab["a"] is 4294967296`}},
+		{"oversized tokenizer.json", func() error { _, err := LoadHFTokenizer(bigJSON); return err },
+			[]string{"big.json", "limit"}},
 		{"not a regular file", func() error { _, err := LoadLlama2C(dir, 0); return err },
 			[]string{dir, "not a regular file"}},
 	}
