@@ -35,23 +35,10 @@ const MaxLine = 64 << 20
 // JSON has no NaN or infinity: a record whose metrics hold one is refused,
 // as is a record Read would reject (no ID, no method name, nil Metrics).
 func Append(path string, r Record) error {
-	if err := validate(r); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	for k, v := range r.Metrics {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s: run %s: metric %s is %v, which JSON cannot hold", path, r.ID, k, v)
-		}
-	}
-	line, err := json.Marshal(r)
+	line, err := encodeLine(path, r)
 	if err != nil {
-		return fmt.Errorf("%s: run %s: %w", path, r.ID, err)
+		return err
 	}
-	line = append(line, '\n')
-	if len(line) > MaxLine {
-		return fmt.Errorf("%s: run %s: record is %d bytes, more than the %d MiB a line may have", path, r.ID, len(line), MaxLine>>20)
-	}
-
 	made, err := mkdirs(filepath.Dir(path))
 	if err != nil {
 		return err
@@ -96,6 +83,28 @@ func Append(path string, r Record) error {
 		}
 	}
 	return nil
+}
+
+// encodeLine is r as a line of the results file at path, refused when
+// Read would not take it back.
+func encodeLine(path string, r Record) ([]byte, error) {
+	if err := validate(r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	for k, v := range r.Metrics {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("%s: run %s: metric %s is %v, which JSON cannot hold", path, r.ID, k, v)
+		}
+	}
+	line, err := json.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: run %s: %w", path, r.ID, err)
+	}
+	line = append(line, '\n')
+	if len(line) > MaxLine {
+		return nil, fmt.Errorf("%s: run %s: record is %d bytes, more than the %d MiB a line may have", path, r.ID, len(line), MaxLine>>20)
+	}
+	return line, nil
 }
 
 // mkdirs makes dir and its missing parents, returning those it made,

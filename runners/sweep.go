@@ -38,6 +38,13 @@ type SweepOptions struct {
 	DryRun bool
 	// MaxMemory is every run's RunSpec.MaxMemory.
 	MaxMemory uint64
+	// Recorded are more results files whose runs count as done, read and
+	// never written: a shard skips what any file of its sweep holds (the
+	// other shards', of this or an earlier split, and the merged file), so
+	// a run is recorded once however the sweep is split.
+	Recorded []string
+	// Heartbeat, when set, is told of every run as it starts and ends.
+	Heartbeat *HeartbeatWriter
 }
 
 // ProgressBar shows a sweep's progress on a terminal.
@@ -78,14 +85,19 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 	}
 	res := &SweepResult{}
 	recorded := map[string]results.Record{}
-	if o.Out != "" {
-		recs, torn, err := results.Read(o.Out)
+	for i, path := range append([]string{o.Out}, o.Recorded...) {
+		if path == "" {
+			continue
+		}
+		recs, torn, err := results.Read(path)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
 			return nil, err
 		default:
-			res.Torn = torn
+			if i == 0 {
+				res.Torn = torn // another file's torn line is its writer's to heal
+			}
 			for _, r := range recs {
 				recorded[r.ID] = r
 			}
@@ -149,16 +161,23 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 		if o.DryRun {
 			continue
 		}
+		o.Heartbeat.running(nil, done+ran, len(res.Failed))
 		if o.Bar != nil && name == models[0] {
-			o.Bar.Start(len(specs), len(recorded))
+			// The runs found recorded so far: the results files may hold
+			// other runs too (other configs', other shards').
+			o.Bar.Start(len(specs), done)
 		}
 		for k, p := range preps {
 			i := byModel[name][k]
 			if planned[i].Done {
 				res.Reused++
+				if o.Bar != nil && name != models[0] {
+					o.Bar.Finish(runLabel(planned[i])) // the first model's are counted by Start
+				}
 				continue
 			}
 			label := runLabel(planned[i])
+			o.Heartbeat.running(&HeartbeatRun{ID: p.id, Label: label, Since: time.Now().UTC()}, done+ran, len(res.Failed))
 			if o.Bar != nil {
 				o.Bar.Run(label)
 			} else {
@@ -173,6 +192,7 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 				// end. The next run restores the dense weights.
 				fmt.Fprintf(progress, "run %s: failed: %v\n", p.id, err)
 				res.Failed = append(res.Failed, fmt.Sprintf("%s (%s): %v", p.id, label, err))
+				o.Heartbeat.running(nil, done+ran, len(res.Failed))
 				continue
 			}
 			if err != nil {
@@ -186,6 +206,7 @@ func Sweep(ctx context.Context, specs []RunSpec, o SweepOptions) (*SweepResult, 
 			recorded[p.id] = out.Record
 			ran++
 			res.Ran++
+			o.Heartbeat.running(nil, done+ran, len(res.Failed))
 			if o.Bar != nil {
 				o.Bar.Finish(label)
 			} else {

@@ -40,9 +40,18 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	var maxMemory memoryFlag
 	fs.Var(&maxMemory, "max-memory", memoryUsage)
 	metric := fs.String("metric", "", "the table's metric (default: the first perplexity the config evaluates)")
+	shardFlag := fs.String("shard", "", "run one slice of the runs, recorded in RESULTS.shard-I-of-N.jsonl: I/N (0 ≤ I < N), auto (the Slurm array task) or auto/N (the Slurm array task or Kubernetes Indexed Job pod, of N)")
 	pos, err := parseArgs(fs, args, "CONFIG")
 	if err != nil {
 		return err
+	}
+	var shard *runners.Shard
+	if *shardFlag != "" {
+		sh, err := runners.ParseShard(*shardFlag, os.Getenv)
+		if err != nil {
+			return usageError{err}
+		}
+		shard = &sh
 	}
 	if *format != "text" && *format != "markdown" && *format != "csv" {
 		return usagef("--format %q: want text, markdown or csv", *format) // before hours of runs, not after
@@ -61,7 +70,22 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if f, ok := stderr.(*os.File); ok && !*dry && term.IsTerminal(int(f.Fd())) {
 		o.Bar = &terminalBar{w: stderr}
 	}
-	res, err := runners.Sweep(ctx, exp.Runs, o)
+	specs := exp.Runs
+	if shard != nil {
+		if specs, err = shard.Slice(specs, &o); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "run: shard %s: %d of the %d runs, recorded in %s\n", shard, len(specs), len(exp.Runs), o.Out)
+		if !*dry {
+			if o.Heartbeat, err = runners.StartHeartbeat(*out, exp.Name, *shard, len(exp.Runs)); err != nil {
+				return err
+			}
+		}
+	}
+	res, err := runners.Sweep(ctx, specs, o)
+	if hbErr := o.Heartbeat.Close(ctx, err); hbErr != nil {
+		fmt.Fprintf(stderr, "prunebench run: %v\n", hbErr) // the runs matter more than their heartbeat
+	}
 	if o.Bar != nil {
 		fmt.Fprintln(stderr) // end the bar's line
 	}
@@ -74,7 +98,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *dry {
 		return printDryRun(stdout, res.Runs, *asJSON)
 	}
-	fmt.Fprintf(stderr, "run: %d runs done now, %d found in %s\n", res.Ran, res.Reused, *out)
+	where := o.Out
+	if len(o.Recorded) > 0 {
+		where += " or the sweep's other results files"
+	}
+	fmt.Fprintf(stderr, "run: %d runs done now, %d found in %s\n", res.Ran, res.Reused, where)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, r := range res.Records {
@@ -98,7 +126,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		for _, f := range res.Failed {
 			fmt.Fprintf(stderr, "run failed: %s\n", oneLine(errors.New(f)))
 		}
-		return fmt.Errorf("%d of %d runs failed (listed above); the others are in %s", n, len(res.Runs), *out)
+		return fmt.Errorf("%d of %d runs failed (listed above); the others are in %s", n, len(res.Runs), o.Out)
 	}
 	return nil
 }
@@ -179,19 +207,28 @@ func (t *terminalBar) Finish(string) { _ = t.bar.Add(1) }
 // parseArgs parses flags given before, between or after the positional
 // arguments named by want, which must all be present.
 func parseArgs(fs *flag.FlagSet, args []string, want ...string) ([]string, error) {
+	pos, err := parsePositional(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != len(want) {
+		return nil, usagef("want %s, got %d arguments (%s -h)", strings.Join(want, " "), len(pos), fs.Name())
+	}
+	return pos, nil
+}
+
+// parsePositional parses flags given before, between or after positional
+// arguments, and returns those.
+func parsePositional(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		if fs.NArg() == 0 {
-			break
+			return pos, nil
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if len(pos) != len(want) {
-		return nil, usagef("want %s, got %d arguments (%s -h)", strings.Join(want, " "), len(pos), fs.Name())
-	}
-	return pos, nil
 }

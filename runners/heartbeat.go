@@ -1,0 +1,207 @@
+package runners
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prunebench/prunebench/internal/atomicfile"
+)
+
+// HeartbeatInterval is how often a shard rewrites its heartbeat while a run
+// is under way. A 7B run takes hours without a word to its results file;
+// the heartbeat's age is what tells a live task from one its node lost.
+const HeartbeatInterval = 30 * time.Second
+
+// HeartbeatStale is the age beyond which a heartbeat that says running is
+// taken for a task that died without saying so (SIGKILL, a lost node): a
+// few missed intervals, as a loaded file system may delay one write.
+const HeartbeatStale = 4 * HeartbeatInterval
+
+// Heartbeat states.
+const (
+	StatePlanning = "planning" // reading the model and data, computing IDs
+	StateRunning  = "running"
+	StateFinished = "finished" // every run of the shard recorded
+	StateFailed   = "failed"   // runs failed, or the sweep could not start
+	StateStopped  = "stopped"  // a signal (scancel, Ctrl-C) stopped it
+)
+
+// Heartbeat is a shard's heartbeat file (JSON), beside its results file.
+type Heartbeat struct {
+	Config string `json:"config"`
+	// Out is the sweep's results file, absolute: the shard appends to
+	// Shard().Path(Out), prunebench merge writes Out.
+	Out   string `json:"out"`
+	Index int    `json:"index"`
+	Count int    `json:"count"`
+	// Runs is the number of runs of the whole config, ShardRuns the
+	// shard's share.
+	Runs      int    `json:"runs"`
+	ShardRuns int    `json:"shard_runs"`
+	Done      int    `json:"done"` // the shard's runs recorded, by it or earlier
+	Failed    int    `json:"failed"`
+	State     string `json:"state"`
+	// Run is the run under way.
+	Run     *HeartbeatRun `json:"run,omitempty"`
+	Error   string        `json:"error,omitempty"`
+	Host    string        `json:"host"`
+	PID     int           `json:"pid"`
+	Job     string        `json:"job,omitempty"` // $SLURM_JOB_ID, else $HOSTNAME (a Kubernetes pod)
+	Started time.Time     `json:"started"`
+	Updated time.Time     `json:"updated"`
+}
+
+// HeartbeatRun is the run a shard is doing.
+type HeartbeatRun struct {
+	ID    string    `json:"id"`
+	Label string    `json:"label"`
+	Since time.Time `json:"since"`
+}
+
+// Shard is the heartbeat's shard.
+func (h *Heartbeat) Shard() Shard { return Shard{Index: h.Index, Count: h.Count} }
+
+// HeartbeatWriter keeps a heartbeat file current: Sweep tells it of each
+// run, and a ticker rewrites it every HeartbeatInterval in between.
+type HeartbeatWriter struct {
+	path string
+	mu   sync.Mutex
+	hb   Heartbeat
+	err  error // the first failed write, reported once
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// StartHeartbeat writes the first heartbeat (state planning) of shard sh of
+// a sweep of runs runs with results file out, beside the shard's results
+// file, and keeps it current until Close. A heartbeat that cannot be
+// written is an error here, where it costs nothing; later failed writes
+// are only reported by Close, as losing the heartbeat must not stop hours
+// of runs.
+func StartHeartbeat(out, config string, sh Shard, runs int) (*HeartbeatWriter, error) {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return nil, err
+	}
+	// The results file's directory, which its first record would make.
+	if err := os.MkdirAll(filepath.Dir(abs), atomicfile.DirMode()); err != nil {
+		return nil, fmt.Errorf("heartbeat: %w", err)
+	}
+	now := time.Now().UTC()
+	w := &HeartbeatWriter{path: sh.HeartbeatPath(out), done: make(chan struct{}), hb: Heartbeat{
+		Config: config, Out: abs, Index: sh.Index, Count: sh.Count, Runs: runs, ShardRuns: len(sh.Runs(runs)),
+		State: StatePlanning, Host: machine().Host, PID: os.Getpid(), Job: jobName(), Started: now,
+	}}
+	if err := w.write(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stop = cancel
+	go func() {
+		defer close(w.done)
+		t := time.NewTicker(HeartbeatInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				w.update(func(*Heartbeat) {})
+			}
+		}
+	}()
+	return w, nil
+}
+
+// jobName names the scheduler's job of this process, for people.
+func jobName() string {
+	if id := os.Getenv("SLURM_JOB_ID"); id != "" {
+		return "slurm " + id
+	}
+	if os.Getenv(EnvCompletionIndex) != "" {
+		return "pod " + os.Getenv("HOSTNAME")
+	}
+	return ""
+}
+
+// update changes the heartbeat under the lock and rewrites it; a nil
+// writer (no heartbeat asked for) does nothing.
+func (w *HeartbeatWriter) update(change func(*Heartbeat)) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	change(&w.hb)
+	if err := w.write(); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// running records the run under way (nil between runs) and the shard's
+// counts so far.
+func (w *HeartbeatWriter) running(run *HeartbeatRun, done, failed int) {
+	w.update(func(h *Heartbeat) {
+		h.State, h.Run, h.Done, h.Failed = StateRunning, run, done, failed
+	})
+}
+
+// write replaces the file; the caller holds the lock.
+func (w *HeartbeatWriter) write() error {
+	w.hb.Updated = time.Now().UTC()
+	b, err := json.MarshalIndent(w.hb, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(w.path, append(b, '\n')); err != nil {
+		return fmt.Errorf("heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Close stops the ticker and writes the final state: finished when err is
+// nil and no run failed, stopped when ctx was cancelled, failed otherwise.
+// It returns the first heartbeat write that failed.
+func (w *HeartbeatWriter) Close(ctx context.Context, err error) error {
+	if w == nil {
+		return nil
+	}
+	w.stop()
+	<-w.done
+	w.update(func(h *Heartbeat) {
+		h.Run = nil
+		switch {
+		case err == nil && h.Failed == 0:
+			h.State = StateFinished
+		case ctx.Err() != nil:
+			h.State, h.Error = StateStopped, context.Cause(ctx).Error()
+		default:
+			h.State = StateFailed
+			if err != nil {
+				h.Error = err.Error()
+			}
+		}
+	})
+	return w.err
+}
+
+// ReadHeartbeat reads a heartbeat file.
+func ReadHeartbeat(path string) (*Heartbeat, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var h Heartbeat
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if h.Count < 1 || h.Index < 0 || h.Index >= h.Count || h.Runs < 0 {
+		return nil, fmt.Errorf("%s: shard %d/%d of %d runs: not a heartbeat", path, h.Index, h.Count, h.Runs)
+	}
+	return &h, nil
+}
