@@ -2,6 +2,7 @@ package model
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,6 +33,11 @@ func addConfigSeeds(f *testing.F, cfg []byte) {
 		{`"vocab_size": 5`, `"vocab_size": 9223372036854775807`},
 		{`"head_dim": 2`, `"head_dim": -2`},
 		{`"rope_scaling": null`, `"rope_scaling": {"type": "linear"}`},
+		{`"rope_scaling": null`, `"rope_scaling": {"rope_type": "llama3", "factor": 8, "low_freq_factor": 1, "high_freq_factor": 4, "original_max_position_embeddings": 8}`},
+		{`"rope_scaling": null`, `"rope_scaling": {"rope_type": "llama3", "factor": 1e308, "low_freq_factor": 1e-308, "high_freq_factor": 1e308, "original_max_position_embeddings": 2147483647}`},
+		{`"model_type": "llama"`, `"model_type": "mistral", "sliding_window": 1`},
+		{`"model_type": "llama"`, `"model_type": "qwen2", "use_sliding_window": false, "sliding_window": -1`},
+		{`"model_type": "llama"`, `"model_type": "qwen3", "layer_types": ["full_attention"]`},
 	} {
 		f.Add(bytes.Replace(cfg, []byte(r[0]), []byte(r[1]), 1))
 	}
@@ -47,6 +53,13 @@ func FuzzHFConfig(f *testing.F) {
 		f.Fatal(err)
 	}
 	addConfigSeeds(f, cfg)
+	for i := range families {
+		js, err := json.Marshal(familyConfig(&families[i]))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(js)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		c, err := parseHFConfig(raw, "fuzz/config.json")
 		if err != nil {

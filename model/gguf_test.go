@@ -294,6 +294,11 @@ func FuzzGGUF(f *testing.F) {
 	q := &ggufBuilder{}
 	f.Add(q.add("general.alignment", uint32(64)).add("b", true).tensor("x", ggmlF32, 0, 2).bytes())
 	f.Add([]byte("GGUF\x03\x00\x00\x00"))
+	// The families' files: rope_freqs.weight, sliding window, qwen2
+	// biases, qwen3 norms and key_length.
+	for i := range families {
+		f.Add(familyGGUF(f, &families[i], func(kvs []ggufKV, ts []ggufOut) ([]ggufKV, []ggufOut) { return kvs, ts }))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := readGGUFModel(bytes.NewReader(b), int64(len(b)), "fuzz.gguf")
 		if err != nil {

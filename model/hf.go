@@ -274,7 +274,13 @@ func parseSlidingWindow(h *hfConfig, arch string) (int, error) {
 	}
 	var w int
 	if err := json.Unmarshal(raw, &w); err != nil || w <= 0 {
-		return 0, fmt.Errorf("sliding_window %s: want a positive integer or null", excerpt(string(raw), 40))
+		// A number is shown as written; anything else quoted, as it may
+		// span lines.
+		shown := excerpt(string(raw), 40)
+		if (raw[0] == '-' || raw[0] >= '0' && raw[0] <= '9') && len(raw) <= 40 {
+			shown = string(raw) // valid JSON (config.json parsed): a number
+		}
+		return 0, fmt.Errorf("sliding_window %s: want a positive integer or null", shown)
 	}
 	return w, nil
 }
@@ -497,8 +503,8 @@ type hfConfigOut struct {
 	RopeTheta             float64           `json:"rope_theta"`
 	RopeScaling           *hfRopeScalingOut `json:"rope_scaling"`
 	VocabSize             int               `json:"vocab_size"`
-	BOSTokenID            int               `json:"bos_token_id"`
-	EOSTokenID            int               `json:"eos_token_id"`
+	BOSTokenID            *int              `json:"bos_token_id"`
+	EOSTokenID            *int              `json:"eos_token_id"`
 	TieWordEmbeddings     bool              `json:"tie_word_embeddings"`
 	HiddenAct             string            `json:"hidden_act"`
 	AttentionBias         *bool             `json:"attention_bias,omitempty"`
@@ -521,6 +527,15 @@ var hfArchitectures = map[string]string{
 	ArchLlama: "LlamaForCausalLM", ArchMistral: "MistralForCausalLM", ArchQwen2: "Qwen2ForCausalLM", ArchQwen3: "Qwen3ForCausalLM",
 }
 
+// tokenID is a special token's id for config.json: null when there is none
+// (Qwen's vocabularies have no BOS).
+func tokenID(id int) *int {
+	if id < 0 {
+		return nil
+	}
+	return &id
+}
+
 // newHFConfigOut is config.json for c, with the given token ids and dtype.
 func newHFConfigOut(c *Config, bos, eos int, torchDType string) hfConfigOut {
 	arch := c.Arch
@@ -533,7 +548,7 @@ func newHFConfigOut(c *Config, bos, eos int, torchDType string) hfConfigOut {
 		HiddenSize: c.Dim, IntermediateSize: c.HiddenDim, NumHiddenLayers: c.Layers,
 		NumAttentionHeads: c.Heads, NumKeyValueHeads: c.KVHeads, HeadDim: c.HeadDim,
 		MaxPositionEmbeddings: c.SeqLen, RMSNormEps: c.NormEps, RopeTheta: c.RopeBase,
-		VocabSize: c.Vocab, BOSTokenID: bos, EOSTokenID: eos,
+		VocabSize: c.Vocab, BOSTokenID: tokenID(bos), EOSTokenID: tokenID(eos),
 		TieWordEmbeddings: c.TiedClassifier, HiddenAct: "silu", TorchDType: torchDType,
 	}
 	if r := c.RopeScaling; r != (RopeScaling{}) {
