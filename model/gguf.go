@@ -78,9 +78,10 @@ type ggufFile struct {
 	dataStart int64
 }
 
-// LoadGGUF reads a GGUF v2/v3 LLaMA checkpoint with F32, F16 or BF16
-// tensors and its embedded SentencePiece vocabulary (FORMATS.md §5). GGUF
-// Q/K rows are already in adjacent-pair order.
+// LoadGGUF reads a GGUF v2/v3 checkpoint of architecture llama (LLaMA,
+// Mistral), qwen2 or qwen3 with F32, F16 or BF16 tensors and its embedded
+// vocabulary, SentencePiece or byte-level BPE (FORMATS.md §5). llama's Q/K
+// rows are already in adjacent-pair order; Qwen's are un-permuted.
 func LoadGGUF(path string) (*Model, error) { return loadWhole(OpenGGUF(path)) }
 
 // OpenGGUF is LoadGGUF for a streaming model (see Model.Block). Close

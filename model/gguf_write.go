@@ -45,15 +45,17 @@ func (t ggufOut) bytes() int64 {
 	return n
 }
 
-// SaveGGUF writes m as a GGUF v3 file for llama.cpp (FORMATS.md §5): the
-// LLaMA metadata, the vocabulary as tokenizer.ggml.* keys (a SentencePiece
-// vocabulary as it is; a llama2.c one converted, see tokenizer.Llama2C.Vocab)
-// and the tensors under LoadGGUF's names. dtype is F32 or F16 for the
-// matrices; the norms are F32 either way, as llama.cpp's converter writes
-// them. Q/K rows are written as held: prunebench's adjacent-pair order is
-// GGUF's. A tied classifier is not written (llama.cpp then uses
-// token_embd). An F16 matrix with a weight beyond F16's range is refused
-// rather than written as infinity.
+// SaveGGUF writes m as a GGUF v3 file for llama.cpp (FORMATS.md §5; the
+// package doc lists what each family gets): the architecture's metadata,
+// the vocabulary as tokenizer.ggml.* keys (a SentencePiece vocabulary as it
+// is, a llama2.c one converted, see tokenizer.Llama2C.Vocab, a byte-level
+// BPE one as "gpt2") and the tensors under LoadGGUF's names. dtype is F32
+// or F16 for the matrices; vectors (norms, biases, q/k norms,
+// rope_freqs) are F32 either way, as llama.cpp's converter writes them. Q/K
+// rows are written in llama.cpp's order: as held (adjacent pairs) for
+// llama, rotate-half for qwen2 and qwen3. A tied classifier is not written
+// (llama.cpp then uses token_embd). An F16 matrix with a weight beyond
+// F16's range is refused rather than written as infinity.
 //
 // Block linears are read one at a time when written (Model.linear), so a
 // streaming model, pruned blocks included, is exported without holding

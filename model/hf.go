@@ -368,9 +368,11 @@ func loadHFTokenizer(path string, vocab int) (tokenizer.Tokenizer, []string, err
 	return tok, []string{path}, err
 }
 
-// LoadHF reads a Hugging Face LLaMA directory (FORMATS.md §7): config.json,
-// model.safetensors or shards with an index, and tokenizer.model (or a
-// llama2.c tokenizer.bin). Q/K rows are un-permuted to adjacent-pair order.
+// LoadHF reads a Hugging Face directory of a LLaMA, Mistral, Qwen2 or Qwen3
+// model (FORMATS.md §7): config.json, model.safetensors or shards with an
+// index, and tokenizer.model, a llama2.c tokenizer.bin or tokenizer.json.
+// Q/K rows, and the q/k biases and norm weights with them, are un-permuted
+// to adjacent-pair order.
 func LoadHF(dir string) (*Model, error) { return loadWhole(OpenHF(dir)) }
 
 // OpenHF is LoadHF for a streaming model (see Model.Block): it checks every
@@ -577,10 +579,11 @@ func SaveHF(m *Model, dir string, opts ...SaveOption) error {
 
 // SaveHFContext writes m as a Hugging Face directory: config.json, F32
 // model.safetensors (or shards plus index above the shard limit) with Q/K
-// rows in HF order, and the vocabulary. The vocabulary file the model was
-// loaded with is copied (tokenizer.model, or a llama2.c vocabulary as
-// tokenizer.bin, which LoadHF also accepts); a vocabulary that came without
-// a file of its own, a GGUF file's, is written as tokenizer.model.
+// rows in HF order, and the vocabulary. The vocabulary files the model was
+// loaded with are copied (tokenizer.model; tokenizer.json with its
+// tokenizer_config.json; a llama2.c vocabulary as tokenizer.bin, which
+// LoadHF also accepts); a SentencePiece vocabulary that came without a file
+// of its own, a GGUF file's, is written as tokenizer.model.
 //
 // The output appears complete or not at all: everything is written into a
 // hidden temporary sibling (registered with atomicfile, so a hard exit can
