@@ -8,7 +8,7 @@ export PRUNEBENCH_DATA
 TAGS     ?= $(shell printf '\043include <cblas.h>\nint main(void){cblas_sgemm(CblasRowMajor,CblasNoTrans,CblasNoTrans,1,1,1,1,0,1,0,1,0,0,1);return 0;}\n' | $${CC:-cc} -x c - -lopenblas -o /dev/null 2>/dev/null && echo openblas)
 GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
 
-.PHONY: build run test smoke smoke-baseline quickstart-reference bench bench-prune fuzz vet clean
+.PHONY: build run test test-slurm smoke smoke-baseline quickstart-reference bench bench-prune fuzz vet clean
 
 # -buildvcs=auto stamps the VCS revision that every record's provenance
 # carries (a go env of -buildvcs=false would leave it out).
@@ -42,6 +42,12 @@ test: vet build
 	$(GO) test $(GOFLAGS_TAGS) -count=1 ./...
 	$(if $(TAGS),$(GO) test -count=1 ./linalg/... ./model/...,)
 	$(MAKE) --no-print-directory smoke
+
+# The sweep on a real one-node Slurm alone (about a minute; make test runs
+# it too): needs root and Debian's slurm-wlm and munge (.ci/run installs
+# them), else it is skipped, or fails when CI is set.
+test-slurm:
+	$(GO) test $(GOFLAGS_TAGS) -count=1 -run '^TestSlurmSweep$$' -v ./cmd/prunebench
 
 # The smoke experiment from scratch, compared with its committed baseline:
 # a change that worsens a number beyond SMOKE_TOLERANCE fails.

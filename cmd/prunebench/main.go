@@ -46,6 +46,7 @@ var verbs = []verb{
 		interrupted: "no model was saved; with --out or --state the finished blocks are kept and the same command resumes"},
 	{name: "run", summary: "run an experiment config: every run not yet in its results file, then its table", run: runRun,
 		interrupted: "the finished runs are in the results file; the same command runs the others"},
+	{name: "slurm", summary: "run an experiment config as a Slurm job array, one shard per task, and a merge job", run: runSlurm},
 	{name: "merge", summary: "merge results files (a sharded sweep's) by run ID; conflicting records are an error", run: runMerge},
 	{name: "status", summary: "how many runs of a sharded sweep are done, running and missing, from its shards' heartbeats", run: runStatus},
 	{name: "table", summary: "print a results file as a paper table (methods × sparsities)", run: runTable},
