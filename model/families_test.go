@@ -532,3 +532,63 @@ func TestBPEVocabularies(t *testing.T) {
 		})
 	}
 }
+
+// TestFamiliesPrunedExport: a streaming Qwen3 and LLaMA-3 model whose
+// blocks were pruned (every third weight zeroed, committed to the spill)
+// exported to GGUF and to an HF directory reads back with exactly those
+// zeros and every other weight unchanged, through the q/k row permutation
+// Qwen's GGUF rows and every HF copy go through.
+func TestFamiliesPrunedExport(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	for _, f := range []*hfFamily{&families[0], &families[4]} {
+		t.Run(f.name, func(t *testing.T) {
+			dir := writeFamily(t, f, familyWeights(f, 4))
+			m, err := Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			want, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for l := range m.Weights.Blocks {
+				b, release, err := m.Block(l)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, lin := range b.Linears() {
+					for j := 0; j < len(lin.W); j += 3 {
+						lin.W[j] = 0
+						want.Weights.Blocks[l].Linears()[i].W[j] = 0
+					}
+				}
+				err = m.CommitBlock(l, b)
+				release()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			gguf, hf := filepath.Join(t.TempDir(), "p.gguf"), filepath.Join(t.TempDir(), "hf")
+			if err := SaveGGUF(context.Background(), m, gguf, safetensors.F32); err != nil {
+				t.Fatal(err)
+			}
+			if err := SaveHF(m, hf); err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{gguf, hf} {
+				got, err := Load(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for l := range got.Weights.Blocks {
+					for i, lin := range got.Weights.Blocks[l].Linears() {
+						if !slices.Equal(lin.W, want.Weights.Blocks[l].Linears()[i].W) {
+							t.Errorf("%s: block %d %s differs from the pruned weights", filepath.Base(path), l, LinearNames[i])
+						}
+					}
+				}
+			}
+		})
+	}
+}
