@@ -791,7 +791,7 @@ func (f *ggufFile) ropeFreqs(c *Config) ([]float32, error) {
 	if _, ok := f.tensors[name]; !ok {
 		return nil, nil
 	}
-	if ggufRotateHalf(c) {
+	if !c.ScalableRoPE() {
 		return nil, fmt.Errorf("%s: tensor %s is only read for architecture llama", f.name, name)
 	}
 	freqs, err := tensorReader{check: f.check, read: f.read}.fetch(name, []int{c.HeadDim / 2})

@@ -238,8 +238,7 @@ func parseRopeScaling(raw json.RawMessage, arch string) (RopeScaling, error) {
 		return RopeScaling{}, errors.New(`rope_scaling: rope_type "default" takes no parameters`)
 	case typ != "llama3":
 		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type %q is not supported (only "llama3" and "default")`, typ)
-	case arch != ArchLlama && arch != ArchMistral:
-		// llama.cpp applies rope_freqs.weight only in its llama architecture.
+	case arch == ArchQwen2 || arch == ArchQwen3: // see Config.ScalableRoPE
 		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type "llama3" is supported for model_type llama and mistral, not %q`, arch)
 	}
 	for _, k := range []struct {

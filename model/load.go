@@ -328,10 +328,15 @@ func checkWeights(c *Config, w *Weights, streaming bool) error {
 		// that contradicts the config's would rotate by other angles than
 		// the copy SaveHF writes.
 		switch {
+		case b.RopeFreqs != nil && !c.ScalableRoPE():
+			return fmt.Errorf("block %d has RoPE divisors, which %s does not", l, archName(c))
 		case b.RopeFreqs != nil && len(b.RopeFreqs) != c.HeadDim/2:
 			return fmt.Errorf("block %d RoPE divisors: %d values, want head dim/2 = %d", l, len(b.RopeFreqs), c.HeadDim/2)
 		case freqs != nil && !slices.Equal(b.RopeFreqs, freqs):
 			return fmt.Errorf("block %d RoPE divisors differ from those of the config's rope scaling %+v", l, c.RopeScaling)
+		case !slices.Equal(b.RopeFreqs, w.Blocks[0].RopeFreqs):
+			// GGUF has one rope_freqs.weight for all blocks.
+			return fmt.Errorf("block %d RoPE divisors differ from block 0's", l)
 		}
 		for i, lin := range b.Linears() {
 			s := matrixShape(c, blockMatrixRoles[i])

@@ -59,6 +59,11 @@ func archName(c *Config) string {
 	return "LLaMA"
 }
 
+// ScalableRoPE tells whether the family's RoPE frequencies may be scaled
+// (RopeScaling, Block.RopeFreqs): llama.cpp reads rope_freqs.weight only
+// in its llama architecture, which carries LLaMA and Mistral.
+func (c *Config) ScalableRoPE() bool { return c.Arch == "" || c.Arch == ArchMistral }
+
 // QKVBias tells whether q, k and v add a bias (Qwen2).
 func (c *Config) QKVBias() bool { return c.Arch == ArchQwen2 }
 
@@ -192,6 +197,9 @@ func (c *Config) validate(k configKeys) error {
 	if err := c.RopeScaling.validate(); err != nil {
 		return fmt.Errorf("%s: %w", k.RopeScaling, err)
 	}
+	if c.RopeScaling != (RopeScaling{}) && !c.ScalableRoPE() {
+		return fmt.Errorf("%s: not supported for %s", k.RopeScaling, archName(c))
+	}
 	return nil
 }
 
@@ -202,8 +210,9 @@ func (r RopeScaling) validate() error {
 	switch {
 	case r == (RopeScaling{}):
 		return nil
-	case !finite(r.Factor) || r.Factor < 1:
-		return fmt.Errorf("factor %g: must be finite and at least 1", r.Factor)
+	// The divisors lie between 1 and Factor, and are float32.
+	case !finite(r.Factor) || r.Factor < 1 || r.Factor > math.MaxFloat32:
+		return fmt.Errorf("factor %g: must be at least 1 and at most %g", r.Factor, math.MaxFloat32)
 	case !finite(r.LowFreqFactor) || r.LowFreqFactor <= 0:
 		return fmt.Errorf("low_freq_factor %g: must be finite and positive", r.LowFreqFactor)
 	case !finite(r.HighFreqFactor) || r.HighFreqFactor <= r.LowFreqFactor:
