@@ -20,6 +20,10 @@
 // recorded twice is accepted only with identical metrics (a repeated
 // append); different numbers under one ID would make tables ambiguous.
 //
+// Merge joins several results files (a sharded sweep's) by run ID under
+// the same rule, keeping each record as it is, provenance included, and
+// Write replaces a file with the union at once.
+//
 // # Tables
 //
 // PaperTable prints one metric in the layout of the paper: a row per

@@ -42,6 +42,20 @@
 // already holds are skipped, so an interrupted sweep resumes where it
 // stopped and a cancelled run leaves nothing behind.
 //
+// # Shards
+//
+// A sweep too long for one machine is split into shards (shard.go): shard
+// I of N takes the runs I, I+N, I+2N… of the config's list, so that the
+// slice depends on the config alone and every run is in one shard. A shard
+// is an ordinary Sweep of its runs (Shard.Slice) appending to its own
+// results file, RESULTS.shard-I-of-N.jsonl, and skipping what any results
+// file of the sweep records (SweepOptions.Recorded), so that a re-split
+// sweep does no run twice. The dense run of a model is its first run, done
+// by one shard like any other; nothing waits for it. Each shard keeps a
+// heartbeat beside its file (heartbeat.go), rewritten at every run's start
+// and end and every HeartbeatInterval, from which Status tells runs done,
+// running and missing, and shards whose task died without a word.
+//
 // # Resuming a pruning
 //
 // With RunSpec.State (the prune verb: OUT.prune-state beside --out, or

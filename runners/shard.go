@@ -10,7 +10,10 @@ import (
 // Shard is one of Count slices of a config's run list, numbered from 0 as
 // Slurm's array task IDs and Kubernetes' completion indexes are, so that
 // array task K is shard K and `sbatch --array=K` reruns exactly it.
-type Shard struct{ Index, Count int }
+type Shard struct {
+	Index int `json:"index"`
+	Count int `json:"count"`
+}
 
 // MaxShards bounds a shard count: far more than any cluster would give one
 // sweep, and small enough that nothing sized by it can be large.

@@ -16,26 +16,29 @@ import (
 // SweepStatus is how far a sharded sweep has got, from the heartbeats and
 // results files its shards left.
 type SweepStatus struct {
-	Config string
+	Config string `json:"config"`
 	// Out is the sweep's results file (what merge writes).
-	Out string
+	Out string `json:"out"`
 	// Runs is the config's number of runs: Done are recorded in a results
 	// file of the sweep, Running under way in a live shard, Missing neither.
-	Runs, Done, Running, Missing int
-	// Shards are the shards heard of, and the missing ones of the newest
-	// split, by count and index.
-	Shards []ShardStatus
+	Runs    int `json:"runs"`
+	Done    int `json:"done"`
+	Running int `json:"running"`
+	Missing int `json:"missing"`
+	// Shards are the shards heard of and, while runs are missing, those of
+	// the newest split not heard of; by count and index.
+	Shards []ShardStatus `json:"shards"`
 }
 
 // ShardStatus is one shard's last heartbeat.
 type ShardStatus struct {
-	Shard Shard
+	Shard Shard `json:"shard"`
 	// Heartbeat is nil for a shard that has not started.
-	Heartbeat *Heartbeat
+	Heartbeat *Heartbeat `json:"heartbeat"`
 	// Stale says that a heartbeat still claiming to work was not rewritten
 	// for HeartbeatStale: its task died without a word (SIGKILL, a lost
 	// node) and its run must be done again.
-	Stale bool
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Alive says whether the shard is at work now.

@@ -1,0 +1,87 @@
+package runners
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHeartbeat: a shard's heartbeat says planning, then the run under
+// way, then how the sweep ended.
+func TestHeartbeat(t *testing.T) {
+	sh := Shard{Index: 1, Count: 3}
+	cancelled, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupted by terminated"))
+	for _, tc := range []struct {
+		name   string
+		ctx    context.Context
+		err    error
+		failed int
+		state  string
+		msg    string
+	}{
+		{"finished", context.Background(), nil, 0, StateFinished, ""},
+		{"runs failed", context.Background(), nil, 1, StateFailed, ""},
+		{"sweep failed", context.Background(), errors.New("model: not found"), 0, StateFailed, "model: not found"},
+		{"stopped", cancelled, context.Canceled, 0, StateStopped, "interrupted by terminated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "new", "r.jsonl")
+			w, err := StartHeartbeat(out, "cfg", sh, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			read := func() *Heartbeat {
+				t.Helper()
+				h, err := ReadHeartbeat(sh.HeartbeatPath(out))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return h
+			}
+			h := read()
+			abs, _ := filepath.Abs(out)
+			if h.State != StatePlanning || h.Config != "cfg" || h.Out != abs || h.Shard() != sh || h.Runs != 10 || h.ShardRuns != 3 || h.PID != os.Getpid() {
+				t.Fatalf("first heartbeat %+v", h)
+			}
+			w.running(&HeartbeatRun{ID: "abc", Label: "m wanda 0.5"}, 1, tc.failed)
+			if h = read(); h.State != StateRunning || h.Run == nil || h.Run.ID != "abc" || h.Done != 1 {
+				t.Fatalf("running heartbeat %+v", h)
+			}
+			if err := w.Close(tc.ctx, tc.err); err != nil {
+				t.Fatal(err)
+			}
+			if h = read(); h.State != tc.state || h.Run != nil || h.Error != tc.msg || h.Updated.Before(h.Started) {
+				t.Errorf("last heartbeat %+v, want state %s, error %q", h, tc.state, tc.msg)
+			}
+		})
+	}
+}
+
+// TestHeartbeatWriteFails: a heartbeat that cannot be written first is an
+// error; one that cannot be rewritten later is reported by Close, and the
+// sweep is not stopped for it.
+func TestHeartbeatWriteFails(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := StartHeartbeat(filepath.Join(dir, "file", "r.jsonl"), "cfg", Shard{0, 1}, 1); err == nil {
+		t.Error("StartHeartbeat under a file: no error")
+	}
+	out := filepath.Join(dir, "sub", "r.jsonl")
+	w, err := StartHeartbeat(out, "cfg", Shard{0, 1}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	w.running(nil, 0, 0)
+	if err := w.Close(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "heartbeat") {
+		t.Errorf("Close after a failed write: %v", err)
+	}
+}
