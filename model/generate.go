@@ -56,7 +56,8 @@ func (m *Model) step(c *kvCache, tokens []int) ([]float32, error) {
 }
 
 // Generate continues prompt for at most steps positions with run.c's loop:
-// the tokens are BOS followed by the encoded prompt; at each position one
+// the tokens are BOS (when the model's texts start with it, Model.AddBOS)
+// followed by the encoded prompt; at each position one
 // token goes through the model with a KV cache; while the prompt lasts the
 // next token is the prompt's, afterwards it is the argmax of the logits
 // (temperature 0) or a sample from softmax(logits/temperature). Generation
@@ -84,7 +85,13 @@ func Generate(ctx context.Context, m *Model, prompt string, steps int, temperatu
 		return errors.New("generate: seed 0 cannot drive xorshift sampling; pass a non-zero seed")
 	}
 	bos := m.Tokenizer.BOS()
-	tokens := append([]int{bos}, m.Tokenizer.Encode(prompt, false, false)...)
+	tokens := m.Tokenizer.Encode(prompt, false, false)
+	if m.AddBOS() && bos >= 0 {
+		tokens = append([]int{bos}, tokens...)
+	}
+	if len(tokens) == 0 {
+		return errors.New("generate: an empty prompt needs a vocabulary that starts texts with BOS")
+	}
 	cache := newKVCache(&m.Config, steps)
 	rng := xorshift(seed)
 	token := tokens[0]

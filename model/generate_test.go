@@ -83,6 +83,33 @@ func TestGenerateGreedyMatchesForward(t *testing.T) {
 	}
 }
 
+// noBOSTokenizer is byteTokenizer for a vocabulary whose texts start
+// without BOS, as Qwen's do.
+type noBOSTokenizer struct{ byteTokenizer }
+
+func (noBOSTokenizer) AddBOS() bool { return false }
+
+// TestGenerateWithoutBOS: with a vocabulary that does not start texts with
+// BOS (Model.AddBOS false), generation starts from the prompt's first token,
+// through a sliding window shorter than the generated text (the KV cache
+// positions before it are ignored); an empty prompt is refused.
+func TestGenerateWithoutBOS(t *testing.T) {
+	cfg := synthConfig()
+	cfg.Arch, cfg.SlidingWindow = ArchMistral, 7
+	m := randomModel(cfg, 21)
+	m.Tokenizer = noBOSTokenizer{byteTokenizer{cfg.Vocab}}
+	got := generate(t, m, "hello", 30, 0, 0)
+	if want := greedyByForward(t, m, m.Tokenizer.Encode("hello", false, false), 30); got != want {
+		t.Errorf("cached  %s\nforward %s", got, want)
+	}
+	if n := strings.Count(got, ">"); n < 20 {
+		t.Errorf("only %d tokens, too few to pass the window of 7; pick a model seed that generates longer", n)
+	}
+	if err := Generate(context.Background(), m, "", 5, 0, 0, func(string) {}); err == nil || !strings.Contains(err.Error(), "empty prompt") {
+		t.Errorf("empty prompt without BOS: %v", err)
+	}
+}
+
 func TestGenerateStopsAtBOS(t *testing.T) {
 	cfg := synthConfig()
 	m := randomModel(cfg, 22)
