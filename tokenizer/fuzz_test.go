@@ -180,7 +180,7 @@ func FuzzBPEEncode(f *testing.F) {
 	toks := []*BPE{mustBPE(f, randomRanks(rand.New(rand.NewPCG(5, 6)), PreLlama3))}
 	if dir := data.Dir(""); dir != "" {
 		for _, name := range []string{"llama3", "qwen3"} {
-			if tok, err := LoadHFTokenizer(filepath.Join(dir, "tokenizers", name)); err == nil {
+			if tok, err := loadHF(filepath.Join(dir, "tokenizers", name, "tokenizer.json")); err == nil {
 				toks = append(toks, tok)
 			}
 		}

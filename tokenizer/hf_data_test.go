@@ -42,17 +42,10 @@ func hfCases(t *testing.T, dir string) (texts []string, ids [][]int) {
 }
 
 // hfTokenizers loads tokenizers/NAME/tokenizer.json, and the same
-// vocabulary rebuilt from its BPEVocab as from a GGUF file; once per test
-// binary, as loading takes a second.
+// vocabulary rebuilt from its BPEVocab as from a GGUF file.
 func hfTokenizers(t *testing.T, name string) map[string]*BPE {
 	t.Helper()
-	path := datatest.Path(t, "tokenizers/"+name+"/tokenizer.json")
-	hfMu.Lock()
-	defer hfMu.Unlock()
-	if toks, ok := hfLoaded[name]; ok {
-		return toks
-	}
-	hf, err := LoadHFTokenizer(path)
+	hf, err := loadHF(datatest.Path(t, "tokenizers/"+name+"/tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,13 +53,27 @@ func hfTokenizers(t *testing.T, name string) map[string]*BPE {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hfLoaded[name] = map[string]*BPE{"tokenizer.json": hf, "BPEVocab": gguf}
-	return hfLoaded[name]
+	return map[string]*BPE{"tokenizer.json": hf, "BPEVocab": gguf}
+}
+
+// loadHF is LoadHFTokenizer once per path and test binary, as loading
+// takes a second.
+func loadHF(path string) (*BPE, error) {
+	hfMu.Lock()
+	defer hfMu.Unlock()
+	if tok, ok := hfLoaded[path]; ok {
+		return tok, nil
+	}
+	tok, err := LoadHFTokenizer(path)
+	if err == nil {
+		hfLoaded[path] = tok
+	}
+	return tok, err
 }
 
 var (
 	hfMu     sync.Mutex
-	hfLoaded = map[string]map[string]*BPE{}
+	hfLoaded = map[string]*BPE{}
 )
 
 // normalized is the text decoding tok's encoding of s gives back: s after

@@ -42,14 +42,22 @@ func asTokenizer[T Tokenizer](t T, err error) (Tokenizer, error) {
 }
 
 // Display is how a tool shows token id after prev: its decoded text, or,
-// for a control token (which decodes to ""), the vocabulary's spelling such
-// as <|begin_of_text|>.
+// for a control token (which decodes to ""), its spelling such as
+// <|begin_of_text|>.
 func Display(t Tokenizer, prev, id int) string {
 	if s := t.Decode(prev, id); s != "" {
 		return s
 	}
+	return Spelling(t, id)
+}
+
+// Spelling is how t's vocabulary spells token id: SentencePiece's "▁the",
+// byte-level BPE's "Ġthe", llama2.c's " the" (see each Piece method); ""
+// outside the vocabulary, and the decoded text for a Tokenizer without a
+// Piece method.
+func Spelling(t Tokenizer, id int) string {
 	if p, ok := t.(interface{ Piece(int) string }); ok {
 		return p.Piece(id)
 	}
-	return ""
+	return t.Decode(-1, id)
 }

@@ -41,6 +41,7 @@ type verb struct {
 
 var verbs = []verb{
 	{name: "generate", summary: "greedy or sampled text from a model", run: runGenerate},
+	{name: "tokenize", summary: "the tokens of a text under a model's or a vocabulary file's tokenizer: ids, pieces, count", run: runTokenize},
 	{name: "ppl", summary: "perplexity on WikiText-2 or any text file", run: runPPL},
 	{name: "prune", summary: "prune a model layer by layer, optionally evaluate and save it", run: runPrune,
 		interrupted: "no model was saved; with --out or --state the finished blocks are kept and the same command resumes"},
