@@ -202,6 +202,26 @@ func TestSoftmaxMatchesNaive(t *testing.T) {
 	}
 }
 
+// TestAddBiasMatchesNaive: every row gets the bias, exactly (one float32
+// add per value), whatever rows the parallel split gives each core.
+func TestAddBiasMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for _, sh := range [][2]int{{1, 1}, {3, 12}, {257, 48}} {
+		rows, w := sh[0], sh[1]
+		x, bias := randVec(rng, rows*w, 1), randVec(rng, w, 1)
+		want := slices.Clone(x)
+		for r := range rows {
+			for i := range w {
+				want[r*w+i] += bias[i]
+			}
+		}
+		addBias(x, bias, rows)
+		if !slices.Equal(x, want) {
+			t.Errorf("%d×%d: addBias differs from the naive sum", rows, w)
+		}
+	}
+}
+
 func TestMaxOf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	for n := 1; n < 40; n++ {

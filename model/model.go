@@ -197,6 +197,11 @@ func (c *Config) validate(k configKeys) error {
 	if err := c.RopeScaling.validate(); err != nil {
 		return fmt.Errorf("%s: %w", k.RopeScaling, err)
 	}
+	if c.SlidingWindow > 0 && c.Arch != ArchMistral {
+		// Qwen's windows apply to some layers only; a LLaMA with a window
+		// is a Mistral, and GGUF reads it back as one.
+		return fmt.Errorf("%s %d: only %s has a sliding window, not %s", k.SlidingWindow, c.SlidingWindow, archName(&Config{Arch: ArchMistral}), archName(c))
+	}
 	if c.RopeScaling != (RopeScaling{}) && !c.ScalableRoPE() {
 		return fmt.Errorf("%s: not supported for %s", k.RopeScaling, archName(c))
 	}
