@@ -40,7 +40,7 @@ func runSlurm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{err}
 	}
 	if n := len(exp.Runs); s.Tasks > n {
-		return usagef("--tasks %d: %s has %d runs, so %d tasks would have nothing to do", s.Tasks, pos[0], n, s.Tasks-n)
+		return usagef("--tasks %d: %s has %d runs, one per task at most", s.Tasks, pos[0], n)
 	}
 	s.Output = exp.Output
 	if s.Dir == "" {

@@ -367,3 +367,42 @@ func TestSlurmSweep(t *testing.T) {
 		}
 	}
 }
+
+// TestSlurmVerb: what prunebench slurm refuses before writing anything,
+// and what it writes without --submit.
+func TestSlurmVerb(t *testing.T) {
+	dir := t.TempDir()
+	cfg := hConfig(t, dir, "tiny.yaml", filepath.Join(dir, "out", "tiny.jsonl"))
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no tasks", []string{cfg}, exitUsage, "--tasks is required"},
+		{"more tasks than runs", []string{cfg, "--tasks", "10"}, exitUsage, "--tasks 10: " + cfg + " has 9 runs, one per task at most"},
+		{"space in a directive", []string{cfg, "--tasks", "3", "--partition", "a b"}, exitUsage, `--partition "a b": a #SBATCH line cannot hold spaces`},
+		{"bad config", []string{filepath.Join(dir, "none.yaml"), "--tasks", "3"}, exitUsage, "none.yaml"},
+		{"scripts", []string{cfg, "--tasks", "3", "--data-dir", dir}, exitOK, "slurm: submit with: J=$(sbatch --parsable " + filepath.Join(dir, "out", "tiny.slurm", slurm.ArrayScript) + ")"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(append([]string{"slurm"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.msg) || stdout != "" {
+				t.Fatalf("slurm %q: exit %d, stdout %q, stderr %q; want exit %d and %q", tc.args, code, stdout, stderr, tc.code, tc.msg)
+			}
+			_, err := os.Stat(filepath.Join(dir, "out", "tiny.slurm", slurm.ArrayScript))
+			if (err == nil) != (code == exitOK) {
+				t.Errorf("array script: %v after exit %d", err, code)
+			}
+		})
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "out", "tiny.slurm", slurm.ArrayScript))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"#SBATCH --array=0-2", "'--shard' 'auto/3'", "'--data-dir' '" + dir + "'"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("array script lacks %q:\n%s", want, b)
+		}
+	}
+}
