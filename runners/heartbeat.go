@@ -51,7 +51,7 @@ type Heartbeat struct {
 	Error   string        `json:"error,omitempty"`
 	Host    string        `json:"host"`
 	PID     int           `json:"pid"`
-	Job     string        `json:"job,omitempty"` // $SLURM_JOB_ID, else $HOSTNAME (a Kubernetes pod)
+	Job     string        `json:"job,omitempty"` // the Slurm job or array task, or the Kubernetes pod
 	Started time.Time     `json:"started"`
 	Updated time.Time     `json:"updated"`
 }
@@ -118,8 +118,12 @@ func StartHeartbeat(out, config string, sh Shard, runs int) (*HeartbeatWriter, e
 	return w, nil
 }
 
-// jobName names the scheduler's job of this process, for people.
+// jobName names the scheduler's job of this process, for people: an
+// array task as scancel and squeue name it, ARRAY_TASK.
 func jobName() string {
+	if id, task := os.Getenv("SLURM_ARRAY_JOB_ID"), os.Getenv(EnvSlurmTaskID); id != "" && task != "" {
+		return "slurm " + id + "_" + task
+	}
 	if id := os.Getenv("SLURM_JOB_ID"); id != "" {
 		return "slurm " + id
 	}

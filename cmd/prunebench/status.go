@@ -48,7 +48,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 func printStatus(w io.Writer, s runners.SweepStatus, now time.Time) error {
-	fmt.Fprintf(w, "%s: %d runs: %d done, %d running, %d missing (merged into %s)\n", s.Config, s.Runs, s.Done, s.Running, s.Missing, s.Out)
+	fmt.Fprintf(w, "%s: %d runs: %d done, %d running, %d missing (results file %s)\n", s.Config, s.Runs, s.Done, s.Running, s.Missing, s.Out)
 	var rows [][]string
 	for _, sh := range s.Shards {
 		h := sh.Heartbeat
