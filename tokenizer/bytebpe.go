@@ -226,9 +226,11 @@ type encoder struct {
 
 // Encode tokenizes text: bos and eos add the special ids when the
 // vocabulary has them (no dummy prefix: byte-level BPE spells a leading
-// space like any other). Added tokens are recognised in text (HF's
-// split_special_tokens=False), so text containing "<|endoftext|>" encodes it
-// as that token. Malformed UTF-8 is encoded byte for byte (each malformed
+// space like any other). Added tokens are recognised in text as Hugging
+// Face does by default (split_special_tokens=False), so text containing
+// "<|endoftext|>" encodes it as that token; llama.cpp recognises control
+// tokens only when asked to parse special tokens, which its perplexity
+// tool does not. Malformed UTF-8 is encoded byte for byte (each malformed
 // byte is a pre-token character that is neither a letter, a number nor a
 // space), so that decoding gives the bytes back.
 func (t *BPE) Encode(text string, bos, eos bool) []int {
@@ -274,8 +276,10 @@ func (e *encoder) word(w string) {
 	}
 }
 
-// Decode returns the bytes token id stands for; prev does not matter, as
-// byte-level BPE spells spaces like any other byte. A token may hold part of
+// Decode returns the bytes token id stands for, as llama.cpp does; prev
+// does not matter, as byte-level BPE spells spaces like any other byte.
+// (Hugging Face's decode may also tidy spaces before punctuation,
+// clean_up_tokenization_spaces; this does not.) A token may hold part of
 // a UTF-8 character, so only the concatenation of a sequence's decodings is
 // text. Control tokens (BOS, EOS, <|im_start|>...) decode to "" as
 // SentencePiece's do; ids outside the vocabulary to "".

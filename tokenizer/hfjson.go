@@ -208,6 +208,9 @@ func parseHF(tokenizerJSON, config []byte) (*BPE, error) {
 			raw   json.RawMessage
 			id    *int
 		}{{"bos_token", c.BOSToken, &v.BOS}, {"eos_token", c.EOSToken, &v.EOS}} {
+			if len(s.raw) == 0 {
+				continue // absent: the template's, or none
+			}
 			if *s.id, err = specialID(s.raw, v); err != nil {
 				return nil, configError{fmt.Errorf("%s: %w", s.field, err)}
 			}
@@ -423,9 +426,9 @@ func (q *hfTyped) singleBOS(tokens []string) (int, error) {
 }
 
 // specialID resolves tokenizer_config.json's bos_token or eos_token: a
-// string, an object with "content", or null/absent (-1).
+// string, an object with "content", or null (-1).
 func specialID(raw json.RawMessage, v BPEVocab) (int, error) {
-	if len(raw) == 0 || string(raw) == "null" {
+	if string(raw) == "null" {
 		return -1, nil
 	}
 	var text string

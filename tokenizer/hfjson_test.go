@@ -93,15 +93,21 @@ func TestParseHFTokenizer(t *testing.T) {
 	}
 }
 
-// TestHFBOS covers where the special ids and AddBOS come from.
-func TestHFBOS(t *testing.T) {
-	template := map[string]any{"type": "Sequence", "processors": []any{
+// bosTemplate is the post-processor of LLaMA-3.1's tokenizer.json: BOS,
+// then the text.
+func bosTemplate() map[string]any {
+	return map[string]any{"type": "Sequence", "processors": []any{
 		map[string]any{"type": "ByteLevel"},
 		map[string]any{"type": "TemplateProcessing",
 			"single": []any{map[string]any{"SpecialToken": map[string]any{"id": "<|bos|>", "type_id": 0}},
 				map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}},
 			"special_tokens": map[string]any{"<|bos|>": map[string]any{"id": "<|bos|>", "ids": []any{257}, "tokens": []any{"<|bos|>"}}}},
 	}}
+}
+
+// TestHFBOS covers where the special ids and AddBOS come from.
+func TestHFBOS(t *testing.T) {
+	template := bosTemplate()
 	noBOS := map[string]any{"type": "TemplateProcessing", "single": []any{map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}}}}
 	cases := []struct {
 		name     string
@@ -113,6 +119,7 @@ func TestHFBOS(t *testing.T) {
 		{"LLaMA-3's first files: llama.cpp's default", smallHF(), `{"bos_token": "<|bos|>", "eos_token": "<|bos|>"}`, 257, 257, true},
 		{"add_bos_token false wins", smallHF(), `{"bos_token": {"content": "<|bos|>"}, "add_bos_token": false}`, 257, -1, false},
 		{"template", set(smallHF(), "post_processor", template), ``, 257, -1, true},
+		{"template, config without bos_token", set(smallHF(), "post_processor", template), `{"eos_token": "ab"}`, 257, 256, true},
 		{"template without BOS", set(smallHF(), "post_processor", noBOS), `{"bos_token": "<|bos|>"}`, 257, -1, false},
 		{"ordinary token as EOS", smallHF(), `{"eos_token": "ab", "bos_token": null}`, -1, 256, false},
 		{"Qwen: no BOS", smallQwen(), `{"bos_token": null, "eos_token": "<|bos|>"}`, -1, 257, false},
@@ -169,6 +176,8 @@ func TestHFErrors(t *testing.T) {
 		{"template with EOS", marshal(t, set(smallHF(), "post_processor", trailing)), "", "post_processor.single: want the sequence"},
 		{"truncation", marshal(t, set(smallHF(), "truncation", map[string]any{"max_length": 8})), "", "truncation is set"},
 		{"config bos", marshal(t, smallHF()), `{"bos_token": "<s>"}`, `tokenizer_config.json: bos_token: "<s>" is not a token`},
+		{"template and config disagree", marshal(t, set(smallHF(), "post_processor", bosTemplate())), `{"bos_token": null}`,
+			"post_processor: the template starts with token 257, but bos_token is -1"},
 		{"config bos type", marshal(t, smallHF()), `{"bos_token": 3}`, `bos_token: want a string`},
 		{"config add_bos without bos", marshal(t, smallHF()), `{"add_bos_token": true}`, "add_bos_token is true but there is no bos_token"},
 		{"config add_eos", marshal(t, smallHF()), `{"add_eos_token": true}`, "add_eos_token is true"},

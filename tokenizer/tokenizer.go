@@ -20,8 +20,9 @@ type Tokenizer interface {
 	// leading space (the dummy prefix) is dropped and byte pieces <0xHH>
 	// become their raw byte. Byte-level BPE ignores prev and returns the
 	// token's bytes. Either way a token may hold part of a UTF-8
-	// character, so only the concatenation over a sequence is text;
-	// control tokens (BOS, EOS) decode to "".
+	// character, so only the concatenation over a sequence is text.
+	// SentencePiece and byte-level BPE decode control tokens (BOS, EOS)
+	// to "".
 	Decode(prev, id int) string
 	// VocabSize is the number of ids.
 	VocabSize() int
