@@ -261,9 +261,18 @@ func (f *hfFile) vocab() (BPEVocab, error) {
 	case m.ByteFallback:
 		return BPEVocab{}, fmt.Errorf("model.byte_fallback is true; byte-level BPE needs none and it is not implemented")
 	}
+	// An added token may also be a model.vocab entry of the same id
+	// (GPT-2's <|endoftext|>), spelled as itself or byte-level.
+	inVocab := func(a hfAddedToken) bool {
+		id, ok := m.Vocab[a.Content]
+		if !ok {
+			id, ok = m.Vocab[byteLevelString(a.Content)]
+		}
+		return ok && id == a.ID
+	}
 	n := len(m.Vocab)
 	for _, a := range f.AddedTokens {
-		if tok, ok := m.Vocab[a.Content]; !ok || tok != a.ID {
+		if !inVocab(a) {
 			n++
 		}
 	}
@@ -289,7 +298,7 @@ func (f *hfFile) vocab() (BPEVocab, error) {
 			return BPEVocab{}, fmt.Errorf("%s: normalized is true with a normalizer, which is not implemented", where)
 		case a.ID < 0 || a.ID >= n:
 			return BPEVocab{}, fmt.Errorf("%s: id %d; with model.vocab the ids must run 0..%d", where, a.ID, n-1)
-		case set[a.ID] && v.Tokens[a.ID] != a.Content:
+		case set[a.ID] && !inVocab(a):
 			return BPEVocab{}, fmt.Errorf("%s: id %d is %q in model.vocab", where, a.ID, v.Tokens[a.ID])
 		}
 		if v.Types[a.ID] == typeControl || v.Types[a.ID] == typeUserDefined {

@@ -87,6 +87,18 @@ func TestParseHFTokenizer(t *testing.T) {
 	if tok.BOS() != -1 || tok.EOS() != -1 || tok.AddBOS() || tok.Pre() != PreLlama3 {
 		t.Errorf("BOS, EOS, AddBOS, Pre = %d, %d, %v, %q", tok.BOS(), tok.EOS(), tok.AddBOS(), tok.Pre())
 	}
+	// An added token that is also a model.vocab entry (byte-level spelled)
+	// of the same id.
+	shared := smallHF()
+	set(shared, "model.vocab.ĠX", 257)
+	set(shared, "added_tokens.0.content", " X")
+	tok, err = ParseHFTokenizer(marshal(t, shared), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tok.Encode("a X", false, false); tok.VocabSize() != 258 || !slices.Equal(got, []int{'a', 257}) {
+		t.Errorf("an added token in model.vocab: %d tokens, encodes to %v", tok.VocabSize(), got)
+	}
 	// The newer array form of merges.
 	if _, err := ParseHFTokenizer(marshal(t, set(smallHF(), "model.merges", []any{[]any{"a", "b"}})), nil); err != nil {
 		t.Errorf("merges as arrays: %v", err)
