@@ -9,7 +9,10 @@ import (
 // tokenizer.json files spell them. They differ only in how many digits make
 // a group. Go's regexp has no lookahead (\s+(?!\S)), so each is implemented
 // by preSplitter.match with the semantics of the backtracking engine
-// (Oniguruma) Hugging Face's tokenizers runs them with.
+// (Oniguruma) Hugging Face's tokenizers runs them with. The character
+// classes come from Go's unicode tables (Unicode 15.0); a character
+// assigned in a later or earlier Unicode version than Oniguruma's may be
+// classed differently there.
 const (
 	llama3Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 	qwen2Regex  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
