@@ -27,7 +27,8 @@ type BPEVocab struct {
 	// Pre is tokenizer.ggml.pre, naming the pre-tokeniser the way llama.cpp
 	// does: "llama-bpe" (LLaMA-3's regex; a pre-token that is itself a
 	// token is not merged) or "qwen2" (Qwen2/2.5/3's regex, after NFC
-	// normalisation).
+	// normalisation as their tokenizer.json asks; llama.cpp skips it, so
+	// text not in NFC may tokenize differently there).
 	Pre string
 	// BOS and EOS are the special ids, -1 when absent.
 	BOS, EOS int
