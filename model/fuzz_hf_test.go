@@ -105,3 +105,44 @@ func FuzzLoadHF(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadHFFamilies is FuzzLoadHF over the Qwen2 and Qwen3 test families'
+// tensors (biases, q/k norms, head_dim ≠ hidden/heads), so that fuzzed
+// configs reach the extra tensors' shape and finiteness checks: the load
+// fails or the forward pass runs.
+func FuzzLoadHFFamilies(f *testing.F) {
+	var dirs []string
+	for _, fam := range []*hfFamily{&families[3], &families[4]} {
+		dirs = append(dirs, writeFamily(f, fam, familyWeights(fam, 1)))
+	}
+	// Each family's config, with the tensors that match it where there are
+	// some (Qwen2's on dirs[0], Qwen3's on dirs[1]).
+	for i := range families {
+		js, err := json.Marshal(familyConfig(&families[i]))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(max(0, i-3)), js)
+	}
+	f.Fuzz(func(t *testing.T, which uint8, raw []byte) {
+		src, dir := dirs[int(which)%len(dirs)], t.TempDir()
+		for _, n := range []string{"model.safetensors", "tokenizer.model"} {
+			if err := os.Symlink(filepath.Join(src, n), filepath.Join(dir, n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := LoadHF(dir)
+		if err != nil {
+			return
+		}
+		if err := m.checkWeights(); err != nil {
+			t.Fatalf("accepted inconsistent weights: %v", err)
+		}
+		if _, err := m.Forward([]int{1, 3}, 1, min(2, m.Config.SeqLen)); err != nil && m.Config.SeqLen >= 2 {
+			t.Fatalf("forward on an accepted model: %v", err)
+		}
+	})
+}
