@@ -284,3 +284,23 @@ func TestFamilyGGUFRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestParamsOverflowWithBiases: Qwen2's bias widths count toward
+// Config.Params with the overflow check: a header at the limits of every
+// field (QDim near 2⁶² on its own) reports overflow rather than wrapping to
+// a small count that checkFits would accept.
+func TestParamsOverflowWithBiases(t *testing.T) {
+	const big = maxDimension
+	c := Config{Dim: 2, HiddenDim: 2, Layers: 1, Heads: big, KVHeads: big, HeadDim: big - 1, Vocab: 2, SeqLen: 2,
+		NormEps: 1e-6, RopeBase: 1e6, Arch: ArchQwen2}
+	if n, ok := c.Params(); ok {
+		t.Errorf("Params = %d, ok; want overflow", n)
+	}
+	c.Arch, c.Heads, c.KVHeads, c.HeadDim = ArchQwen2, 2, 1, 4
+	n, ok := c.Params()
+	// embedding and classifier, final norm, q/o, k/v, mlp; then per block
+	// two norms of 2, q bias 8, k and v biases 4 each.
+	if want := int64(2*2*2 + 2 + 2*8*2 + 2*4*2 + 3*2*2 + 2*2 + 8 + 4 + 4); !ok || n != want {
+		t.Errorf("Params = %d, %v; want %d", n, ok, want)
+	}
+}

@@ -165,14 +165,14 @@ func (c *Config) Params() (int64, bool) {
 	if !c.TiedClassifier {
 		heads = 2
 	}
-	var vecs int64 // per block: norms, biases, q/k norms (each ≤ maxDimension)
-	for _, role := range blockVectorRoles {
-		vecs += int64(vectorLen(c, role))
-	}
 	terms := [][]int64{
 		{heads, int64(c.Vocab), d}, {d}, // embedding (and classifier), final norm
-		{int64(c.Layers), vecs},
 		{int64(c.Layers), 2, qd, d}, {int64(c.Layers), 2, kvd, d}, {int64(c.Layers), 3, ff, d},
+	}
+	// Per block: norms, biases, q/k norms. A hostile QDim is near 2⁶² on
+	// its own, so each is a term of its own, summed with the overflow check.
+	for _, role := range blockVectorRoles {
+		terms = append(terms, []int64{int64(c.Layers), int64(vectorLen(c, role))})
 	}
 	var total int64
 	for _, t := range terms {
