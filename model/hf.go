@@ -115,7 +115,7 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 	switch arch {
 	case ArchLlama, ArchMistral, ArchQwen2, ArchQwen3:
 	default:
-		return fail("model_type %q, want one of %q, %q, %q, %q", arch, ArchLlama, ArchMistral, ArchQwen2, ArchQwen3)
+		return fail("model_type %s, want one of %q, %q, %q, %q", excerpt(arch, 40), ArchLlama, ArchMistral, ArchQwen2, ArchQwen3)
 	}
 	if h.HiddenAct != nil && *h.HiddenAct != "silu" {
 		return fail("hidden_act %q, want \"silu\"", *h.HiddenAct)
@@ -222,7 +222,7 @@ func parseRopeScaling(raw json.RawMessage, arch string) (RopeScaling, error) {
 	typ := ""
 	switch {
 	case r.RopeType != nil && r.Type != nil && *r.RopeType != *r.Type:
-		return RopeScaling{}, fmt.Errorf("rope_scaling: rope_type %q and type %q disagree", *r.RopeType, *r.Type)
+		return RopeScaling{}, fmt.Errorf("rope_scaling: rope_type %s and type %s disagree", excerpt(*r.RopeType, 40), excerpt(*r.Type, 40))
 	case r.RopeType != nil:
 		typ = *r.RopeType
 	case r.Type != nil:
@@ -237,7 +237,7 @@ func parseRopeScaling(raw json.RawMessage, arch string) (RopeScaling, error) {
 	case typ == "default":
 		return RopeScaling{}, errors.New(`rope_scaling: rope_type "default" takes no parameters`)
 	case typ != "llama3":
-		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type %q is not supported (only "llama3" and "default")`, typ)
+		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type %s is not supported (only "llama3" and "default")`, excerpt(typ, 40))
 	case arch == ArchQwen2 || arch == ArchQwen3: // see Config.ScalableRoPE
 		return RopeScaling{}, fmt.Errorf(`rope_scaling: rope_type "llama3" is supported for model_type llama and mistral, not %q`, arch)
 	}
@@ -261,7 +261,7 @@ func parseRopeScaling(raw json.RawMessage, arch string) (RopeScaling, error) {
 func parseSlidingWindow(h *hfConfig, arch string) (int, error) {
 	for i, t := range h.LayerTypes {
 		if t != "full_attention" {
-			return 0, fmt.Errorf("layer_types[%d] %q is not supported (only full_attention)", i, t)
+			return 0, fmt.Errorf("layer_types[%d] %s is not supported (only full_attention)", i, excerpt(t, 40))
 		}
 	}
 	if h.UseSlidingWindow != nil && *h.UseSlidingWindow {
