@@ -13,6 +13,7 @@ import (
 	"github.com/prunebench/prunebench/internal/datatest"
 	"github.com/prunebench/prunebench/results"
 	"github.com/prunebench/prunebench/runners"
+	"github.com/prunebench/prunebench/slurm"
 )
 
 // runCLI runs prunebench in this process.
@@ -146,7 +147,7 @@ func TestStatusRunning(t *testing.T) {
 	out := filepath.Join(dir, "r.jsonl")
 	refs := hRefRecords(t)
 	write := func(sh runners.Shard, hb runners.Heartbeat) {
-		hb.Config, hb.Out, hb.Index, hb.Count, hb.Runs = "harness-tiny", out, sh.Index, sh.Count, hTotalRuns
+		hb.Config, hb.Out, hb.Index, hb.Count, hb.Runs, hb.ShardRuns = "harness-tiny", out, sh.Index, sh.Count, hTotalRuns, 3
 		b, err := json.Marshal(hb)
 		if err != nil {
 			t.Fatal(err)
@@ -166,11 +167,16 @@ func TestStatusRunning(t *testing.T) {
 		Run: &runners.HeartbeatRun{ID: refs[2].ID, Label: "stories260K x", Since: now}})
 	write(s1, runners.Heartbeat{State: runners.StateRunning, Host: "n2", Started: now, Updated: now.Add(-runners.HeartbeatStale - 1e9),
 		Run: &runners.HeartbeatRun{ID: refs[3].ID, Label: "stories260K y", Since: now}})
+	// A sweep of prunebench slurm: status tells how to rerun the lost task.
+	if err := os.WriteFile(filepath.Join(dir, slurm.ArrayScript), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	code, stdout, stderr := runCLI("status", dir)
 	if code != exitFail || !strings.Contains(stderr, "7 of 9 runs not recorded yet") {
 		t.Errorf("status: exit %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{"harness-tiny: 9 runs: 2 done, 1 running, 6 missing", "0/3", "running", "lost", "not started"} {
+	for _, want := range []string{"harness-tiny: 9 runs: 2 done, 1 running, 6 missing", "0/3", "running", "lost", "not started",
+		"rerun: J=$(sbatch --parsable --array=1 " + filepath.Join(dir, slurm.ArrayScript) + ") && sbatch --dependency=afterany:$J " + filepath.Join(dir, slurm.MergeScript)} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)
 		}

@@ -332,8 +332,17 @@ func TestSlurmSweep(t *testing.T) {
 	if s := c.waitJob(t, merge, 2*time.Minute); len(s) != 1 || s[0] != "FAILED" {
 		t.Errorf("merge after the cancelled task: %v, want FAILED (runs missing)", s)
 	}
-	hb, err := runners.ReadHeartbeat(victim.HeartbeatPath(out))
+	// Its log says what is missing and how to rerun it.
+	mergeLog, err := os.ReadFile(filepath.Join(sweep, "logs", "merge-"+merge+".log"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"runs not recorded yet", "rerun: J=$(sbatch --parsable --array=1 " + filepath.Join(sweep, slurm.ArrayScript) + ")"} {
+		if !strings.Contains(string(mergeLog), want) {
+			t.Errorf("merge log lacks %q:\n%s", want, mergeLog)
+		}
+	}
+	if hb, err = runners.ReadHeartbeat(victim.HeartbeatPath(out)); err != nil {
 		t.Fatal(err)
 	}
 	if hb.State != runners.StateStopped || hb.Done >= hb.ShardRuns {

@@ -6,9 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prunebench/prunebench/runners"
+	"github.com/prunebench/prunebench/slurm"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,6 +38,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if err := printStatus(stdout, s, now); err != nil {
 				return err
 			}
+			printRerun(stdout, pos[0], s)
 		}
 	}
 	// Like compare's regressions: an exit status a script can wait on
@@ -85,4 +91,29 @@ func clip(s string) string {
 		return string(r[:max-1]) + "…"
 	}
 	return s
+}
+
+// printRerun tells how to rerun the shards that stopped short, when dir is
+// a sweep prunebench slurm wrote and they are tasks of its array.
+func printRerun(w io.Writer, dir string, s runners.SweepStatus) {
+	array, merge := filepath.Join(dir, slurm.ArrayScript), filepath.Join(dir, slurm.MergeScript)
+	if _, err := os.Stat(array); err != nil {
+		return
+	}
+	var tasks []string
+	count := 0
+	for _, sh := range s.Shards {
+		h := sh.Heartbeat
+		if h == nil || sh.Alive() || h.Done >= h.ShardRuns {
+			continue
+		}
+		if count != 0 && sh.Shard.Count != count {
+			return // shards of two splits: no one array to rerun them in
+		}
+		count = sh.Shard.Count
+		tasks = append(tasks, strconv.Itoa(sh.Shard.Index))
+	}
+	if len(tasks) > 0 {
+		fmt.Fprintf(w, "rerun: J=$(sbatch --parsable --array=%s %s) && sbatch --dependency=afterany:$J %s\n", strings.Join(tasks, ","), array, merge)
+	}
 }
