@@ -109,7 +109,7 @@ func TestBPEAddedTokens(t *testing.T) {
 	if !tok.AddBOS() || tok.BOS() != 259 || tok.EOS() != 256 || tok.VocabSize() != 260 {
 		t.Errorf("AddBOS, BOS, EOS, VocabSize = %v, %d, %d, %d", tok.AddBOS(), tok.BOS(), tok.EOS(), tok.VocabSize())
 	}
-	if d := Display(tok, -1, 256); d != "<|x|>" {
+	if d := Display(tok, 256); d != "<|x|>" {
 		t.Errorf("Display of a control token = %q", d)
 	}
 	if p := tok.Piece(' '); p != "Ġ" {

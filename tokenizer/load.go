@@ -41,11 +41,12 @@ func asTokenizer[T Tokenizer](t T, err error) (Tokenizer, error) {
 	return t, nil
 }
 
-// Display is how a tool shows token id after prev: its decoded text, or,
-// for a control token (which decodes to ""), its spelling such as
-// <|begin_of_text|>.
-func Display(t Tokenizer, prev, id int) string {
-	if s := t.Decode(prev, id); s != "" {
+// Display is how a tool shows token id on its own, as llama.cpp's tokenize
+// does: its decoded text with any leading space (which Decode drops after
+// BOS), or, for a control token (which decodes to ""), its spelling such
+// as <|begin_of_text|>.
+func Display(t Tokenizer, id int) string {
+	if s := t.Decode(-1, id); s != "" {
 		return s
 	}
 	return Spelling(t, id)

@@ -74,10 +74,8 @@ func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		out.Write(append(b, "]\n"...))
 	default:
-		prev := -1
 		for _, id := range ids {
-			fmt.Fprintf(out, "%6d -> '%s'\n", id, tokenizer.Display(tok, prev, id))
-			prev = id
+			fmt.Fprintf(out, "%6d -> '%s'\n", id, tokenizer.Display(tok, id))
 		}
 	}
 	return out.Flush()

@@ -29,7 +29,9 @@ func TestTokenize(t *testing.T) {
 		{"SentencePiece", []string{"--tokenizer", datatest.Path(t, "tokenizers/llama2/tokenizer.model"), "--text", "Hello world", "--ids"},
 			"[15043, 3186]\n"},
 		{"model", []string{"--data-dir", datatest.Dir(t), "--model", "stories260K", "--text", "the", "--bos"},
-			"     1 -> '\n<s>\n'\n   265 -> 'the'\n"},
+			"     1 -> '\n<s>\n'\n   265 -> ' the'\n"},
+		{"SentencePiece pieces", []string{"--tokenizer", datatest.Path(t, "tokenizers/llama2/tokenizer.model"), "--text", "Hello", "--bos"},
+			"     1 -> '<s>'\n 15043 -> ' Hello'\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if o := mustRun(t, append([]string{"tokenize"}, c.args...)...); o.stdout != c.want {
