@@ -47,8 +47,8 @@ func (s ShardStatus) Alive() bool {
 	return h != nil && !s.Stale && (h.State == StatePlanning || h.State == StateRunning)
 }
 
-// Status reads the heartbeats in dir and the results files they name, as
-// of now. Each config (and results file) with heartbeats there gets one
+// Status reads the heartbeats in dir and the results files beside them,
+// as of now. Each config (and results file) with heartbeats there gets one
 // status, in name order.
 func Status(dir string, now time.Time) ([]SweepStatus, error) {
 	paths, err := filepath.Glob(filepath.Join(escapeGlob(dir), "*.heartbeat"))
@@ -69,10 +69,14 @@ func Status(dir string, now time.Time) ([]SweepStatus, error) {
 		if err != nil {
 			return nil, err
 		}
-		k := key{h.Config, h.Out}
+		// The results files are beside the heartbeat, wherever the shard
+		// saw them: a pod's volume is mounted elsewhere here, and a sweep's
+		// directory may have been copied.
+		out := filepath.Join(dir, filepath.Base(h.Out))
+		k := key{h.Config, out}
 		st := byKey[k]
 		if st == nil {
-			st = &SweepStatus{Config: h.Config, Out: h.Out, Runs: h.Runs}
+			st = &SweepStatus{Config: h.Config, Out: out, Runs: h.Runs}
 			byKey[k] = st
 			keys = append(keys, k)
 		}

@@ -81,6 +81,16 @@ func TestShardsMerge(t *testing.T) {
 	if code != exitOK || !strings.Contains(stderr, "run: 0 runs done now, 4 found in") {
 		t.Errorf("run --shard 1/2 after the 3 shards: exit %d\n%s", code, stderr)
 	}
+	// status reads the results files beside the heartbeats, wherever the
+	// directory is now (copied from a cluster, mounted elsewhere).
+	moved := filepath.Join(dir, "moved")
+	if err := os.Rename(filepath.Join(dir, "sweep"), moved); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCLI("status", moved)
+	if code != exitOK || !strings.Contains(stdout, "9 done, 0 running, 0 missing (results file "+filepath.Join(moved, "r.jsonl")+")") {
+		t.Errorf("status of the moved sweep: exit %d\n%s%s", code, stdout, stderr)
+	}
 }
 
 // TestMergeCLI: overlapping parts with the same records merge; a run
