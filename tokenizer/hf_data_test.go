@@ -108,13 +108,46 @@ func TestHFTestVectors(t *testing.T) {
 // the perplexity protocol does, and decodes it back.
 func TestHFWikiText(t *testing.T) {
 	text := readFile(t, "wikitext-2/wikitext-2-raw-v1.test.joined.txt")
-	for _, name := range []string{"llama3", "qwen3"} {
-		tok := hfTokenizers(t, name)["tokenizer.json"]
+	// With BOS for LLaMA-3, which has one; Qwen has none.
+	for name, want := range map[string]int{"llama3": 289077, "qwen3": 299078} {
+		toks := hfTokenizers(t, name)
+		tok := toks["tokenizer.json"]
 		start := time.Now()
 		ids := tok.Encode(text, true, false)
 		t.Logf("%s: %d tokens in %v", name, len(ids), time.Since(start))
+		if len(ids) != want {
+			t.Errorf("%s: %d tokens, want %d", name, len(ids), want)
+		}
 		if back := decodeAll(tok, -1, ids); back != normalized(tok, text) {
 			t.Errorf("%s: decoding the tokens does not give the text back", name)
+		}
+		if again := toks["BPEVocab"].Encode(text, true, false); !slices.Equal(again, ids) {
+			t.Errorf("%s: the tokenizer rebuilt from its BPEVocab encodes differently", name)
+		}
+	}
+}
+
+// TestHFSpecials checks what the real files say about their special
+// tokens: LLaMA-3 puts <|begin_of_text|> first (llama.cpp's default, as
+// this tokenizer.json predates the template that says so), Qwen has no BOS
+// and ends with <|im_end|>.
+func TestHFSpecials(t *testing.T) {
+	for _, c := range []struct {
+		name                  string
+		vocab, bos, eos       int
+		addBOS                bool
+		pre, bosText, eosText string
+	}{
+		{"llama3", 128256, 128000, 128001, true, PreLlama3, "<|begin_of_text|>", "<|end_of_text|>"},
+		{"qwen3", 151669, -1, 151645, false, PreQwen2, "", "<|im_end|>"},
+	} {
+		tok := hfTokenizers(t, c.name)["tokenizer.json"]
+		if tok.VocabSize() != c.vocab || tok.BOS() != c.bos || tok.EOS() != c.eos || tok.AddBOS() != c.addBOS || tok.Pre() != c.pre {
+			t.Errorf("%s: VocabSize %d, BOS %d, EOS %d, AddBOS %v, Pre %q; want %d, %d, %d, %v, %q", c.name,
+				tok.VocabSize(), tok.BOS(), tok.EOS(), tok.AddBOS(), tok.Pre(), c.vocab, c.bos, c.eos, c.addBOS, c.pre)
+		}
+		if tok.Piece(c.bos) != c.bosText || tok.Piece(c.eos) != c.eosText {
+			t.Errorf("%s: BOS %q, EOS %q", c.name, tok.Piece(c.bos), tok.Piece(c.eos))
 		}
 	}
 }
