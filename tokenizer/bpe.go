@@ -152,8 +152,8 @@ type joiner interface {
 	piece(id int32) string
 }
 
-// join makes SentencePiece's rule: any mergeable entry spelling the
-// concatenation, by its score.
+// join is the score-ordered rule: any mergeable entry spelling the
+// concatenation, highest score first.
 func (m *merger) join(l, r symbol, scratch *[]byte) (int32, float32, bool) {
 	*scratch = append(append((*scratch)[:0], l.text...), r.text...)
 	id, ok := m.ids[string(*scratch)]
