@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prunebench/prunebench/internal/atomicfile"
@@ -66,6 +68,53 @@ type HeartbeatRun struct {
 // Shard is the heartbeat's shard.
 func (h *Heartbeat) Shard() Shard { return Shard{Index: h.Index, Count: h.Count} }
 
+// Claims says whether the heartbeat says its shard is at work.
+func (h *Heartbeat) Claims() bool { return h.State == StatePlanning || h.State == StateRunning }
+
+// Working says whether the shard is at work as of now: its heartbeat says
+// so, was rewritten within HeartbeatStale and, seen from the shard's own
+// host, its process exists. A task killed without a word (SIGKILL, a lost
+// node) leaves a heartbeat that claims work and is not working.
+func (h *Heartbeat) Working(now time.Time) bool {
+	if !h.Claims() || now.Sub(h.Updated) > HeartbeatStale {
+		return false
+	}
+	if h.Host == machine().Host && h.PID > 0 && syscall.Kill(h.PID, 0) == syscall.ESRCH {
+		return false
+	}
+	return true
+}
+
+// checkIdle refuses to start shard sh of the sweep of out while a process
+// works on that shard, or on a shard of another split of the sweep: both
+// would do the same runs, and record them twice.
+func checkIdle(out string, sh Shard, now time.Time) error {
+	paths, err := filepath.Glob(escapeGlob(strings.TrimSuffix(out, filepath.Ext(out))) + ShardGlob + heartbeatExt)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		h, err := ReadHeartbeat(p)
+		if err != nil || !h.Working(now) || (h.Shard() != sh && h.Count == sh.Count) {
+			continue // a damaged heartbeat is rewritten, by its own shard
+		}
+		what := fmt.Sprintf("shard %v", h.Shard())
+		if h.Count != sh.Count {
+			what = fmt.Sprintf("shard %v of another split", h.Shard())
+		}
+		return fmt.Errorf("%s: %s is at work (pid %d on %s%s, heartbeat %v ago): a second process would do its runs again; wait for it or stop it (a task gone without a word is taken for dead %v after its last heartbeat)",
+			p, what, h.PID, h.Host, jobSuffix(h.Job), now.Sub(h.Updated).Round(time.Second), HeartbeatStale)
+	}
+	return nil
+}
+
+func jobSuffix(job string) string {
+	if job == "" {
+		return ""
+	}
+	return ", " + job
+}
+
 // HeartbeatWriter keeps a heartbeat file current: Sweep tells it of each
 // run, and a ticker rewrites it every HeartbeatInterval in between.
 type HeartbeatWriter struct {
@@ -79,7 +128,8 @@ type HeartbeatWriter struct {
 
 // StartHeartbeat writes the first heartbeat (state planning) of shard sh of
 // a sweep of runs runs with results file out, beside the shard's results
-// file, and keeps it current until Close. A heartbeat that cannot be
+// file, and keeps it current until Close. It refuses while another process
+// works on the shard, or on a shard of another split of the sweep. A heartbeat that cannot be
 // written is an error here, where it costs nothing; later failed writes
 // are only reported by Close, as losing the heartbeat must not stop hours
 // of runs.
@@ -93,6 +143,9 @@ func StartHeartbeat(out, config string, sh Shard, runs int) (*HeartbeatWriter, e
 		return nil, fmt.Errorf("heartbeat: %w", err)
 	}
 	now := time.Now().UTC()
+	if err := checkIdle(out, sh, now); err != nil {
+		return nil, err
+	}
 	w := &HeartbeatWriter{path: sh.HeartbeatPath(out), done: make(chan struct{}), hb: Heartbeat{
 		Config: config, Out: abs, Index: sh.Index, Count: sh.Count, Runs: runs, ShardRuns: len(sh.Runs(runs)),
 		State: StatePlanning, Host: machine().Host, PID: os.Getpid(), Job: jobName(), Started: now,

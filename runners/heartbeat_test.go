@@ -2,11 +2,14 @@ package runners
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestHeartbeat: a shard's heartbeat says planning, then the run under
@@ -83,5 +86,74 @@ func TestHeartbeatWriteFails(t *testing.T) {
 	w.running(nil, 0, 0)
 	if err := w.Close(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "heartbeat") {
 		t.Errorf("Close after a failed write: %v", err)
+	}
+}
+
+// deadPID is the PID of a process that has ended.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestHeartbeatWorking: a shard works while its heartbeat claims so, is
+// fresh and, on this host, its process exists; another process may not
+// start that shard, or a shard of another split, meanwhile.
+func TestHeartbeatWorking(t *testing.T) {
+	now := time.Now()
+	host := machine().Host
+	dead := deadPID(t)
+	for _, tc := range []struct {
+		name    string
+		hb      Heartbeat
+		working bool
+	}{
+		{"running here", Heartbeat{State: StateRunning, Host: host, PID: os.Getpid(), Updated: now}, true},
+		{"planning elsewhere", Heartbeat{State: StatePlanning, Host: "other", PID: dead, Updated: now.Add(-time.Minute)}, true},
+		{"finished", Heartbeat{State: StateFinished, Host: host, PID: os.Getpid(), Updated: now}, false},
+		{"stopped", Heartbeat{State: StateStopped, Host: "other", Updated: now}, false},
+		{"silent too long", Heartbeat{State: StateRunning, Host: "other", Updated: now.Add(-HeartbeatStale - time.Second)}, false},
+		{"process gone here", Heartbeat{State: StateRunning, Host: host, PID: dead, Updated: now}, false},
+	} {
+		if got := tc.hb.Working(now); got != tc.working {
+			t.Errorf("%s: Working = %v, want %v", tc.name, got, tc.working)
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "r.jsonl")
+	put := func(sh Shard, state string) {
+		b, err := json.Marshal(Heartbeat{Config: "cfg", Index: sh.Index, Count: sh.Count, Runs: 9, State: state,
+			Host: "other", PID: 7, Updated: time.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(sh.HeartbeatPath(out), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(Shard{0, 3}, StateRunning)
+	put(Shard{1, 3}, StateFinished)
+	for _, tc := range []struct {
+		sh  Shard
+		err string
+	}{
+		{Shard{1, 3}, ""},
+		{Shard{2, 3}, ""},
+		{Shard{0, 3}, "shard 0/3 is at work (pid 7 on other"},
+		{Shard{0, 2}, "shard 0/3 of another split is at work"},
+	} {
+		w, err := StartHeartbeat(out, "cfg", tc.sh, 9)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("StartHeartbeat(%v): %v", tc.sh, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("StartHeartbeat(%v): %v, want an error with %q", tc.sh, err, tc.err)
+		}
+		if err == nil {
+			w.Close(context.Background(), nil)
+		}
 	}
 }

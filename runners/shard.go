@@ -151,9 +151,12 @@ func (s Shard) Path(results string) string {
 	return strings.TrimSuffix(results, ext) + fmt.Sprintf(shardSuffix, s.Index, s.Count) + ext
 }
 
+// heartbeatExt ends a heartbeat file's name.
+const heartbeatExt = ".heartbeat"
+
 // HeartbeatPath is the shard's heartbeat file beside its results file.
 func (s Shard) HeartbeatPath(results string) string {
-	return strings.TrimSuffix(s.Path(results), filepath.Ext(results)) + ".heartbeat"
+	return strings.TrimSuffix(s.Path(results), filepath.Ext(results)) + heartbeatExt
 }
 
 // ShardFiles lists the shard results files of results that exist, of any

@@ -35,23 +35,18 @@ type ShardStatus struct {
 	Shard Shard `json:"shard"`
 	// Heartbeat is nil for a shard that has not started.
 	Heartbeat *Heartbeat `json:"heartbeat"`
-	// Stale says that a heartbeat still claiming to work was not rewritten
-	// for HeartbeatStale: its task died without a word (SIGKILL, a lost
-	// node) and its run must be done again.
-	Stale bool `json:"stale,omitempty"`
-}
-
-// Alive says whether the shard is at work now.
-func (s ShardStatus) Alive() bool {
-	h := s.Heartbeat
-	return h != nil && !s.Stale && (h.State == StatePlanning || h.State == StateRunning)
+	// Working says the shard is at work now (Heartbeat.Working); Lost that
+	// its heartbeat claims work but its task died without a word (SIGKILL,
+	// a lost node), so its run must be done again.
+	Working bool `json:"working"`
+	Lost    bool `json:"lost,omitempty"`
 }
 
 // Status reads the heartbeats in dir and the results files beside them,
 // as of now. Each config (and results file) with heartbeats there gets one
 // status, in name order.
 func Status(dir string, now time.Time) ([]SweepStatus, error) {
-	paths, err := filepath.Glob(filepath.Join(escapeGlob(dir), "*.heartbeat"))
+	paths, err := filepath.Glob(filepath.Join(escapeGlob(dir), "*"+heartbeatExt))
 	if err != nil {
 		return nil, err
 	}
@@ -83,8 +78,8 @@ func Status(dir string, now time.Time) ([]SweepStatus, error) {
 		if h.Runs != st.Runs {
 			return nil, fmt.Errorf("%s: %d runs, where another shard of %s counted %d: the config changed during the sweep", p, h.Runs, h.Config, st.Runs)
 		}
-		stale := now.Sub(h.Updated) > HeartbeatStale
-		st.Shards = append(st.Shards, ShardStatus{Shard: h.Shard(), Heartbeat: h, Stale: stale})
+		working := h.Working(now)
+		st.Shards = append(st.Shards, ShardStatus{Shard: h.Shard(), Heartbeat: h, Working: working, Lost: h.Claims() && !working})
 	}
 	slices.SortFunc(keys, func(a, b key) int { return strings.Compare(a.config+"\x00"+a.out, b.config+"\x00"+b.out) })
 	var out []SweepStatus
@@ -107,7 +102,7 @@ func (st *SweepStatus) count() error {
 	}
 	st.Done = len(ids)
 	for _, s := range st.Shards {
-		if s.Alive() && s.Heartbeat.Run != nil && !ids[s.Heartbeat.Run.ID] {
+		if s.Working && s.Heartbeat.Run != nil && !ids[s.Heartbeat.Run.ID] {
 			st.Running++
 		}
 	}

@@ -177,6 +177,9 @@ func TestStatusRunning(t *testing.T) {
 		Run: &runners.HeartbeatRun{ID: refs[2].ID, Label: "stories260K x", Since: now}})
 	write(s1, runners.Heartbeat{State: runners.StateRunning, Host: "n2", Started: now, Updated: now.Add(-runners.HeartbeatStale - 1e9),
 		Run: &runners.HeartbeatRun{ID: refs[3].ID, Label: "stories260K y", Since: now}})
+	// Finished long ago is finished, not lost.
+	write(runners.Shard{Index: 2, Count: 3}, runners.Heartbeat{State: runners.StateFinished, Done: 3, Host: "n3",
+		Started: now.Add(-time.Hour), Updated: now.Add(-time.Hour)})
 	// A sweep of prunebench slurm: status tells how to rerun the lost task.
 	if err := os.WriteFile(filepath.Join(dir, slurm.ArrayScript), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -185,7 +188,7 @@ func TestStatusRunning(t *testing.T) {
 	if code != exitFail || !strings.Contains(stderr, "7 of 9 runs not recorded yet") {
 		t.Errorf("status: exit %d, stderr %q", code, stderr)
 	}
-	for _, want := range []string{"harness-tiny: 9 runs: 2 done, 1 running, 6 missing", "0/3", "running", "lost", "not started",
+	for _, want := range []string{"harness-tiny: 9 runs: 2 done, 1 running, 6 missing", "0/3", "running", "lost", "finished", "3/3",
 		"rerun: J=$(sbatch --parsable --array=1 " + filepath.Join(dir, slurm.ArrayScript) + ") && sbatch --dependency=afterany:$J " + filepath.Join(dir, slurm.MergeScript)} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("status lacks %q:\n%s", want, stdout)

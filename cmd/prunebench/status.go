@@ -63,9 +63,9 @@ func printStatus(w io.Writer, s runners.SweepStatus, now time.Time) error {
 			continue
 		}
 		state, what := h.State, h.Error
-		if sh.Stale {
+		if sh.Lost {
 			state = "lost"
-			what = "no heartbeat for " + ago(now, h.Updated) + ": its task died; rerun the shard"
+			what = "its task died without a word (SIGKILL, a lost node): rerun the shard"
 		} else if h.Run != nil {
 			what = fmt.Sprintf("%s %s for %s", h.Run.ID, h.Run.Label, ago(now, h.Run.Since))
 		}
@@ -104,7 +104,7 @@ func printRerun(w io.Writer, dir string, s runners.SweepStatus) {
 	count := 0
 	for _, sh := range s.Shards {
 		h := sh.Heartbeat
-		if h == nil || sh.Alive() || h.Done >= h.ShardRuns {
+		if h == nil || sh.Working || h.Done >= h.ShardRuns {
 			continue
 		}
 		if count != 0 && sh.Shard.Count != count {
