@@ -264,6 +264,16 @@ func TestLoadFile(t *testing.T) {
 			t.Errorf("%s: %s, want %s", path, got, want)
 		}
 	}
+	// A directory's tokenizer.model wins over its tokenizer.json.
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), spModel(smallPieces(), bpeTrainer, llamaNormalizer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := LoadFile(dir); err != nil || fmt.Sprintf("%T", tok) != "*tokenizer.SentencePiece" {
+		t.Errorf("a directory with tokenizer.model and tokenizer.json: %T, %v", tok, err)
+	}
+	if _, err := LoadFile(t.TempDir()); err == nil || !strings.Contains(err.Error(), "a directory without tokenizer.model, tokenizer.bin or tokenizer.json") {
+		t.Errorf("an empty directory: %v", err)
+	}
 	if tok, err := LoadFile(filepath.Join(dir, "x.txt")); err == nil || tok != nil || !strings.Contains(err.Error(), "not a vocabulary file by its name") {
 		t.Errorf("x.txt: %v, %v", tok, err)
 	}

@@ -8,18 +8,22 @@ import (
 )
 
 // LoadFile reads a vocabulary file of any kind prunebench knows, chosen by
-// name: a tokenizer.json (any *.json) or a directory holding one, a
-// SentencePiece *.model or a directory holding tokenizer.model, or a
-// llama2.c *.bin vocabulary (all its records). A GGUF file's vocabulary is
-// the model package's to read.
+// name: a tokenizer.json (any *.json), a SentencePiece *.model or a
+// llama2.c *.bin vocabulary (all its records). In a directory it reads
+// tokenizer.model, tokenizer.bin or tokenizer.json, the first present, as
+// a Hugging Face checkpoint is read: LLaMA-2's directories hold both
+// tokenizer.model and a tokenizer.json prunebench does not implement (a
+// SentencePiece emulation). A GGUF file's vocabulary is the model
+// package's to read.
 func LoadFile(path string) (Tokenizer, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		for _, name := range []string{"tokenizer.json", "tokenizer.model"} {
+		names := []string{"tokenizer.model", "tokenizer.bin", "tokenizer.json"}
+		for _, name := range names {
 			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
 				return LoadFile(filepath.Join(path, name))
 			}
 		}
-		return nil, fmt.Errorf("%s: a directory without tokenizer.json or tokenizer.model", path)
+		return nil, fmt.Errorf("%s: a directory without %s, %s or %s", path, names[0], names[1], names[2])
 	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json":

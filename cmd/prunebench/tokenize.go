@@ -21,7 +21,7 @@ const maxTextFile = 256 << 20
 func runTokenize(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlags("tokenize", stderr, &c)
-	vocab := fs.String("tokenizer", "", "a vocabulary file instead of --model: tokenizer.json (or its directory), a SentencePiece tokenizer.model, or a llama2.c tokenizer .bin")
+	vocab := fs.String("tokenizer", "", "a vocabulary file instead of --model: tokenizer.json, a SentencePiece tokenizer.model, a llama2.c tokenizer .bin, or a directory holding one")
 	text := fs.String("text", "", "the text to tokenize")
 	file := fs.String("file", "", "read the text from this file (- for stdin)")
 	bos := fs.Bool("bos", false, "put BOS first")
