@@ -24,7 +24,10 @@ type PPLOptions struct {
 	Protocol   string // ProtocolWanda (default) or ProtocolLlamaCpp
 	SeqLen     int    // window length; must not exceed the model context
 	MaxWindows int    // 0 = all windows
-	BOS        int    // BOS id, for the llamacpp protocol
+	// BOS is the id the llamacpp protocol puts first in every chunk;
+	// negative for a vocabulary that adds no BOS (Qwen), whose chunks
+	// llama.cpp leaves as they are.
+	BOS int
 	// BatchTokens bounds the tokens sent to one ForwardContext call, which bounds
 	// the logits buffer; 0 means 64k tokens.
 	BatchTokens int
@@ -101,7 +104,8 @@ func PlanPerplexity(ntokens, contextLen int, o PPLOptions) (PPLResult, error) {
 	return res, nil
 }
 
-// Perplexity scores tokens (the whole text, tokenised once with BOS) under
+// Perplexity scores tokens (the whole text, tokenised once, with BOS when
+// the vocabulary adds one) under
 // one protocol. contextLen is the model's context length. Windows too short
 // to score a token (MinSeqLen) are refused before any work, and a NaN or
 // infinite log-likelihood or perplexity is an error naming the window, never
@@ -139,7 +143,7 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 		t0 := time.Now()
 		batch := make([]int, nb*T)
 		copy(batch, tokens[w0*T:(w0+nb)*T])
-		if o.Protocol == ProtocolLlamaCpp {
+		if o.Protocol == ProtocolLlamaCpp && o.BOS >= 0 {
 			for k := 0; k < nb; k++ {
 				batch[k*T] = o.BOS
 			}

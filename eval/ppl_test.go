@@ -121,6 +121,18 @@ func TestPerplexityLlamaCpp(t *testing.T) {
 			t.Errorf("chunk %d starts with %d, want BOS", k, in[0])
 		}
 	}
+
+	// A vocabulary that adds no BOS (BOS −1): llama.cpp leaves every chunk
+	// as the text has it.
+	plain := &pplLM{vocab: 13}
+	if _, err := Perplexity(context.Background(), plain, toks, 20, PPLOptions{Protocol: ProtocolLlamaCpp, SeqLen: T, BOS: -1}); err != nil {
+		t.Fatal(err)
+	}
+	for k, in := range plain.inputs {
+		if !slices.Equal(in, toks[k*T:(k+1)*T]) {
+			t.Errorf("without BOS, chunk %d is %v, want the text's %v", k, in, toks[k*T:(k+1)*T])
+		}
+	}
 }
 
 func TestPerplexityMaxWindowsAndUniform(t *testing.T) {

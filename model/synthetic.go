@@ -22,8 +22,9 @@ var LLaMA7B = Config{Dim: 4096, HiddenDim: 11008, Layers: 32, Heads: 32, KVHeads
 // its biases or q/k norms; no classifier when tied) as a Hugging Face
 // directory: config.json, one safetensors shard per block plus one for the
 // embedding, final norm and classifier, model.safetensors.index.json, and
-// a copy of the SentencePiece tokenizer.model at tokenizerPath (its
-// vocabulary must have cfg.Vocab pieces). Weights are uniform with the
+// a copy of the vocabulary at tokenizerPath (its vocabulary must have
+// cfg.Vocab pieces): a SentencePiece tokenizer.model, or a byte-level BPE
+// tokenizer.json, copied with the tokenizer_config.json beside it. Weights are uniform with the
 // standard deviation 0.02 of the LLaMA initialisation, norms are 1, so
 // that logits are far from uniform as in a trained model. The tensors are
 // written in dtype (F32, F16 or BF16) one shard at a time, so memory stays
@@ -134,7 +135,18 @@ func WriteSynthetic(ctx context.Context, dir string, cfg Config, seed uint64, dt
 	if err := writeJSON(filepath.Join(dir, "config.json"), newHFConfigOut(&cfg, 1, 2, torch)); err != nil {
 		return err
 	}
-	return copyFile(tokenizerPath, filepath.Join(dir, "tokenizer.model"))
+	if filepath.Base(tokenizerPath) != "tokenizer.json" {
+		return copyFile(tokenizerPath, filepath.Join(dir, "tokenizer.model"))
+	}
+	if err := copyFile(tokenizerPath, filepath.Join(dir, "tokenizer.json")); err != nil {
+		return err
+	}
+	// tokenizer_config.json says whether texts start with BOS.
+	cfgPath := filepath.Join(filepath.Dir(tokenizerPath), "tokenizer_config.json")
+	if _, err := os.Stat(cfgPath); err != nil {
+		return nil
+	}
+	return copyFile(cfgPath, filepath.Join(dir, "tokenizer_config.json"))
 }
 
 func writeJSON(path string, v any) error {

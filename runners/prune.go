@@ -66,7 +66,7 @@ type PruneOutcome struct {
 // and m is partly pruned.
 func Prune(ctx context.Context, m *model.Model, s PruneSpec) (*PruneOutcome, error) {
 	o, err := prunePrepared(ctx, m, s, func(c data.CalibSpec) ([][]int, data.Provenance, error) {
-		encode := func(text string) []int { return m.Tokenizer.Encode(text, true, false) }
+		encode := func(text string) []int { return m.Tokenizer.Encode(text, m.AddBOS(), false) }
 		return data.Calibrate(s.DataDir, c, encode)
 	})
 	if err != nil {

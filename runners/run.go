@@ -325,7 +325,7 @@ func (s *session) prepare(ctx context.Context, spec RunSpec) (*prepared, error) 
 	names := PPLMetricNames(spec.Eval.PPL)
 	for i, ps := range spec.Eval.PPL {
 		in := pplInput{spec: ps, metric: names[i]}
-		in.opts = eval.PPLOptions{Protocol: ps.Protocol, SeqLen: ps.SeqLen, MaxWindows: ps.MaxWindows, BOS: m.Tokenizer.BOS()}
+		in.opts = eval.PPLOptions{Protocol: ps.Protocol, SeqLen: ps.SeqLen, MaxWindows: ps.MaxWindows, BOS: chunkBOS(m)}
 		if in.opts.Protocol == "" {
 			in.opts.Protocol = eval.ProtocolWanda
 		}
@@ -424,7 +424,7 @@ func (s *session) text(dataset string) (*evalText, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--dataset %s: %w", dataset, err)
 	}
-	t := &evalText{ref: text.FileRef, tokens: s.m.Tokenizer.Encode(text.Text, true, false)}
+	t := &evalText{ref: text.FileRef, tokens: s.m.Tokenizer.Encode(text.Text, s.m.AddBOS(), false)}
 	s.texts[dataset] = t
 	return t, nil
 }
@@ -495,6 +495,17 @@ func EvalMetrics(e EvalSpec) []string {
 }
 
 var unsafeMetric = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// chunkBOS is the BOS the llamacpp protocol puts first in each chunk: the
+// vocabulary's, when texts fed to the model start with one (Model.AddBOS,
+// which is how the calibration and evaluation texts are encoded too), else
+// none, as llama.cpp's perplexity tool decides from add_bos_token.
+func chunkBOS(m *model.Model) int {
+	if m.AddBOS() {
+		return m.Tokenizer.BOS()
+	}
+	return -1
+}
 
 func datasetName(d string) string {
 	if data.IsName(d) {

@@ -25,7 +25,7 @@ func (s *session) calibrate(p *prepared) (c *calibCapture, fresh bool, err error
 		return c, false, nil
 	}
 	start := time.Now()
-	encode := func(text string) []int { return s.m.Tokenizer.Encode(text, true, false) }
+	encode := func(text string) []int { return s.m.Tokenizer.Encode(text, s.m.AddBOS(), false) }
 	windows, prov, err := data.Calibrate(s.dataDir, p.spec.Calib, encode)
 	if err != nil {
 		return nil, false, err
