@@ -233,7 +233,8 @@ type encoder struct {
 // tokens only when asked to parse special tokens, which its perplexity
 // tool does not. Malformed UTF-8 is encoded byte for byte (each malformed
 // byte is a pre-token character that is neither a letter, a number nor a
-// space), so that decoding gives the bytes back.
+// space; NFC leaves it as it is), so decoding gives the text back, NFC
+// normalised for Qwen, malformed bytes included.
 func (t *BPE) Encode(text string, bos, eos bool) []int {
 	e := &encoder{t: t, cache: map[string][]int{}}
 	if bos && t.v.BOS >= 0 {
