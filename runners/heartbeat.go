@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/internal/jsonerr"
+	"github.com/prunebench/prunebench/internal/smallfile"
 )
 
 // HeartbeatInterval is how often a shard rewrites its heartbeat while a run
@@ -247,18 +249,26 @@ func (w *HeartbeatWriter) Close(ctx context.Context, err error) error {
 	return w.err
 }
 
+// maxHeartbeat bounds a heartbeat file: one is a few hundred bytes, and a
+// sweep directory may hold anything under that name.
+const maxHeartbeat = 1 << 20
+
 // ReadHeartbeat reads a heartbeat file.
 func ReadHeartbeat(path string) (*Heartbeat, error) {
-	b, err := os.ReadFile(path)
+	b, err := smallfile.Read(path, maxHeartbeat)
 	if err != nil {
 		return nil, err
 	}
+	return parseHeartbeat(b, path)
+}
+
+func parseHeartbeat(b []byte, name string) (*Heartbeat, error) {
 	var h Heartbeat
 	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", name, jsonerr.Describe(err))
 	}
-	if h.Count < 1 || h.Index < 0 || h.Index >= h.Count || h.Runs < 0 {
-		return nil, fmt.Errorf("%s: shard %d/%d of %d runs: not a heartbeat", path, h.Index, h.Count, h.Runs)
+	if h.Count < 1 || h.Count > MaxShards || h.Index < 0 || h.Index >= h.Count || h.Runs < 0 {
+		return nil, fmt.Errorf("%s: shard %d/%d of %d runs: not a heartbeat", name, h.Index, h.Count, h.Runs)
 	}
 	return &h, nil
 }

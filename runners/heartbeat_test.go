@@ -157,3 +157,23 @@ func TestHeartbeatWorking(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseHeartbeat: any file either is refused or is a heartbeat whose
+// shard is one.
+func FuzzParseHeartbeat(f *testing.F) {
+	f.Add([]byte(`{"config":"c","out":"/r.jsonl","index":1,"count":3,"runs":9,"state":"running","run":{"id":"a"},"updated":"2026-01-02T03:04:05Z"}`))
+	f.Add([]byte(`{"index":-1,"count":0}`))
+	f.Add([]byte(`{"index":3,"count":3}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := parseHeartbeat(b, "hb")
+		if err != nil {
+			return
+		}
+		sh := h.Shard()
+		if sh.Count < 1 || sh.Count > MaxShards || sh.Index < 0 || sh.Index >= sh.Count || h.Runs < 0 {
+			t.Fatalf("heartbeat of shard %v of %d runs", sh, h.Runs)
+		}
+		h.Working(time.Now())
+	})
+}
