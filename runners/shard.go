@@ -115,6 +115,9 @@ func slurmShard(getenv func(string) string) (Shard, error) {
 	if lo != 0 || step != 1 || hi != count-1 || count < 1 {
 		return Shard{}, fmt.Errorf("the array is %d-%d:%d with %d tasks, not 0-%d: a task rerun alone does not know the count; give it as auto/N", lo, hi, step, count, count-1)
 	}
+	if count > MaxShards {
+		return Shard{}, fmt.Errorf("$%s %d: more than %d shards", EnvSlurmTaskCount, count, MaxShards)
+	}
 	return Shard{Index: id, Count: count}, nil
 }
 

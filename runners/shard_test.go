@@ -83,6 +83,7 @@ func TestParseShard(t *testing.T) {
 		{"auto/3", nil, Shard{}, "neither $SLURM_ARRAY_TASK_ID"},
 		{"auto/4", k8s, Shard{}, "index 4 is not below the count 4"},
 		{"auto/3", map[string]string{EnvSlurmTaskID: "x"}, Shard{}, "$SLURM_ARRAY_TASK_ID"},
+		{"auto", map[string]string{EnvSlurmTaskID: "0", EnvSlurmTaskCount: "200000", EnvSlurmTaskMin: "0", EnvSlurmTaskMax: "199999", EnvSlurmTaskStep: "1"}, Shard{}, "more than 100000 shards"},
 	} {
 		got, err := ParseShard(c.value, func(k string) string { return c.env[k] })
 		switch {
