@@ -83,27 +83,32 @@ func FuzzLoadHF(f *testing.F) {
 		f.Fatal(err)
 	}
 	addConfigSeeds(f, cfg)
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		dir := t.TempDir()
-		for _, n := range []string{"model.safetensors", "tokenizer.model"} {
-			if err := os.Symlink(filepath.Join(src, n), filepath.Join(dir, n)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+	f.Fuzz(func(t *testing.T, raw []byte) { loadFuzzedConfig(t, src, raw) })
+}
+
+// loadFuzzedConfig loads the weights and vocabulary of src with raw as
+// config.json: the load fails, or the model's weights are consistent and
+// its forward pass runs.
+func loadFuzzedConfig(t *testing.T, src string, raw []byte) {
+	dir := t.TempDir()
+	for _, n := range []string{"model.safetensors", "tokenizer.model"} {
+		if err := os.Symlink(filepath.Join(src, n), filepath.Join(dir, n)); err != nil {
 			t.Fatal(err)
 		}
-		m, err := LoadHF(dir)
-		if err != nil {
-			return
-		}
-		if err := m.checkWeights(); err != nil {
-			t.Fatalf("accepted inconsistent weights: %v", err)
-		}
-		if _, err := m.Forward([]int{1, 3}, 1, min(2, m.Config.SeqLen)); err != nil && m.Config.SeqLen >= 2 {
-			t.Fatalf("forward on an accepted model: %v", err)
-		}
-	})
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadHF(dir)
+	if err != nil {
+		return
+	}
+	if err := m.checkWeights(); err != nil {
+		t.Fatalf("accepted inconsistent weights: %v", err)
+	}
+	if _, err := m.Forward([]int{1, 3}, 1, min(2, m.Config.SeqLen)); err != nil && m.Config.SeqLen >= 2 {
+		t.Fatalf("forward on an accepted model: %v", err)
+	}
 }
 
 // FuzzLoadHFFamilies is FuzzLoadHF over the Qwen2 and Qwen3 test families'
@@ -125,24 +130,6 @@ func FuzzLoadHFFamilies(f *testing.F) {
 		f.Add(uint8(max(0, i-3)), js)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, raw []byte) {
-		src, dir := dirs[int(which)%len(dirs)], t.TempDir()
-		for _, n := range []string{"model.safetensors", "tokenizer.model"} {
-			if err := os.Symlink(filepath.Join(src, n), filepath.Join(dir, n)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		m, err := LoadHF(dir)
-		if err != nil {
-			return
-		}
-		if err := m.checkWeights(); err != nil {
-			t.Fatalf("accepted inconsistent weights: %v", err)
-		}
-		if _, err := m.Forward([]int{1, 3}, 1, min(2, m.Config.SeqLen)); err != nil && m.Config.SeqLen >= 2 {
-			t.Fatalf("forward on an accepted model: %v", err)
-		}
+		loadFuzzedConfig(t, dirs[int(which)%len(dirs)], raw)
 	})
 }
