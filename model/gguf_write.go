@@ -108,6 +108,34 @@ func SaveGGUF(ctx context.Context, m *Model, path string, dtype safetensors.DTyp
 	return nil
 }
 
+// CheckSaveGGUF runs, before any work, the checks SaveGGUF would fail
+// on (weights, metadata and vocabulary, dtype) and refuses a path that
+// exists, whose directory takes no new file, or that lacks room for the
+// file: what `prune --out FILE.gguf` needs to know before hours of pruning.
+func CheckSaveGGUF(m *Model, path string, dtype safetensors.DType) error {
+	fail := func(err error) error { return fmt.Errorf("save gguf %s: %w", path, err) }
+	if _, ok := ggufFileTypes[dtype]; !ok {
+		return fail(fmt.Errorf("dtype %s: want F32 or F16", dtype))
+	}
+	if err := m.checkWeights(); err != nil {
+		return fail(fmt.Errorf("the model is inconsistent: %w", err))
+	}
+	if _, err := ggufMetadata(m, path, dtype); err != nil {
+		return fail(err)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return fail(errors.New("exists; name a new file"))
+	}
+	var bytes int64
+	for _, t := range ggufTensors(m, dtype) {
+		bytes += t.bytes()
+	}
+	if err := checkParent(path, bytes+1<<20); err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
 // ggufMetadata is the metadata SaveGGUF writes, in llama.cpp's converter's
 // order (general, architecture, tokenizer).
 func ggufMetadata(m *Model, path string, dtype safetensors.DType) ([]ggufKV, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/results"
+	"github.com/prunebench/prunebench/safetensors"
 )
 
 // Outcome is what Run produced: the record, and the details behind it that
@@ -318,7 +319,11 @@ func (s *session) prepare(ctx context.Context, spec RunSpec) (*prepared, error) 
 	m := s.m
 	if spec.Out != "" {
 		// Every reason the save would fail, before hours of pruning.
-		if err := model.CheckSaveHF(m, spec.Out); err != nil {
+		check := func() error { return model.CheckSaveHF(m, spec.Out) }
+		if ggufOut(spec.Out) {
+			check = func() error { return model.CheckSaveGGUF(m, spec.Out, safetensors.F32) }
+		}
+		if err := check(); err != nil {
 			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
 		}
 	}
@@ -496,6 +501,10 @@ func EvalMetrics(e EvalSpec) []string {
 
 var unsafeMetric = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
+// ggufOut tells a GGUF output (a file named *.gguf, written in F32, which
+// keeps the pruned float32 weights exactly) from a Hugging Face directory.
+func ggufOut(out string) bool { return strings.EqualFold(filepath.Ext(out), ".gguf") }
+
 // chunkBOS is the BOS the llamacpp protocol puts first in each chunk: the
 // vocabulary's, when texts fed to the model start with one (Model.AddBOS,
 // which is how the calibration and evaluation texts are encoded too), else
@@ -646,7 +655,11 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 	rec.Seconds.Eval = time.Since(evalStart).Seconds()
 	if spec.Out != "" {
 		fmt.Fprintf(s.progress, "prune: saving %s\n", spec.Out)
-		if err := model.SaveHFContext(ctx, s.m, spec.Out); err != nil {
+		save := func() error { return model.SaveHFContext(ctx, s.m, spec.Out) }
+		if ggufOut(spec.Out) {
+			save = func() error { return model.SaveGGUF(ctx, s.m, spec.Out, safetensors.F32) }
+		}
+		if err := save(); err != nil {
 			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
 		}
 		rec.Out = spec.Out

@@ -46,8 +46,8 @@ type RunSpec struct {
 	// Fetch, when set, is called with Model before the model is opened, to
 	// download what is missing (the CLI's --download).
 	Fetch func(ctx context.Context, model string) error
-	// Out, when set, is where the pruned model is saved (a Hugging Face
-	// safetensors directory).
+	// Out, when set, is where the pruned model is saved: a Hugging Face
+	// safetensors directory, or a GGUF file (F32) when it ends in .gguf.
 	Out string
 	// State, when set, is where a pruning run keeps its state after every
 	// block and resumes from (PruneSpec.State); it is removed when the run

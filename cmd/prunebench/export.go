@@ -37,7 +37,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *to != "gguf" {
-		return usagef("--to %q: want gguf (prune --out writes Hugging Face directories)", *to)
+		return usagef("--to %q: want gguf", *to)
 	}
 	dt, ok := exportDTypes[*dtype]
 	if !ok {

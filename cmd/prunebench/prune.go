@@ -59,7 +59,7 @@ func runPrune(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&spec.Calib.Mode, "calib-mode", data.ModeContiguous, "calibration sampling: contiguous, random or c4")
 	fs.Uint64Var(&spec.Calib.Seed, "seed", 0, "calibration seed (random, c4)")
 	fs.IntVar(&spec.ChunkSeqs, "chunk", 0, "calibration sequences per block forward (0 = all; lower it to bound memory)")
-	fs.StringVar(&spec.Out, "out", "", "save the pruned model as a Hugging Face safetensors directory")
+	fs.StringVar(&spec.Out, "out", "", "save the pruned model: a Hugging Face safetensors directory, or a GGUF file (F32) for llama.cpp when it ends in .gguf")
 	fs.StringVar(&spec.State, "state", "", "keep the pruning state in this directory after every block, so that the same command resumes a killed run from its last finished block with the same weights (default with --out: OUT"+runners.StateSuffix+"; removed when the run succeeds)")
 	resume := fs.Bool("resume", true, "with --out or --state: keep the state after every block and resume from it; --resume=false keeps and reads none")
 	fs.BoolVar(&spec.FreshState, "fresh", false, "discard a state an earlier run left (of other settings, or damaged) and start from block 1")
