@@ -63,8 +63,12 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 			b := 0
 			for _, s := range scores[c*chunk : min((c+1)*chunk, n)] {
 				r := rank(s)
-				b += b2i(r < lo)
-				if r >= lo && r <= hi {
+				below := b2i(r < lo)
+				b += below
+				// One branch, taken for the few scores in the bracket:
+				// r < lo and r > hi each hold for a random part of the
+				// scores, and a branch on either mispredicts often.
+				if below|b2i(r > hi) == 0 {
 					local = append(local, r)
 				}
 			}
