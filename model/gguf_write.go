@@ -64,20 +64,13 @@ func (t ggufOut) bytes() int64 {
 // checked between tensors.
 func SaveGGUF(ctx context.Context, m *Model, path string, dtype safetensors.DType) (err error) {
 	fail := func(err error) error { return fmt.Errorf("save gguf %s: %w", path, err) }
-	if _, ok := ggufFileTypes[dtype]; !ok {
-		return fail(fmt.Errorf("dtype %s: want F32 or F16", dtype))
-	}
-	if err := m.checkWeights(); err != nil {
-		return fail(fmt.Errorf("the model is inconsistent: %w", err))
-	}
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		return fail(errors.New("is a directory; name the file to write"))
 	}
-	kvs, err := ggufMetadata(m, path, dtype)
+	kvs, tensors, err := planGGUF(m, path, dtype)
 	if err != nil {
 		return fail(err)
 	}
-	tensors := ggufTensors(m, dtype)
 	f, err := atomicfile.Create(path)
 	if err != nil {
 		return fail(err)
@@ -114,26 +107,37 @@ func SaveGGUF(ctx context.Context, m *Model, path string, dtype safetensors.DTyp
 // file: what `prune --out FILE.gguf` needs to know before hours of pruning.
 func CheckSaveGGUF(m *Model, path string, dtype safetensors.DType) error {
 	fail := func(err error) error { return fmt.Errorf("save gguf %s: %w", path, err) }
-	if _, ok := ggufFileTypes[dtype]; !ok {
-		return fail(fmt.Errorf("dtype %s: want F32 or F16", dtype))
-	}
-	if err := m.checkWeights(); err != nil {
-		return fail(fmt.Errorf("the model is inconsistent: %w", err))
-	}
-	if _, err := ggufMetadata(m, path, dtype); err != nil {
+	_, tensors, err := planGGUF(m, path, dtype)
+	if err != nil {
 		return fail(err)
 	}
 	if _, err := os.Lstat(path); err == nil {
 		return fail(errors.New("exists; name a new file"))
 	}
 	var bytes int64
-	for _, t := range ggufTensors(m, dtype) {
+	for _, t := range tensors {
 		bytes += t.bytes()
 	}
 	if err := checkParent(path, bytes+1<<20); err != nil {
 		return fail(err)
 	}
 	return nil
+}
+
+// planGGUF is what SaveGGUF writes, after the checks both it and
+// CheckSaveGGUF make: the dtype, the weights' consistency, the metadata.
+func planGGUF(m *Model, path string, dtype safetensors.DType) ([]ggufKV, []ggufOut, error) {
+	if _, ok := ggufFileTypes[dtype]; !ok {
+		return nil, nil, fmt.Errorf("dtype %s: want F32 or F16", dtype)
+	}
+	if err := m.checkWeights(); err != nil {
+		return nil, nil, fmt.Errorf("the model is inconsistent: %w", err)
+	}
+	kvs, err := ggufMetadata(m, path, dtype)
+	if err != nil {
+		return nil, nil, err
+	}
+	return kvs, ggufTensors(m, dtype), nil
 }
 
 // ggufMetadata is the metadata SaveGGUF writes, in llama.cpp's converter's
