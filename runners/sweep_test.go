@@ -155,8 +155,8 @@ func TestSweepResume(t *testing.T) {
 
 // TestRunIDDefaults: an option spelled out at its default gives the same
 // run ID as leaving it out, and the record holds every option but those at
-// their neutral value either way;
-// a value that changes the numbers changes the ID.
+// their neutral value either way; a value that changes the numbers changes
+// the ID.
 func TestRunIDDefaults(t *testing.T) {
 	base := sweepSpecs(t)[1]
 	base.Method = spec("admm-grad")
