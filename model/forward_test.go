@@ -558,3 +558,20 @@ func TestForwardContext(t *testing.T) {
 		}
 	}
 }
+
+// TestRoPETableLookupAllocates nothing: every block forward looks its
+// table up, divisors and all.
+func TestRoPETableLookupAllocates(t *testing.T) {
+	freqs := []float32{1, 1.5, 8, 8}
+	want := ropeTable(8, 500000, freqs, 16)
+	if n := testing.AllocsPerRun(100, func() { ropeTable(8, 500000, freqs, 16) }); n != 0 {
+		t.Errorf("a lookup allocates %v times", n)
+	}
+	// Equal divisors in another slice find the same table; others do not.
+	if got := ropeTable(8, 500000, []float32{1, 1.5, 8, 8}, 16); &got[0] != &want[0] {
+		t.Error("equal divisors in another slice built another table")
+	}
+	if got := ropeTable(8, 500000, []float32{1, 1.5, 8, 4}, 16); got[3*8+7] == want[3*8+7] {
+		t.Error("other divisors gave the same angles")
+	}
+}

@@ -2,10 +2,10 @@ package model
 
 import (
 	"context"
-	"encoding/binary"
 	"math"
 	"runtime"
 	"sync"
+	"unsafe"
 
 	"github.com/prunebench/prunebench/linalg"
 )
@@ -117,17 +117,19 @@ func applyRoPE(x []float32, rows, T, pos0, heads, hd int, tab []float32) {
 	})
 }
 
-// ropeKey identifies a RoPE table; tables depend on nothing else. freqs
-// holds the divisors' bits (a slice cannot be a map key).
-type ropeKey struct {
-	hd    int
-	base  float64
-	freqs string
+// ropeShape and the divisors' bytes identify a RoPE table; tables depend
+// on nothing else.
+type ropeShape struct {
+	hd   int
+	base float64
 }
 
 var (
-	ropeMu     sync.Mutex
-	ropeTables = map[ropeKey][]float32{}
+	ropeMu sync.Mutex
+	// ropeTables holds per shape the tables by their divisors' bytes
+	// ("" for none), so that a lookup, made at every block forward,
+	// converts no key: m[string(b)] does not allocate.
+	ropeTables = map[ropeShape]map[string][]float32{}
 )
 
 // ropeTable returns cos and sin of pos·θ_i, θ_i = base^(−2i/hd)/freqs[i]
@@ -142,15 +144,14 @@ var (
 // to at least twice its old size, so decoding one position at a time costs
 // O(log n) rebuilds rather than n.
 func ropeTable(hd int, base float64, freqs []float32, npos int) []float32 {
-	bits := make([]byte, 4*len(freqs))
-	for i, f := range freqs {
-		binary.LittleEndian.PutUint32(bits[4*i:], math.Float32bits(f))
-	}
-	key := ropeKey{hd, base, string(bits)}
+	// The divisors' memory as bytes, not a copy.
+	key := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(freqs))), 4*len(freqs))
+	shape := ropeShape{hd, base}
 	half := hd / 2
 	ropeMu.Lock()
 	defer ropeMu.Unlock()
-	old := ropeTables[key]
+	byFreqs := ropeTables[shape]
+	old := byFreqs[string(key)]
 	if len(old) >= npos*hd {
 		return old
 	}
@@ -167,7 +168,11 @@ func ropeTable(hd int, base float64, freqs []float32, npos int) []float32 {
 			t[(p*half+i)*2+1] = float32(s)
 		}
 	}
-	ropeTables[key] = t
+	if byFreqs == nil {
+		byFreqs = map[string][]float32{}
+		ropeTables[shape] = byFreqs
+	}
+	byFreqs[string(key)] = t
 	return t
 }
 
