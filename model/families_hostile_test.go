@@ -286,17 +286,22 @@ func TestFamilyGGUFRejects(t *testing.T) {
 }
 
 // TestParamsOverflowWithBiases: Qwen2's bias widths count toward
-// Config.Params with the overflow check: a header at the limits of every
-// field (QDim near 2⁶² on its own) reports overflow rather than wrapping to
-// a small count that checkFits would accept.
+// Config.Params with the overflow check: a header whose matrices just fit
+// in int64 (QDim near 2⁶², its q/o term 2·QDim just below 2⁶³) reports
+// overflow once the q bias is added, rather than wrapping to a small count
+// that checkFits would accept.
 func TestParamsOverflowWithBiases(t *testing.T) {
 	const big = maxDimension
-	c := Config{Dim: 2, HiddenDim: 2, Layers: 1, Heads: big, KVHeads: big, HeadDim: big - 1, Vocab: 2, SeqLen: 2,
-		NormEps: 1e-6, RopeBase: 1e6, Arch: ArchQwen2}
+	c := Config{Dim: 1, HiddenDim: 2, Layers: 1, Heads: big, KVHeads: 1, HeadDim: big - 1, Vocab: 2, SeqLen: 2,
+		NormEps: 1e-6, RopeBase: 1e6}
+	if _, ok := c.Params(); !ok {
+		t.Fatal("Params overflows without biases; the case must fit")
+	}
+	c.Arch = ArchQwen2
 	if n, ok := c.Params(); ok {
 		t.Errorf("Params = %d, ok; want overflow", n)
 	}
-	c.Arch, c.Heads, c.KVHeads, c.HeadDim = ArchQwen2, 2, 1, 4
+	c.Dim, c.Heads, c.KVHeads, c.HeadDim = 2, 2, 1, 4
 	n, ok := c.Params()
 	// embedding and classifier, final norm, q/o, k/v, mlp; then per block
 	// two norms of 2, q bias 8, k and v biases 4 each.
