@@ -61,8 +61,9 @@ type hfRopeScaling struct {
 
 // exactKeys refuses a key that encoding/json matched to a field of v only
 // because it ignores case: "NUM_HIDDEN_LAYERS" after "num_hidden_layers"
-// would silently replace it, while transformers reads keys exactly.
-func exactKeys(raw []byte, v any) error {
+// would silently replace it, while transformers reads keys exactly. With
+// onlyFields it also refuses a key that is no field of v at all.
+func exactKeys(raw []byte, v any, onlyFields bool) error {
 	var keys map[string]json.RawMessage
 	if json.Unmarshal(raw, &keys) != nil {
 		return nil // not an object: Unmarshal into v has said so
@@ -73,9 +74,13 @@ func exactKeys(raw []byte, v any) error {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		fields[strings.ToLower(name)] = name
 	}
-	for k := range keys {
-		if name, ok := fields[strings.ToLower(k)]; ok && name != k {
+	for _, k := range sortedKeys(keys) {
+		name, ok := fields[strings.ToLower(k)]
+		switch {
+		case ok && name != k:
 			return fmt.Errorf("key %q: keys are case-sensitive; the field is %q", k, name)
+		case !ok && onlyFields:
+			return fmt.Errorf("key %s is not supported", jsonerr.Key(k))
 		}
 	}
 	return nil
@@ -102,7 +107,7 @@ func parseHFConfig(raw []byte, path string) (Config, error) {
 	if err := json.Unmarshal(raw, &h); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, jsonerr.Describe(err))
 	}
-	if err := exactKeys(raw, h); err != nil {
+	if err := exactKeys(raw, h, false); err != nil {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	fail := func(format string, args ...any) (Config, error) {
@@ -202,22 +207,10 @@ func parseRopeScaling(raw json.RawMessage, arch string) (RopeScaling, error) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return RopeScaling{}, fmt.Errorf("rope_scaling: %w", jsonerr.Describe(err))
 	}
-	if err := exactKeys(raw, r); err != nil {
-		return RopeScaling{}, fmt.Errorf("rope_scaling: %w", err)
-	}
 	// A parameter of another scaling type (yarn's beta_fast, say) would
 	// otherwise be dropped without a word.
-	var keys map[string]json.RawMessage
-	json.Unmarshal(raw, &keys) // an object: r decoded
-	known := map[string]bool{}
-	t := reflect.TypeOf(r)
-	for i := range t.NumField() {
-		known[t.Field(i).Tag.Get("json")] = true
-	}
-	for _, k := range sortedKeys(keys) {
-		if !known[k] {
-			return RopeScaling{}, fmt.Errorf("rope_scaling: key %s is not supported", jsonerr.Key(k))
-		}
+	if err := exactKeys(raw, r, true); err != nil {
+		return RopeScaling{}, fmt.Errorf("rope_scaling: %w", err)
 	}
 	typ := ""
 	switch {
