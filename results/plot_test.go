@@ -193,3 +193,22 @@ func TestPlotLongLabels(t *testing.T) {
 		t.Error("the legend lacks the label")
 	}
 }
+
+// TestPlotNeutralOption: a record without an option that has a neutral
+// value ran with that value, so an ablation over it plots that point too
+// (records leave relax out at 1).
+func TestPlotNeutralOption(t *testing.T) {
+	SetNeutral("admm-x", "relax", 1.0)
+	t.Cleanup(func() { delete(neutral, "admm-x") })
+	recs := []Record{
+		run("plain", "m", "admm-x", "0.5", 0, ppl(20)),
+		run("relaxed", "m", "admm-x", "0.5", 0, ppl(19), "relax", 1.9),
+	}
+	_, series, dense, err := plotData(recs, PlotOptions{X: "relax", Y: "wikitext2_ppl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := describe(series, dense), "admm-x: (1,20) (1.9,19)"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}

@@ -3,6 +3,7 @@ package results
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -89,6 +90,22 @@ func compareValues(a, b value) int {
 	return strings.Compare(a.text, b.text)
 }
 
+// neutral holds per method the options that records leave out at their
+// neutral value (one that computes what runs did before the option
+// existed): a record without such an option ran with that value, and
+// tables, compare and plots read it so.
+var neutral = map[string]map[string]any{}
+
+// SetNeutral declares that records of method leave option key (a record
+// key) out at value v. The method table declares its options' neutral
+// values at initialisation.
+func SetNeutral(method, key string, v any) {
+	if neutral[method] == nil {
+		neutral[method] = map[string]any{}
+	}
+	neutral[method][key] = v
+}
+
 // setting is a key and its value.
 type setting struct {
 	key string
@@ -104,6 +121,11 @@ func settings(r Record) []setting {
 	}
 	for _, k := range r.Method.orderedKeys() {
 		s = append(s, setting{optPrefix + k, optionValue(r.Method.Options[k])})
+	}
+	for _, k := range slices.Sorted(maps.Keys(neutral[r.Method.Name])) {
+		if _, ok := r.Method.Options[k]; !ok {
+			s = append(s, setting{optPrefix + k, optionValue(neutral[r.Method.Name][k])})
+		}
 	}
 	if c := r.Calibration; c != nil {
 		s = append(s,

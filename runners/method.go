@@ -59,9 +59,10 @@ type MethodOption struct {
 	Note string
 	// Neutral, when set, is the value at which the option changes nothing:
 	// what runs computed before the option existed. Records (and so run
-	// IDs, tables and compare's pairing) leave the option out at that
-	// value, so that adding an option to a method keeps the IDs and the
-	// stored results of every run that does not use it.
+	// IDs) leave the option out at that value, so that adding an option to
+	// a method keeps the IDs and the stored results of every run that does
+	// not use it; tables, compare and plots read a record without it as
+	// having that value (results.SetNeutral).
 	Neutral any
 }
 
@@ -143,6 +144,18 @@ var methods = func() []methodDef {
 			build: buildADMMGrad},
 	}
 }()
+
+// Records leave options out at their neutral value; results reads them
+// back as that value.
+func init() {
+	for _, d := range methods {
+		for _, o := range d.options {
+			if o.Neutral != nil {
+				results.SetNeutral(d.name, o.JSONKey(), o.Neutral)
+			}
+		}
+	}
+}
 
 // MethodNames lists the methods in the papers' table order.
 var MethodNames = func() []string {
