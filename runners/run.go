@@ -319,11 +319,7 @@ func (s *session) prepare(ctx context.Context, spec RunSpec) (*prepared, error) 
 	m := s.m
 	if spec.Out != "" {
 		// Every reason the save would fail, before hours of pruning.
-		check := func() error { return model.CheckSaveHF(m, spec.Out) }
-		if ggufOut(spec.Out) {
-			check = func() error { return model.CheckSaveGGUF(m, spec.Out, safetensors.F32) }
-		}
-		if err := check(); err != nil {
+		if err := checkOut(m, spec.Out); err != nil {
 			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
 		}
 	}
@@ -505,6 +501,22 @@ var unsafeMetric = regexp.MustCompile(`[^A-Za-z0-9]+`)
 // keeps the pruned float32 weights exactly) from a Hugging Face directory.
 func ggufOut(out string) bool { return strings.EqualFold(filepath.Ext(out), ".gguf") }
 
+// checkOut runs, before any work, the checks saveOut would fail on.
+func checkOut(m *model.Model, out string) error {
+	if ggufOut(out) {
+		return model.CheckSaveGGUF(m, out, safetensors.F32)
+	}
+	return model.CheckSaveHF(m, out)
+}
+
+// saveOut saves the pruned model to out, a GGUF file or an HF directory.
+func saveOut(ctx context.Context, m *model.Model, out string) error {
+	if ggufOut(out) {
+		return model.SaveGGUF(ctx, m, out, safetensors.F32)
+	}
+	return model.SaveHFContext(ctx, m, out)
+}
+
 // chunkBOS is the BOS the llamacpp protocol puts first in each chunk: the
 // vocabulary's, when texts fed to the model start with one (Model.AddBOS,
 // which is how the calibration and evaluation texts are encoded too), else
@@ -655,11 +667,7 @@ func (s *session) execute(ctx context.Context, p *prepared) (*Outcome, error) {
 	rec.Seconds.Eval = time.Since(evalStart).Seconds()
 	if spec.Out != "" {
 		fmt.Fprintf(s.progress, "prune: saving %s\n", spec.Out)
-		save := func() error { return model.SaveHFContext(ctx, s.m, spec.Out) }
-		if ggufOut(spec.Out) {
-			save = func() error { return model.SaveGGUF(ctx, s.m, spec.Out, safetensors.F32) }
-		}
-		if err := save(); err != nil {
+		if err := saveOut(ctx, s.m, spec.Out); err != nil {
 			return nil, fmt.Errorf("--out %s: %w", spec.Out, err)
 		}
 		rec.Out = spec.Out
