@@ -118,11 +118,16 @@ type streamMerger struct {
 	m    *merger
 	buf  []symbol
 	emit func(symbol)
+	// next is the length at which to look for a boundary again after a
+	// look found none: twice the length then, so that a text with no
+	// boundary (a run of one letter, a base64 blob) is scanned O(n) times
+	// in all, not once per symbol.
+	next int
 }
 
 func (s *streamMerger) add(sym symbol) {
 	s.buf = append(s.buf, sym)
-	if len(s.buf) >= streamChunk {
+	if len(s.buf) >= max(streamChunk, s.next) {
 		s.flush(false)
 	}
 }
@@ -135,8 +140,10 @@ func (s *streamMerger) flush(end bool) {
 		for cut--; cut > 0 && !s.m.separable(s.buf[cut-1].text, s.buf[cut].text); cut-- {
 		}
 		if cut == 0 {
-			return // one stretch so far: gather more
+			s.next = 2 * len(s.buf) // one stretch so far: gather more
+			return
 		}
+		s.next = 0
 	}
 	for _, x := range s.m.merge(s.buf[:cut]) {
 		s.emit(x)

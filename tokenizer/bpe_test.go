@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -122,6 +123,31 @@ func TestMergeSplitting(t *testing.T) {
 	got := tok.merger.merge(syms)
 	if !slices.Equal(got, want) {
 		t.Fatalf("split merge differs from one queue: %d vs %d symbols", len(got), len(want))
+	}
+}
+
+// TestStreamMergeWithoutBoundary: a text no boundary cuts (a run of one
+// letter that merges with itself) streams in linear work: a look for a
+// boundary that finds none waits for the buffer to double. Before, every
+// symbol past streamChunk rescanned the whole buffer, so this text of
+// 8·streamChunk symbols took tens of minutes (the package's test timeout)
+// instead of a fraction of a second. The result is one queue's.
+func TestStreamMergeWithoutBoundary(t *testing.T) {
+	tok := mustLlama2C(t, append(llama2cBase(), vocabRecord{" ", -1}, vocabRecord{"a", -1}, vocabRecord{"aa", -2}, vocabRecord{"aaaa", -3}))
+	var syms []symbol
+	tok.symbols(strings.Repeat("a", 8*streamChunk), func(s symbol) { syms = append(syms, s) })
+	if tok.merger.separable("a", "a") {
+		t.Fatal("a|a is a boundary; the test exercises nothing")
+	}
+	var streamed []symbol
+	sm := streamMerger{m: tok.merger, emit: func(s symbol) { streamed = append(streamed, s) }}
+	for _, s := range syms {
+		sm.add(s)
+	}
+	sm.flush(true)
+	var ws workspace
+	if want := ws.merge(tok.merger, slices.Clone(syms)); !slices.Equal(streamed, want) {
+		t.Fatalf("streamed merge differs from one queue: %d vs %d symbols", len(streamed), len(want))
 	}
 }
 
