@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prunebench/prunebench/internal/jsonerr"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -233,14 +234,15 @@ func parseHF(tokenizerJSON, config []byte) (*BPE, error) {
 	return NewBPE(v)
 }
 
-// decodeJSON decodes one JSON value, refusing anything after it.
+// decodeJSON decodes one JSON value, refusing anything but white space
+// after it (Decoder.More alone lets a stray } or ] through).
 func decodeJSON(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("not valid JSON for this file: %w", err)
+		return fmt.Errorf("not valid JSON for this file: %w", jsonerr.Describe(err))
 	}
-	if d.More() {
-		return fmt.Errorf("data after the JSON value at byte %d", d.InputOffset())
+	if off := d.InputOffset(); len(bytes.TrimSpace(b[off:])) > 0 {
+		return fmt.Errorf("data after the JSON value at byte %d", off)
 	}
 	return nil
 }

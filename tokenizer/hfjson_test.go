@@ -165,6 +165,8 @@ func TestHFErrors(t *testing.T) {
 	}{
 		{"not JSON", []byte("{"), "", "not valid JSON"},
 		{"trailing data", []byte(`{"model": null} {}`), "", "data after the JSON value"},
+		{"stray brace", []byte(`{"model": null}}`), "", "data after the JSON value"},
+		{"stray bracket", []byte(`{"model": null}]`), "", "data after the JSON value"},
 		{"no model", []byte(`{}`), "", "model: missing"},
 		{"model type", marshal(t, set(smallHF(), "model.type", "WordPiece")), "", `model.type is "WordPiece"`},
 		{"byte fallback", marshal(t, set(smallHF(), "model.byte_fallback", true)), "", "model.byte_fallback is true"},
