@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/prunebench/prunebench/internal/jsonerr"
 	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/prunebench/prunebench/internal/jsonerr"
 	"github.com/prunebench/prunebench/internal/smallfile"
 )
 
