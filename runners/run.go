@@ -19,6 +19,7 @@ import (
 	"github.com/prunebench/prunebench/prune"
 	"github.com/prunebench/prunebench/results"
 	"github.com/prunebench/prunebench/safetensors"
+	"github.com/prunebench/prunebench/tokenizer"
 )
 
 // Outcome is what Run produced: the record, and the details behind it that
@@ -235,20 +236,7 @@ func (s *session) close() {
 // streaming its blocks (model.Open; Close releases it) and returns the
 // path, size and sha256 of every file it was loaded from.
 func OpenModel(dataDir, name string) (*model.Model, []data.FileRef, error) {
-	dir := data.Dir(dataDir)
-	path, err := data.ResolveModel(dir, name)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--model %s: %w", name, err)
-	}
-	// A checkpoint file is read with the vocabulary beside it: verify the
-	// registered files of its directory too, before anything is parsed, and
-	// of where a symbolic link leads as well as of where it lies.
-	for _, p := range modelPaths(path) {
-		if err := data.VerifyPath(dir, p); err != nil {
-			return nil, nil, fmt.Errorf("--model %s: %w", name, err)
-		}
-	}
-	m, err := model.Open(path)
+	m, err := openResolved(dataDir, name)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,6 +248,41 @@ func OpenModel(dataDir, name string) (*model.Model, []data.FileRef, error) {
 		}
 	}
 	return m, files, nil
+}
+
+// openResolved opens (streaming) the model name names in the data
+// directory dataDir, after verifying its registered files.
+func openResolved(dataDir, name string) (*model.Model, error) {
+	dir := data.Dir(dataDir)
+	path, err := data.ResolveModel(dir, name)
+	if err != nil {
+		return nil, fmt.Errorf("--model %s: %w", name, err)
+	}
+	// A checkpoint file is read with the vocabulary beside it: verify the
+	// registered files of its directory too, before anything is parsed, and
+	// of where a symbolic link leads as well as of where it lies.
+	for _, p := range modelPaths(path) {
+		if err := data.VerifyPath(dir, p); err != nil {
+			return nil, fmt.Errorf("--model %s: %w", name, err)
+		}
+	}
+	return model.Open(path)
+}
+
+// ModelTokenizer returns the vocabulary of the model name names, as
+// OpenModel finds the model but without hashing its files, which a run
+// records and a look at the vocabulary does not need (the sha256 of an 8B
+// checkpoint's 16 GB).
+func ModelTokenizer(dataDir, name string) (tokenizer.Tokenizer, error) {
+	m, err := openResolved(dataDir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	if m.Tokenizer == nil {
+		return nil, fmt.Errorf("--model %s: the model has no vocabulary", name)
+	}
+	return m.Tokenizer, nil
 }
 
 // prepared is a run whose settings are resolved against the model and the

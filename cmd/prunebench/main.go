@@ -280,16 +280,23 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// needModel checks that --model was given and, with --download, fetches
+// what it lacks.
+func (c *common) needModel(ctx context.Context, stderr io.Writer) error {
+	if c.model == "" {
+		return usagef("--model is required")
+	}
+	if fetch := c.fetcher(stderr); fetch != nil {
+		return fetch(ctx, c.model)
+	}
+	return nil
+}
+
 // openModel fetches (--download) and loads --model (runners.OpenModel)
 // and keeps the checksums of its files.
 func (c *common) openModel(ctx context.Context, stderr io.Writer) (*model.Model, error) {
-	if c.model == "" {
-		return nil, usagef("--model is required")
-	}
-	if fetch := c.fetcher(stderr); fetch != nil {
-		if err := fetch(ctx, c.model); err != nil {
-			return nil, err
-		}
+	if err := c.needModel(ctx, stderr); err != nil {
+		return nil, err
 	}
 	m, files, err := runners.OpenModel(c.dataDir, c.model)
 	c.modelFiles = files

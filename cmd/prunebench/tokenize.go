@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/prunebench/prunebench/internal/smallfile"
+	"github.com/prunebench/prunebench/runners"
 	"github.com/prunebench/prunebench/tokenizer"
 )
 
@@ -88,15 +89,11 @@ func (c *common) openTokenizer(ctx context.Context, vocab string, stderr io.Writ
 		tok, err := tokenizer.LoadFile(vocab)
 		return tok, vocab, err
 	}
-	m, err := c.openModel(ctx, stderr)
-	if err != nil {
+	if err := c.needModel(ctx, stderr); err != nil {
 		return nil, "", err
 	}
-	defer m.Close()
-	if m.Tokenizer == nil {
-		return nil, "", fmt.Errorf("--model %s: the model has no vocabulary", c.model)
-	}
-	return m.Tokenizer, c.model, nil
+	tok, err := runners.ModelTokenizer(c.dataDir, c.model)
+	return tok, c.model, err
 }
 
 // readText reads --file, or stdin for "-".
