@@ -14,8 +14,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/prunebench/prunebench/internal/sysmem"
 )
 
 // HFEndpoint is the hub the models come from.
@@ -398,9 +399,8 @@ func (h *Hub) Download(ctx context.Context, id HubID) (string, error) {
 	if err := os.MkdirAll(filepath.Join(repo, "blobs"), 0o777); err != nil {
 		return "", fmt.Errorf("%s: %w", id, err)
 	}
-	var fs syscall.Statfs_t
-	if syscall.Statfs(filepath.Join(repo, "blobs"), &fs) == nil {
-		if free := int64(fs.Bavail) * int64(fs.Bsize); free < total {
+	if free, ok := sysmem.DiskFree(filepath.Join(repo, "blobs")); ok {
+		if free < total {
 			return "", fmt.Errorf("%s: the files to fetch take %s but only %s are free in %s", id, mib(total), mib(free), filepath.Join(repo, "blobs"))
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/prunebench/prunebench/internal/atomicfile"
 	"github.com/prunebench/prunebench/internal/jsonerr"
 	"github.com/prunebench/prunebench/internal/smallfile"
+	"github.com/prunebench/prunebench/internal/sysmem"
 	"github.com/prunebench/prunebench/safetensors"
 	"github.com/prunebench/prunebench/tokenizer"
 )
@@ -859,9 +860,8 @@ func checkParent(dir string, need int64) error {
 		return fmt.Errorf("cannot create %s: %s does not accept new files (%v)", dir, anc, err)
 	}
 	os.Remove(probe)
-	var fs syscall.Statfs_t
-	if syscall.Statfs(anc, &fs) == nil {
-		if free := int64(fs.Bavail) * int64(fs.Bsize); free < need {
+	if free, ok := sysmem.DiskFree(anc); ok {
+		if free < need {
 			return fmt.Errorf("the model needs about %d MB but only %d MB are free in %s", need>>20, free>>20, anc)
 		}
 	}

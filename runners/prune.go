@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/prunebench/prunebench/data"
@@ -242,11 +241,8 @@ func checkSpill(m *model.Model, s PruneSpec) error {
 // tempFree is the space free in os.TempDir, false when unknown; tests
 // replace it.
 var tempFree = func() (uint64, bool) {
-	var fs syscall.Statfs_t
-	if syscall.Statfs(os.TempDir(), &fs) != nil {
-		return 0, false
-	}
-	return uint64(fs.Bavail) * uint64(fs.Bsize), true
+	free, ok := sysmem.DiskFree(os.TempDir())
+	return uint64(max(free, 0)), ok
 }
 
 // availableMemory is sysmem.Available; tests replace it.

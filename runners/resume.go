@@ -21,6 +21,7 @@ import (
 
 	"github.com/prunebench/prunebench/data"
 	"github.com/prunebench/prunebench/internal/atomicfile"
+	"github.com/prunebench/prunebench/internal/sysmem"
 	"github.com/prunebench/prunebench/model"
 	"github.com/prunebench/prunebench/prune"
 )
@@ -472,9 +473,8 @@ func (st *pruneState) checkSpace(m *model.Model, nseq, T int) error {
 			need -= f.Size
 		}
 	}
-	var fs syscall.Statfs_t
-	if syscall.Statfs(anc, &fs) == nil {
-		if free := int64(fs.Bavail) * int64(fs.Bsize); free < need {
+	if free, ok := sysmem.DiskFree(anc); ok {
+		if free < need {
 			return fmt.Errorf("--state %s: keeping the pruning state needs about %d MB but only %d MB are free in %s; name another --state directory or pass --resume=false",
 				st.dir, need>>20, free>>20, anc)
 		}

@@ -7,4 +7,7 @@
 // and the soft RLIMIT_AS (address-space limit, e.g. ulimit -v) less the
 // address space already mapped and a reserve for the Go runtime's own address-space headroom. A bound that
 // cannot be read is ignored; with neither, Available reports no limit.
+//
+// DiskFree does the same for disk: the space a file system still has for
+// outputs, pruning states and spilled blocks, checked before the work.
 package sysmem
