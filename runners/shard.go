@@ -126,10 +126,11 @@ func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.Index, s.Count) }
 // Runs picks the shard's runs out of a list of n: every Count-th run from
 // the Index-th. Round robin rather than contiguous blocks, because a config
 // lists runs method by method and the methods' costs differ by orders of
-// magnitude: interleaving gives every shard a share of each. The first
-// shard so gets each model's first run, its dense evaluation, when the
-// config has fewer models than shards. The slice depends only on n and the
-// shard, so every task of a sweep that reads the same config agrees on it.
+// magnitude: interleaving gives every shard a share of each. The config's
+// first run, the first model's dense evaluation, so goes to the first
+// shard; another model's falls on whichever shard its position gives. The
+// slice depends only on n and the shard, so every task of a sweep that
+// reads the same config agrees on it.
 func (s Shard) Runs(n int) []int {
 	var idx []int
 	for i := s.Index; i < n; i += s.Count {

@@ -33,8 +33,11 @@ func TestShardsMerge(t *testing.T) {
 	cfg := hConfig(t, dir, "tiny.yaml", out)
 	want := hRefRecords(t)
 
-	if code, _, stderr := runCLI("status", filepath.Join(dir, "sweep")); code != exitFail {
-		t.Errorf("status before any shard: exit %d, want 1\n%s", code, stderr)
+	if err := os.MkdirAll(filepath.Join(dir, "sweep"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI("status", filepath.Join(dir, "sweep")); code != exitFail || !strings.Contains(stderr, "no shard heartbeat") {
+		t.Errorf("status before any shard: exit %d, want 1 saying there is no shard heartbeat\n%s", code, stderr)
 	}
 	for _, shard := range []string{"2/3", "0/3", "1/3", "1/3"} {
 		code, _, stderr := runCLI("run", cfg, "--shard", shard, "--data-dir", data)
