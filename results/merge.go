@@ -77,8 +77,18 @@ func Write(path string, recs []Record) error {
 		}
 		buf = append(buf, line...)
 	}
-	if _, err := mkdirs(filepath.Dir(path)); err != nil {
+	made, err := mkdirs(filepath.Dir(path))
+	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(path, buf)
+	if err := atomicfile.WriteFile(path, buf); err != nil {
+		return err
+	}
+	// The directories made must reach the disk too, as Append's do.
+	for _, d := range made {
+		if err := atomicfile.SyncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
