@@ -329,7 +329,10 @@ func openHFTensors(dir string) (tensorSource, error) {
 // that came with a llama2.c vocabulary, or a byte-level BPE tokenizer.json
 // (LLaMA-3, Qwen), in that order.
 func hfTokenizerFile(dir string) (string, error) {
-	cands := []string{filepath.Join(dir, "tokenizer.model"), filepath.Join(dir, "tokenizer.bin"), filepath.Join(dir, "tokenizer.json")}
+	var cands []string
+	for _, name := range tokenizer.DirFileNames {
+		cands = append(cands, filepath.Join(dir, name))
+	}
 	for _, c := range cands {
 		if _, err := os.Stat(c); err == nil {
 			return c, nil
@@ -349,16 +352,24 @@ func loadHFTokenizer(path string, vocab int) (tokenizer.Tokenizer, []string, err
 		return tok, []string{path}, err
 	case "tokenizer.json":
 		tok, err := tokenizer.LoadHFTokenizer(path)
-		files := []string{path}
-		if cfg := filepath.Join(filepath.Dir(path), "tokenizer_config.json"); err == nil {
-			if _, statErr := os.Stat(cfg); statErr == nil {
-				files = append(files, cfg)
-			}
-		}
-		return tok, files, err
+		return tok, vocabFiles(path), err
 	}
 	tok, err := tokenizer.LoadLlama2C(path, vocab)
 	return tok, []string{path}, err
+}
+
+// vocabFiles are the files a vocabulary is read from: path, and for a
+// tokenizer.json the tokenizer_config.json beside it when there is one,
+// which says whether BOS goes first.
+func vocabFiles(path string) []string {
+	files := []string{path}
+	if filepath.Base(path) == "tokenizer.json" {
+		cfg := filepath.Join(filepath.Dir(path), "tokenizer_config.json")
+		if _, err := os.Stat(cfg); err == nil {
+			files = append(files, cfg)
+		}
+	}
+	return files
 }
 
 // LoadHF reads a Hugging Face directory of a LLaMA, Mistral, Qwen2 or Qwen3

@@ -138,15 +138,12 @@ func WriteSynthetic(ctx context.Context, dir string, cfg Config, seed uint64, dt
 	if filepath.Base(tokenizerPath) != "tokenizer.json" {
 		return copyFile(tokenizerPath, filepath.Join(dir, "tokenizer.model"))
 	}
-	if err := copyFile(tokenizerPath, filepath.Join(dir, "tokenizer.json")); err != nil {
-		return err
+	for _, f := range vocabFiles(tokenizerPath) {
+		if err := copyFile(f, filepath.Join(dir, filepath.Base(f))); err != nil {
+			return err
+		}
 	}
-	// tokenizer_config.json says whether texts start with BOS.
-	cfgPath := filepath.Join(filepath.Dir(tokenizerPath), "tokenizer_config.json")
-	if _, err := os.Stat(cfgPath); err != nil {
-		return nil
-	}
-	return copyFile(cfgPath, filepath.Join(dir, "tokenizer_config.json"))
+	return nil
 }
 
 func writeJSON(path string, v any) error {

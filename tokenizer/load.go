@@ -17,7 +17,7 @@ import (
 // package's to read.
 func LoadFile(path string) (Tokenizer, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		names := []string{"tokenizer.model", "tokenizer.bin", "tokenizer.json"}
+		names := DirFileNames
 		for _, name := range names {
 			if _, err := os.Stat(filepath.Join(path, name)); err == nil {
 				return LoadFile(filepath.Join(path, name))
@@ -35,6 +35,10 @@ func LoadFile(path string) (Tokenizer, error) {
 	}
 	return nil, fmt.Errorf("%s: not a vocabulary file by its name: want tokenizer.json (*.json), a SentencePiece *.model or a llama2.c *.bin", path)
 }
+
+// DirFileNames are the vocabulary files a model directory may hold, in the
+// order they are looked for (LoadFile, and the model package's loaders).
+var DirFileNames = []string{"tokenizer.model", "tokenizer.bin", "tokenizer.json"}
 
 // asTokenizer keeps a failed load's nil pointer from becoming a non-nil
 // interface.
