@@ -167,22 +167,7 @@ func TestSaveGGUFPruned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for l := range m.Weights.Blocks {
-		b, release, err := m.Block(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, lin := range b.Linears() {
-			for j := 0; j < len(lin.W); j += 2 {
-				lin.W[j] = 0
-			}
-		}
-		err = m.CommitBlock(l, b)
-		release()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	zeroEveryKth(t, m, 2, nil)
 	path := filepath.Join(t.TempDir(), "pruned.gguf")
 	if err := SaveGGUF(context.Background(), m, path, safetensors.F32); err != nil {
 		t.Fatal(err)
@@ -276,5 +261,31 @@ func TestSaveGGUFRefuses(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// zeroEveryKth "prunes" a streaming model: every k-th weight of every
+// linear is zeroed and the block committed; mirror, a whole copy, when
+// given, gets the same zeros.
+func zeroEveryKth(t *testing.T, m *Model, k int, mirror *Model) {
+	t.Helper()
+	for l := range m.Weights.Blocks {
+		b, release, err := m.Block(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, lin := range b.Linears() {
+			for j := 0; j < len(lin.W); j += k {
+				lin.W[j] = 0
+				if mirror != nil {
+					mirror.Weights.Blocks[l].Linears()[i].W[j] = 0
+				}
+			}
+		}
+		err = m.CommitBlock(l, b)
+		release()
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
