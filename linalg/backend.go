@@ -1,8 +1,6 @@
 package linalg
 
 import (
-	"context"
-
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -37,35 +35,6 @@ func Dgemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []fl
 		return
 	}
 	blas64.Implementation().Dgemm(trans(tA), trans(tB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-// slabFlops is about how much work DgemmContext does between two looks at
-// its context: some 0.2 s of pure-Go gemm on two cores. A variable so that
-// tests can cross slab boundaries on small products.
-var slabFlops = 1 << 30
-
-// DgemmContext is Dgemm in slabs of rows of C, with ctx checked before each
-// slab, so that a product of minutes (an ADMM iteration or a triangular
-// inverse on an 11008-wide layer without OpenBLAS) can be abandoned within
-// about one slab. Each slab is an ordinary Dgemm on a row range of C. With
-// gonum, which sums every element in k order, the result is bit for bit
-// that of one Dgemm call; OpenBLAS may pick other kernels for a slab's
-// shape, which changes the result at rounding level only. It returns
-// ctx.Err(), leaving C partly updated, when ctx ends first.
-func DgemmContext(ctx context.Context, tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) error {
-	// Multiples of 64 rows keep gonum's 64×64 blocking unchanged.
-	rows := max(64, slabFlops/max(2*n*k, 1)/64*64)
-	for i0 := 0; i0 < m; i0 += rows {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		off := i0 * lda // row i0 of op(A) = A
-		if tA {
-			off = i0 // row i0 of op(A) = column i0 of A
-		}
-		Dgemm(tA, tB, min(rows, m-i0), n, k, alpha, a[off:], lda, b, ldb, beta, c[i0*ldc:], ldc)
-	}
-	return nil
 }
 
 // MatMulT computes y = x·Wᵀ for rows inputs x (rows×in) and W (out×in),

@@ -42,11 +42,11 @@ func naiveGemm(tA, tB bool, m, n, k int, alpha float64, a []float64, lda int, b 
 // sizes on both sides of the backends' blocking (gonum goes parallel from
 // 256×256 outputs).
 //
-// DgemmContext runs in slabs of 64 rows here and must equal Dgemm bit for
-// bit.
+// DgemmContext runs in slabs of 64 rows or columns here and must equal
+// Dgemm up to rounding.
 func TestGemm(t *testing.T) {
-	defer func(f int) { slabFlops = f }(slabFlops)
-	slabFlops = 1
+	defer func(a, b int) { slabFlopsBLAS, slabFlopsGo = a, b }(slabFlopsBLAS, slabFlopsGo)
+	slabFlopsBLAS, slabFlopsGo = 1, 1
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, sz := range [][3]int{{1, 1, 1}, {3, 5, 7}, {17, 1, 33}, {70, 300, 65}, {260, 270, 40}} {
 		for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
@@ -77,12 +77,9 @@ func TestGemm(t *testing.T) {
 				if err := DgemmContext(context.Background(), tA, tB, m, n, k, 0.5, a64, lda, b64, ldb, -2, e64, ldc); err != nil {
 					t.Fatal(err)
 				}
-				// gonum sums each element of C in k order whatever the row
-				// range, so slabs change nothing; OpenBLAS may choose other
-				// kernels for a slab's shape, which moves the last bits.
-				if Backend() == "gonum" && !slices.Equal(d64, e64) {
-					t.Error("DgemmContext differs from Dgemm")
-				}
+				// A slab may be summed in another order than the whole
+				// product (gonum runs small products serially, OpenBLAS
+				// picks kernels by shape): equal up to rounding.
 				for i := range d64 {
 					if d := math.Abs(d64[i] - e64[i]); !(d <= 1e-12*float64(k)) {
 						t.Fatalf("DgemmContext [%d] = %g, Dgemm %g", i, e64[i], d64[i])

@@ -114,15 +114,6 @@ func splitGemm(m, n, k int, part func(i0, i1, j0, j1 int)) {
 	}
 }
 
-// opOffset is where row i of op(X) starts in X: a row of X, or a column
-// when X is transposed. Column j of op(X) starts at opOffset(!t, j, ld).
-func opOffset(t bool, i, ld int) int {
-	if t {
-		return i
-	}
-	return i * ld
-}
-
 func (o openblas) Dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
 	rowsA, colsA := n, k
 	if t != blas.NoTrans {

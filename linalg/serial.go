@@ -17,17 +17,8 @@ func SgemmSerial(tA, tB bool, m, n, k int, alpha float32, a []float32, lda int, 
 	const tm, tn = 128, 64
 	for i0 := 0; i0 < m; i0 += tm {
 		for j0 := 0; j0 < n; j0 += tn {
-			Sgemm(tA, tB, min(tm, m-i0), min(tn, n-j0), k, alpha, a[rowOffset(tA, i0, lda):], lda,
-				b[rowOffset(!tB, j0, ldb):], ldb, beta, c[i0*ldc+j0:], ldc)
+			Sgemm(tA, tB, min(tm, m-i0), min(tn, n-j0), k, alpha, a[opOffset(tA, i0, lda):], lda,
+				b[opOffset(!tB, j0, ldb):], ldb, beta, c[i0*ldc+j0:], ldc)
 		}
 	}
-}
-
-// rowOffset is where row i of op(X) starts in X (a row of X, or a column
-// when op transposes it); column j of op(X) starts at rowOffset(!t, j, ld).
-func rowOffset(t bool, i, ld int) int {
-	if t {
-		return i
-	}
-	return i * ld
 }

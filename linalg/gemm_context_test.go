@@ -9,16 +9,18 @@ import (
 )
 
 // TestSgemmContext compares SgemmContext in small slabs with one Sgemm
-// call (transposes, alpha, beta, row counts not multiple of a slab) and
+// call (transposes, alpha, beta, slabs of rows and of columns, sizes not
+// multiple of a slab) and
 // checks that a cancelled context stops it.
 func TestSgemmContext(t *testing.T) {
-	defer func(a, b int) { sgemmSlabFlopsBLAS, sgemmSlabFlopsGo = a, b }(sgemmSlabFlopsBLAS, sgemmSlabFlopsGo)
-	sgemmSlabFlopsBLAS, sgemmSlabFlopsGo = 1<<12, 1<<12
+	defer func(a, b int) { slabFlopsBLAS, slabFlopsGo = a, b }(slabFlopsBLAS, slabFlopsGo)
+	slabFlopsBLAS, slabFlopsGo = 1<<12, 1<<12
 	r := rand.New(rand.NewPCG(4, 4))
 	for _, c := range []struct {
 		m, n, k int
 		tA, tB  bool
-	}{{200, 30, 17, false, false}, {130, 7, 64, true, false}, {65, 33, 5, false, true}, {1, 1, 1, true, true}} {
+	}{{200, 30, 17, false, false}, {130, 7, 64, true, false}, {65, 33, 5, false, true}, {1, 1, 1, true, true},
+		{30, 200, 17, false, true}, {7, 130, 64, true, true}, {33, 150, 9, false, false}} {
 		a := make([]float32, c.m*c.k)
 		b := make([]float32, c.k*c.n)
 		c0 := make([]float32, c.m*c.n)
