@@ -167,3 +167,47 @@ func dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64, a []float64,
 	C.cblas_dsyrk(C.CblasRowMajor, cUplo(ul), cTrans(t), C.blasint(n), C.blasint(k),
 		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), C.double(beta), (*C.double)(&c[0]), C.blasint(ldc))
 }
+
+// Dtrsm and Dtrmm run on the calling goroutine, as one OpenBLAS thread:
+// callers share the independent rows (or columns) of B among the cores.
+func (o openblas) Dtrsm(s blas.Side, ul blas.Uplo, tA blas.Transpose, d blas.Diag, m, n int, alpha float64, a []float64, lda int, b []float64, ldb int) {
+	if !triangularFits(s, m, n, len(a), lda, len(b), ldb) {
+		o.Implementation.Dtrsm(s, ul, tA, d, m, n, alpha, a, lda, b, ldb)
+		return
+	}
+	C.cblas_dtrsm(C.CblasRowMajor, cSide(s), cUplo(ul), cTrans(tA), cDiag(d), C.blasint(m), C.blasint(n),
+		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), (*C.double)(&b[0]), C.blasint(ldb))
+}
+
+func (o openblas) Dtrmm(s blas.Side, ul blas.Uplo, tA blas.Transpose, d blas.Diag, m, n int, alpha float64, a []float64, lda int, b []float64, ldb int) {
+	if !triangularFits(s, m, n, len(a), lda, len(b), ldb) {
+		o.Implementation.Dtrmm(s, ul, tA, d, m, n, alpha, a, lda, b, ldb)
+		return
+	}
+	C.cblas_dtrmm(C.CblasRowMajor, cSide(s), cUplo(ul), cTrans(tA), cDiag(d), C.blasint(m), C.blasint(n),
+		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), (*C.double)(&b[0]), C.blasint(ldb))
+}
+
+// triangularFits mirrors gonum's bounds checks of Dtrsm and Dtrmm (A is
+// k×k, k = m on the left and n on the right; B is m×n), as gemmFits does.
+func triangularFits(s blas.Side, m, n, la, lda, lb, ldb int) bool {
+	k := m
+	if s == blas.Right {
+		k = n
+	}
+	return m > 0 && n > 0 && lda >= max(1, k) && ldb >= max(1, n) && la >= (k-1)*lda+k && lb >= (m-1)*ldb+n
+}
+
+func cSide(s blas.Side) C.enum_CBLAS_SIDE {
+	if s == blas.Right {
+		return C.CblasRight
+	}
+	return C.CblasLeft
+}
+
+func cDiag(d blas.Diag) C.enum_CBLAS_DIAG {
+	if d == blas.Unit {
+		return C.CblasUnit
+	}
+	return C.CblasNonUnit
+}

@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/blas/gonum"
 	"gonum.org/v1/gonum/lapack/lapack64"
 )
 
@@ -65,6 +66,49 @@ func TestInvCholeskyUpper(t *testing.T) {
 	}
 }
 
+// TestCholLower compares the recursive Cholesky with gonum's Potrf on
+// sizes around the leaf and odd splits, and checks that a matrix whose
+// failure shows only in the trailing Schur complement (past the first
+// split) is refused.
+func TestCholLower(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{1, 3, leafSize, leafSize + 1, 2*leafSize + 3, 300} {
+		x := make([]float64, 2*n*n)
+		for i := range x {
+			x[i] = r.NormFloat64()
+		}
+		a := make([]float64, n*n)
+		blas64.Implementation().Dgemm(blas.Trans, blas.NoTrans, n, n, 2*n, 1, x, n, x, n, 0, a, n)
+		ref := slices.Clone(a)
+		if _, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: n, Data: ref}); !ok {
+			t.Fatalf("n=%d: gonum's Potrf failed", n)
+		}
+		if err := lowerCholesky(context.Background(), a, n); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < n; j++ {
+				want := 0.0
+				if j <= i {
+					want = ref[i*n+j]
+				}
+				if d := math.Abs(a[i*n+j] - want); d > 1e-10*math.Sqrt(float64(2*n)) {
+					t.Fatalf("n=%d: L[%d,%d] = %g, gonum %g", n, i, j, a[i*n+j], want)
+				}
+			}
+		}
+	}
+	n := 2*leafSize + 3
+	a := make([]float64, n*n)
+	for i := 0; i < n; i++ {
+		a[i*n+i] = 1
+	}
+	a[(n-1)*n+n-2], a[(n-2)*n+n-1] = 2, 2 // the trailing 2×2 block [1 2; 2 1]
+	if err := lowerCholesky(context.Background(), a, n); !errors.Is(err, ErrNotPositiveDefinite) {
+		t.Errorf("indefinite trailing block: error %v, want ErrNotPositiveDefinite", err)
+	}
+}
+
 // TestInvertSPD checks the recursive inverse against A·A⁻¹ = I on sizes
 // around the leaf size and odd splits.
 func TestInvertSPD(t *testing.T) {
@@ -113,7 +157,7 @@ func TestInvertSPD(t *testing.T) {
 }
 
 // TestCancelled checks that both factorisations give up on a cancelled
-// context once past the Cholesky step, with the context's error.
+// context, with the context's error.
 func TestCancelled(t *testing.T) {
 	n := 3 * leafSize
 	a := make([]float64, n*n)
@@ -127,5 +171,49 @@ func TestCancelled(t *testing.T) {
 	}
 	if err := InvCholeskyUpper(ctx, slices.Clone(a), n); !errors.Is(err, context.Canceled) {
 		t.Errorf("InvCholeskyUpper: error %v, want context.Canceled", err)
+	}
+}
+
+// TestTriangular compares triangular (rows or columns of B on each core,
+// through the backend's Dtrsm and Dtrmm) with gonum's single-threaded
+// routines, on both sides, both transposes and a padded row stride.
+func TestTriangular(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	const rows, cols, ld = 37, 70, 75
+	ref := gonum.Implementation{}
+	for _, side := range []blas.Side{blas.Left, blas.Right} {
+		k := rows
+		if side == blas.Right {
+			k = cols
+		}
+		tri := make([]float64, k*ld)
+		for i := 0; i < k; i++ {
+			for j := 0; j <= i; j++ {
+				tri[i*ld+j] = r.NormFloat64()
+			}
+			tri[i*ld+i] = 2 + math.Abs(tri[i*ld+i]) // well away from singular
+		}
+		for _, tT := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+			for _, op := range []struct {
+				name      string
+				got, want triangularFunc
+			}{
+				{"trsm", blas64.Implementation().Dtrsm, ref.Dtrsm},
+				{"trmm", blas64.Implementation().Dtrmm, ref.Dtrmm},
+			} {
+				b := make([]float64, rows*ld)
+				for i := range b {
+					b[i] = r.NormFloat64()
+				}
+				want := slices.Clone(b)
+				op.want(side, blas.Lower, tT, blas.NonUnit, rows, cols, -0.5, tri, ld, want, ld)
+				triangular(op.got, side, tT, rows, cols, -0.5, tri, b, ld)
+				for i := range b {
+					if math.Abs(b[i]-want[i]) > 1e-12*(1+math.Abs(want[i])) {
+						t.Fatalf("%s side=%c %c: B[%d] = %g, gonum %g", op.name, side, tT, i, b[i], want[i])
+					}
+				}
+			}
+		}
 	}
 }
