@@ -256,12 +256,16 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		if t < o.Steps {
 			t0 := time.Now()
 			linalg.ParallelFor(m, func(lo, hi int) {
-				for i := lo * n; i < hi*n; i++ {
-					h := b0[i] + db[i]
-					if relaxNow {
-						h = alpha*h + (1-alpha)*zp[i]
+				b0, db, u, c := b0[lo*n:hi*n], db[lo*n:hi*n], u[lo*n:hi*n], c[lo*n:hi*n]
+				if !relaxNow {
+					for i, b := range b0 {
+						c[i] = abs32(b + db[i] + u[i])
 					}
-					c[i] = abs32(h + u[i])
+					return
+				}
+				zp := zp[lo*n : hi*n]
+				for i, b := range b0 {
+					c[i] = abs32(alpha*(b+db[i]) + (1-alpha)*zp[i] + u[i])
 				}
 			})
 			if err := step(t, c, ws.mask); err != nil {
