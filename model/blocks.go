@@ -10,6 +10,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/safetensors"
 )
 
@@ -65,6 +66,25 @@ type blockSource struct {
 	// use at once.
 	mu   sync.Mutex
 	free []*Block
+	// checked marks the linears (7 per block) found finite: a checkpoint
+	// does not change while open, and an evaluation reads every block
+	// once per batch.
+	checked []bool
+}
+
+func (src *blockSource) wasChecked(l, i int) bool {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	return len(src.checked) > l*len(blockMatrixRoles)+i && src.checked[l*len(blockMatrixRoles)+i]
+}
+
+func (src *blockSource) markChecked(l, i int) {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if len(src.checked) == 0 {
+		src.checked = make([]bool, src.cfg.Layers*len(blockMatrixRoles))
+	}
+	src.checked[l*len(blockMatrixRoles)+i] = true
 }
 
 // blockStore is a streaming model's blocks: its source and the pruned
@@ -254,8 +274,11 @@ func (src *blockSource) readLinear(l, i int, dst []float32) error {
 	if err := src.tensors.read(name, dst); err != nil {
 		return err
 	}
-	if err := finiteTensor(name, dst); err != nil {
-		return err
+	if !src.wasChecked(l, i) {
+		if err := finiteTensor(name, dst); err != nil {
+			return err
+		}
+		src.markChecked(l, i)
 	}
 	if src.rotateHalf {
 		permuteRole(c, role, dst, false)
@@ -356,12 +379,26 @@ func (s *blockStore) reset() error {
 	return errors.Join(errs...)
 }
 
-// finiteTensor refuses a NaN or infinite weight, naming its tensor and index.
+// finiteTensor refuses a NaN or infinite weight, naming its tensor and the
+// first such index. It tests the exponent bits (all ones for NaN and ±Inf)
+// on every core: math.IsNaN and math.IsInf on each value, at every block
+// read, took a fifth of the CPU time of a perplexity run on a 674 MB F32
+// model (a streaming model now checks each linear on its first read only).
 func finiteTensor(name string, v []float32) error {
-	for i, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return fmt.Errorf("tensor %s: value %d of %d is %v; weights must be finite", name, i, len(v), x)
+	bad := len(v)
+	var mu sync.Mutex
+	linalg.ParallelFor(len(v), func(lo, hi int) {
+		for i, x := range v[lo:hi] {
+			if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+				mu.Lock()
+				bad = min(bad, lo+i)
+				mu.Unlock()
+				return
+			}
 		}
+	})
+	if bad < len(v) {
+		return fmt.Errorf("tensor %s: value %d of %d is %v; weights must be finite", name, bad, len(v), v[bad])
 	}
 	return nil
 }
