@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"time"
+
+	"github.com/prunebench/prunebench/linalg"
 )
 
 // Perplexity protocols (EVALUATION.md §1).
@@ -148,25 +150,38 @@ func Perplexity(ctx context.Context, lm LM, tokens []int, contextLen int, o PPLO
 				batch[k*T] = o.BOS
 			}
 		}
-		logits, err := lm.ForwardContext(ctx, batch, nb, T)
+		logits, rows, err := forwardFrom(ctx, lm, batch, nb, T, first)
 		if err != nil {
 			return res, fmt.Errorf("window %d: %w", w0, err)
 		}
-		vocab, err := logitsVocab(len(logits), nb, T)
+		vocab, err := logitsVocab(len(logits), nb, rows)
 		if err != nil {
 			return res, fmt.Errorf("window %d: %w", w0, err)
 		}
+		// The log-softmaxes, one vocabulary-wide pass each, on every core;
+		// they are summed below in position order, as one core would.
+		scored := T - 1 - first
+		nlls := make([]float64, nb*scored)
+		linalg.ParallelFor(nb*scored, func(lo, hi int) {
+			for j := lo; j < hi; j++ {
+				k, p := j/scored, first+j%scored
+				// The target is the original token, also for llama.cpp
+				// where only position 0 was replaced; one outside the
+				// vocabulary is reported below.
+				if target := tokens[(w0+k)*T+p+1]; target >= 0 && target < vocab {
+					r := k*rows + p - (T - rows)
+					nlls[j] = -logProb(logits[r*vocab:(r+1)*vocab], target)
+				}
+			}
+		})
 		for k := 0; k < nb; k++ {
 			var win float64
 			for p := first; p < T-1; p++ {
-				row := logits[(k*T+p)*vocab : (k*T+p+1)*vocab]
-				// The target is the original token, also for llama.cpp
-				// where only position 0 was replaced.
 				target := tokens[(w0+k)*T+p+1]
 				if target < 0 || target >= vocab {
 					return res, fmt.Errorf("window %d position %d: token %d outside the model's vocabulary of %d", w0+k, p, target, vocab)
 				}
-				nll := -logProb(row, target)
+				nll := nlls[k*scored+p-first]
 				if err := finiteLL(-nll); err != nil {
 					return res, fmt.Errorf("window %d (tokens %d–%d) position %d: %w", w0+k, (w0+k)*T, (w0+k+1)*T-1, p, err)
 				}
@@ -231,11 +246,28 @@ func finiteLL(ll float64) error {
 
 // logProb is log softmax(row)[target], computed in float64 with the max
 // subtracted so large logits cannot overflow.
-func logProb(row []float32, target int) float64 {
-	m := float64(row[0])
-	for _, v := range row[1:] {
-		m = math.Max(m, float64(v))
+// suffixLM is an LM that can leave out the logits of each sequence's first
+// positions (model.Model's ForwardFrom).
+type suffixLM interface {
+	ForwardFrom(ctx context.Context, tokens []int, nseq, T, from int) ([]float32, error)
+}
+
+// forwardFrom returns logits for positions from..T−1 of each sequence, or
+// for all T when lm cannot leave the others out, with the rows per
+// sequence it returned.
+func forwardFrom(ctx context.Context, lm LM, tokens []int, nseq, T, from int) ([]float32, int, error) {
+	if s, ok := lm.(suffixLM); ok && from > 0 {
+		logits, err := s.ForwardFrom(ctx, tokens, nseq, T, from)
+		return logits, T - from, err
 	}
+	logits, err := lm.ForwardContext(ctx, tokens, nseq, T)
+	return logits, T, err
+}
+
+func logProb(row []float32, target int) float64 {
+	// The vectorised max is the exact float32 maximum; a NaN or +Inf logit
+	// still makes the sum below NaN, which finiteLL reports.
+	m := float64(linalg.MaxOf(row))
 	var s float64
 	for _, v := range row {
 		s += math.Exp(float64(v) - m)

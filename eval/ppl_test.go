@@ -35,6 +35,26 @@ func (h *pplLM) ForwardContext(_ context.Context, tokens []int, nseq, T int) ([]
 	return out, nil
 }
 
+// suffixPPLLM is pplLM with ForwardFrom, which returns the logits of
+// positions from..T−1 only, and records the from it was given.
+type suffixPPLLM struct {
+	*pplLM
+	froms []int
+}
+
+func (h *suffixPPLLM) ForwardFrom(ctx context.Context, tokens []int, nseq, T, from int) ([]float32, error) {
+	h.froms = append(h.froms, from)
+	all, err := h.ForwardContext(ctx, tokens, nseq, T)
+	if err != nil {
+		return nil, err
+	}
+	var out []float32
+	for s := 0; s < nseq; s++ {
+		out = append(out, all[(s*T+from)*h.vocab:(s+1)*T*h.vocab]...)
+	}
+	return out, nil
+}
+
 // naiveNLL is -log softmax at one position, straight from the definition.
 func (h *pplLM) naiveNLL(tok, pos, target int) float64 {
 	var z float64
@@ -120,6 +140,20 @@ func TestPerplexityLlamaCpp(t *testing.T) {
 		if in[0] != bos {
 			t.Errorf("chunk %d starts with %d, want BOS", k, in[0])
 		}
+	}
+
+	// An LM that leaves out the unscored half's logits gives the same
+	// result, asked for positions T/2 on.
+	suffix := &suffixPPLLM{pplLM: &pplLM{vocab: 13}}
+	got, err := Perplexity(context.Background(), suffix, toks, 20, PPLOptions{Protocol: ProtocolLlamaCpp, SeqLen: T, BOS: bos})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PPL != res.PPL || got.Stderr != res.Stderr || got.Scored != res.Scored {
+		t.Errorf("with ForwardFrom: %+v, without: %+v", got, res)
+	}
+	if len(suffix.froms) == 0 || slices.ContainsFunc(suffix.froms, func(f int) bool { return f != T/2 }) {
+		t.Errorf("ForwardFrom called from %v, want %d each time", suffix.froms, T/2)
 	}
 
 	// A vocabulary that adds no BOS (BOS −1): llama.cpp leaves every chunk

@@ -254,6 +254,18 @@ func (m *Model) Forward(tokens []int, nseq, T int) ([]float32, error) {
 // ctx is looked at inside every block (as in BlockForwardContext) and before
 // the classifier, and a cancelled evaluation stops within moments.
 func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) ([]float32, error) {
+	return m.ForwardFrom(ctx, tokens, nseq, T, 0)
+}
+
+// ForwardFrom is ForwardContext returning the logits of positions from..T−1
+// of each sequence only ((nseq·(T−from))×Vocab, sequence after sequence):
+// llama.cpp's perplexity protocol scores the second half of each window,
+// and the classifier over the first half (a quarter of a small model's
+// flops at a 32k vocabulary) and its logits would be thrown away.
+func (m *Model) ForwardFrom(ctx context.Context, tokens []int, nseq, T, from int) ([]float32, error) {
+	if from < 0 || from >= max(T, 1) {
+		return nil, fmt.Errorf("forward: logits from position %d of %d-token sequences", from, T)
+	}
 	// A weight shorter than the config implies would be read out of range
 	// inside BLAS, a longer one silently misread.
 	if err := m.checkWeights(); err != nil {
@@ -289,5 +301,13 @@ func (m *Model) ForwardContext(ctx context.Context, tokens []int, nseq, T int) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return m.Head(x, nseq*T), nil
+	if from > 0 {
+		// Rows from..T−1 of each sequence to the front of x, in order: a
+		// row only ever moves to a lower index.
+		d, kept := m.Config.Dim, T-from
+		for k := 0; k < nseq; k++ {
+			copy(x[k*kept*d:(k+1)*kept*d], x[(k*T+from)*d:(k+1)*T*d])
+		}
+	}
+	return m.Head(x, nseq*(T-from)), nil
 }

@@ -268,6 +268,48 @@ func TestForwardBatchedEqualsPerSequence(t *testing.T) {
 	}
 }
 
+// TestForwardFrom checks that ForwardFrom returns the rows from..T−1 of
+// each sequence's logits, as ForwardContext computes them, and refuses a
+// start outside the sequence.
+func TestForwardFrom(t *testing.T) {
+	cfg := synthConfig()
+	m := randomModel(cfg, 7)
+	const nseq, T = 3, 19
+	tokens := randomTokens(nseq*T, cfg.Vocab, 9)
+	all, err := m.Forward(tokens, nseq, T)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := cfg.Vocab
+	for _, from := range []int{1, 9, T - 1} {
+		got, err := m.ForwardFrom(context.Background(), tokens, nseq, T, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := T - from
+		if len(got) != nseq*kept*V {
+			t.Fatalf("from %d: %d logits, want %d", from, len(got), nseq*kept*V)
+		}
+		for s := range nseq {
+			for p := from; p < T; p++ {
+				want := all[(s*T+p)*V : (s*T+p+1)*V]
+				row := got[(s*kept+p-from)*V : (s*kept+p-from+1)*V]
+				for i := range row {
+					// Only the classifier's GEMM blocking may differ.
+					if d := math.Abs(float64(row[i] - want[i])); !(d <= 1e-5) {
+						t.Fatalf("from %d sequence %d position %d logit %d: %g, ForwardContext %g", from, s, p, i, row[i], want[i])
+					}
+				}
+			}
+		}
+	}
+	for _, from := range []int{-1, T} {
+		if _, err := m.ForwardFrom(context.Background(), tokens, nseq, T, from); err == nil {
+			t.Errorf("from %d: no error", from)
+		}
+	}
+}
+
 func TestForwardConcurrent(t *testing.T) {
 	cfg := synthConfig()
 	m := randomModel(cfg, 9)
