@@ -155,7 +155,7 @@ func Bench(ctx context.Context, s BenchSpec) (*BenchResult, error) {
 		tokens := randomTokens(rng, s.EvalWindows*s.SeqLen, s.Shape.Vocab)
 		start = time.Now()
 		ppl, err := eval.Perplexity(ctx, m, tokens, m.Config.SeqLen, eval.PPLOptions{SeqLen: s.SeqLen, MaxWindows: s.EvalWindows, Progress: s.Progress,
-			BatchTokens: maxBatchTokens(&m.Config, s.SeqLen, evalBudget(&m.Config, s.MaxMemory))})
+			BatchTokens: maxBatchTokens(&m.Config, s.SeqLen, 0, evalBudget(&m.Config, s.MaxMemory))})
 		if err != nil {
 			return nil, err
 		}

@@ -55,19 +55,27 @@ func evalBudget(c *model.Config, maxMemory uint64) uint64 {
 	return min(memoryBudget(0), max(evalMinBytes, uint64(params)))
 }
 
-// forwardBytesPerToken is what one token costs in a forward pass: its
-// logits and the activations of one block (residual, normalised copy,
-// q/k/v, attention output, the MLP's gate, up and product), in float32.
-func forwardBytesPerToken(c *model.Config) uint64 {
-	return 4 * uint64(c.Vocab+4*c.Dim+2*c.QDim()+2*c.KVDim()+3*c.HiddenDim)
+// activationBytesPerToken is what one token costs in a forward pass
+// besides its logits: the activations of one block (residual, normalised
+// copy, q/k/v, attention output, the MLP's gate, up and product), in
+// float32.
+func activationBytesPerToken(c *model.Config) uint64 {
+	return 4 * uint64(4*c.Dim+2*c.QDim()+2*c.KVDim()+3*c.HiddenDim)
 }
 
-// maxBatchTokens is the evaluation batch in tokens that fits in share
-// bytes: at most eval's default of 64k, at least one window of T.
-func maxBatchTokens(c *model.Config, T int, share uint64) int {
-	n := share / max(forwardBytesPerToken(c), 1)
-	n = min(n, 1<<16)
-	return max(int(n)/T*T, T)
+// forwardBytesPerToken is a token's activations and its logits.
+func forwardBytesPerToken(c *model.Config) uint64 {
+	return activationBytesPerToken(c) + 4*uint64(c.Vocab)
+}
+
+// maxBatchTokens is the evaluation batch in tokens, whole windows of T,
+// that fits in share bytes when each window keeps the logits of its
+// positions from..T−1 (eval.LogitsFrom): at most eval's default of 64k
+// tokens, at least one window.
+func maxBatchTokens(c *model.Config, T, from int, share uint64) int {
+	per := uint64(T)*activationBytesPerToken(c) + uint64(T-from)*4*uint64(c.Vocab)
+	windows := min(share/max(per, 1), uint64((1<<16)/max(T, 1)))
+	return max(int(windows), 1) * T
 }
 
 // zeroShotMaxBatch is the sequences of at most contextLen tokens one

@@ -35,7 +35,7 @@ func TestBatchSizes(t *testing.T) {
 	c := model.LLaMA7B
 	per := forwardBytesPerToken(&c)
 	for _, share := range []uint64{0, 1 << 20, 1 << 30, 8 << 30, 1 << 40, math.MaxUint64} {
-		n := maxBatchTokens(&c, 2048, share)
+		n := maxBatchTokens(&c, 2048, 0, share)
 		if n%2048 != 0 || n < 2048 || n > 1<<16 {
 			t.Errorf("share %d: %d tokens: want whole windows of 2048, 1 to 32 of them", share, n)
 		}
@@ -48,8 +48,13 @@ func TestBatchSizes(t *testing.T) {
 	}
 	// A LLaMA-7B token costs 391 kB (128 kB of logits): 8 GB holds 9
 	// windows of 2048, not the default 64k tokens (25 GB).
-	if n := maxBatchTokens(&c, 2048, 8e9); n != 9*2048 {
+	if n := maxBatchTokens(&c, 2048, 0, 8e9); n != 9*2048 {
 		t.Errorf("7B in 8 GB: %d tokens, want %d", n, 9*2048)
+	}
+	// With the logits of the second half only (llama.cpp's protocol), a
+	// window costs 2048·263 kB + 1024·128 kB = 670 MB: 11 windows.
+	if n := maxBatchTokens(&c, 2048, 1024, 8e9); n != 11*2048 {
+		t.Errorf("7B in 8 GB, logits from 1024: %d tokens, want %d", n, 11*2048)
 	}
 }
 

@@ -65,7 +65,8 @@ func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *
 		fmt.Fprintf(s.progress, "ppl: %s: %d tokens\n", in.text.ref.Path, len(in.text.tokens))
 		o := in.opts
 		o.Progress = p.spec.Progress
-		o.BatchTokens = maxBatchTokens(&m.Config, windowLen(o.SeqLen, m), budget)
+		T := windowLen(o.SeqLen, m)
+		o.BatchTokens = maxBatchTokens(&m.Config, T, eval.LogitsFrom(o.Protocol, T), budget)
 		res, err := eval.Perplexity(ctx, m, in.text.tokens, m.Config.SeqLen, o)
 		if err != nil {
 			return fmt.Errorf("%s on %s: %w", s.name, in.text.ref.Path, err)
@@ -117,7 +118,7 @@ func (s *session) evaluate(ctx context.Context, p *prepared, out *Outcome, rec *
 		o := p.kldOpts
 		o.Progress = p.spec.Progress
 		// Two models' logits per batch.
-		o.BatchTokens = maxBatchTokens(&m.Config, windowLen(o.SeqLen, m), budget/2)
+		o.BatchTokens = maxBatchTokens(&m.Config, windowLen(o.SeqLen, m), 0, budget/2)
 		r, err := eval.KLD(ctx, dense, m, p.kld.tokens, m.Config.SeqLen, m.Config.Vocab, o)
 		if err != nil {
 			return fmt.Errorf("kld on %s: %w", p.kld.ref.Path, err)
