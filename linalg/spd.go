@@ -74,7 +74,8 @@ func InvCholeskyUpper(ctx context.Context, h []float64, n int) error {
 }
 
 // lowerCholesky factors a = LLᵀ in place and zeroes the strict upper
-// triangle, which the recursions multiply as part of general matrices.
+// triangle, which the triangular steps never write: InvCholeskyUpper's
+// factor, reversed, has its zeros below the diagonal from there.
 func lowerCholesky(ctx context.Context, a []float64, n int) error {
 	if err := cholLower(ctx, a, n, n); err != nil {
 		return err
