@@ -242,8 +242,6 @@ func finiteLL(ll float64) error {
 	return nil
 }
 
-// logProb is log softmax(row)[target], computed in float64 with the max
-// subtracted so large logits cannot overflow.
 // LogitsFrom is the first position of a window of T whose logits a
 // protocol scores: every shifted position for wanda, the second half for
 // llama.cpp (whose first half is only context). An LM with ForwardFrom is
@@ -273,6 +271,8 @@ func forwardFrom(ctx context.Context, lm LM, tokens []int, nseq, T, from int) ([
 	return logits, T, err
 }
 
+// logProb is log softmax(row)[target], computed in float64 with the max
+// subtracted so large logits cannot overflow.
 func logProb(row []float32, target int) float64 {
 	// The vectorised max is the exact float32 maximum; a NaN or +Inf logit
 	// still makes the sum below NaN, which finiteLL reports.

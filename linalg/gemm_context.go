@@ -40,10 +40,11 @@ func SgemmContext(ctx context.Context, tA, tB bool, m, n, k int, alpha float32, 
 // inSlabs runs part on the blocks [i0,i1)×[j0,j1) of an m×n product of
 // depth k, of about slabFlops each, checking ctx before each one. A slab of
 // rows multiplies all of op(B) (k×n) and a slab of columns all of op(A)
-// (m×k), each packed again per slab: C is cut along its longer side, so
-// that the smaller operand is the one packed again: ADMM's down_proj
-// product (4096×11008 by 11008×11008) takes 1.11–1.15× one Sgemm's time in
-// slabs of rows, 1.04–1.05× in slabs of columns. Slabs are multiples of 64 wide, gonum's block of C.
+// (m×k), and the slab's call packs that operand again. So C is cut along
+// its longer side, and the smaller operand is the one packed per slab:
+// ADMM's down_proj product (4096×11008 by 11008×11008) takes 1.11–1.15×
+// one Sgemm's time in slabs of rows, 1.04–1.05× in slabs of columns.
+// Slabs are multiples of 64 wide, gonum's block of C.
 func inSlabs(ctx context.Context, m, n, k int, part func(i0, i1, j0, j1 int)) error {
 	flops := slabFlopsGo
 	if backendName == "openblas" {

@@ -10,8 +10,7 @@ import (
 
 // TestSgemmContext compares SgemmContext in small slabs with one Sgemm
 // call (transposes, alpha, beta, slabs of rows and of columns, sizes not
-// multiple of a slab) and
-// checks that a cancelled context stops it.
+// multiple of a slab) and checks that a cancelled context stops it.
 func TestSgemmContext(t *testing.T) {
 	defer func(a, b int) { slabFlopsBLAS, slabFlopsGo = a, b }(slabFlopsBLAS, slabFlopsGo)
 	slabFlopsBLAS, slabFlopsGo = 1<<12, 1<<12

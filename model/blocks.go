@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/safetensors"
@@ -66,25 +67,10 @@ type blockSource struct {
 	// use at once.
 	mu   sync.Mutex
 	free []*Block
-	// checked marks the linears (7 per block) found finite: a checkpoint
-	// does not change while open, and an evaluation reads every block
-	// once per batch.
-	checked []bool
-}
-
-func (src *blockSource) wasChecked(l, i int) bool {
-	src.mu.Lock()
-	defer src.mu.Unlock()
-	return len(src.checked) > l*len(blockMatrixRoles)+i && src.checked[l*len(blockMatrixRoles)+i]
-}
-
-func (src *blockSource) markChecked(l, i int) {
-	src.mu.Lock()
-	defer src.mu.Unlock()
-	if len(src.checked) == 0 {
-		src.checked = make([]bool, src.cfg.Layers*len(blockMatrixRoles))
-	}
-	src.checked[l*len(blockMatrixRoles)+i] = true
+	// checked marks the linears (7 per block, LinearNames order) found
+	// finite: a checkpoint does not change while open, and an evaluation
+	// reads every block once per batch.
+	checked []atomic.Bool
 }
 
 // blockStore is a streaming model's blocks: its source and the pruned
@@ -274,11 +260,11 @@ func (src *blockSource) readLinear(l, i int, dst []float32) error {
 	if err := src.tensors.read(name, dst); err != nil {
 		return err
 	}
-	if !src.wasChecked(l, i) {
+	if checked := &src.checked[l*len(blockMatrixRoles)+i]; !checked.Load() {
 		if err := finiteTensor(name, dst); err != nil {
 			return err
 		}
-		src.markChecked(l, i)
+		checked.Store(true)
 	}
 	if src.rotateHalf {
 		permuteRole(c, role, dst, false)
@@ -422,7 +408,8 @@ func openStreaming(cfg Config, tensors tensorReader, name namer, rotateHalf bool
 			}
 		}
 	}
-	src := &blockSource{cfg: cfg, tensors: tensors, name: name, rotateHalf: rotateHalf, closer: closer}
+	src := &blockSource{cfg: cfg, tensors: tensors, name: name, rotateHalf: rotateHalf, closer: closer,
+		checked: make([]atomic.Bool, cfg.Layers*len(blockMatrixRoles))}
 	return &Model{Config: cfg, Weights: w, store: &blockStore{src: src, owner: true}}, nil
 }
 

@@ -58,8 +58,7 @@ func ReadFloat32At(r io.ReaderAt, off int64, dt DType, dst []float32) error {
 			return err
 		}
 		out := dst[lo:hi]
-		// One loop per dtype: a switch inside the loop cost more than the
-		// conversion it chose.
+		// The dtype is chosen once per slice, not once per value.
 		linalg.ParallelFor(len(out), func(a, b int) {
 			switch dt {
 			case F32:
