@@ -61,7 +61,7 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 		var local []F
 		buf := make([]F, chunk)
 		for c := c0; c < c1; c++ {
-			b, in := scanBracket(scores[c*chunk:min((c+1)*chunk, n)], lo, hi, buf)
+			b, in := linalg.ScanBracket(scores[c*chunk:min((c+1)*chunk, n)], lo, hi, buf)
 			below[c] = b
 			local = append(local, buf[:in]...)
 		}
@@ -98,7 +98,7 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 	linalg.ParallelFor(nc, func(c0, c1 int) {
 		for c := c0; c < c1; c++ {
 			end := min((c+1)*chunk, n)
-			equal[c] = maskBelow(scores[c*chunk:end], t, mask[c*chunk:end])
+			equal[c] = linalg.MaskBelow(scores[c*chunk:end], t, mask[c*chunk:end])
 		}
 	})
 	// The ties in index order: chunk c takes quota[c] of them.
@@ -120,60 +120,6 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 			}
 		}
 	})
-}
-
-// The two passes' loops below are functions with no call inside (inline
-// in the closures above, their counters lived on the stack, spilled around
-// append), and each walks the two halves of its chunk in step: two streams
-// of loads in flight instead of one took a 4096² selection from 60 to 44 ms
-// here (BenchmarkSelectPerMatrix), the loads, not the compares, being what
-// a pass waits on.
-
-// scanBracket ranks the scores, returns how many are below lo, and writes
-// those inside [lo, hi] to the front of buf (len(buf) ≥ len(scores)), in
-// no particular order, returning their count. The copy is unconditional
-// and only the count moves: r < lo and r > hi each hold for a random part
-// of the scores, so a branch on them would mispredict often.
-func scanBracket[F Float](scores []F, lo, hi F, buf []F) (below, inside int) {
-	h := len(scores) / 2
-	a, b := scores[:h], scores[h:2*h]
-	buf = buf[:len(scores)]
-	for i := range a {
-		ra, rb := rank(a[i]), rank(b[i])
-		ba, bb := b2i(ra < lo), b2i(rb < lo)
-		below += ba + bb
-		buf[inside] = ra
-		inside += 1 - (ba | b2i(ra > hi))
-		buf[inside] = rb
-		inside += 1 - (bb | b2i(rb > hi))
-	}
-	if len(scores)%2 == 1 {
-		r := rank(scores[len(scores)-1])
-		bl := b2i(r < lo)
-		below += bl
-		buf[inside] = r
-		inside += 1 - (bl | b2i(r > hi))
-	}
-	return below, inside
-}
-
-// maskBelow writes mask[i] = rank(scores[i]) < t and returns how many
-// ranks equal t.
-func maskBelow[F Float](scores []F, t F, mask Mask) (equal int) {
-	h := len(scores) / 2
-	a, b := scores[:h], scores[h:2*h]
-	ma, mb := mask[:h], mask[h:2*h]
-	for i := range a {
-		ra, rb := rank(a[i]), rank(b[i])
-		ma[i], mb[i] = ra < t, rb < t
-		equal += b2i(ra == t) + b2i(rb == t)
-	}
-	if len(scores)%2 == 1 {
-		r := rank(scores[len(scores)-1])
-		mask[len(scores)-1] = r < t
-		equal += b2i(r == t)
-	}
-	return equal
 }
 
 // selectFallbacks counts the parallel selections whose bracket missed and
@@ -215,11 +161,4 @@ func splitmix(x uint64) uint64 {
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
 	return x ^ (x >> 31)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
