@@ -9,7 +9,8 @@
 // The iterations run in float32, as the reference's do, through
 // linalg.SgemmContext: one out×in by in×in product each, written in the
 // delta form ΔB = ρ(Z−U−B₀)·A⁻¹ so that no right-hand side is formed. A⁻¹
-// is factorised and inverted in float64 and rounded once; it is computed
+// is factorised and inverted in float32, or in float64 and rounded once
+// when a probe finds the float32 inverse off by more than 1e-4; it is computed
 // once per input statistics and (percdamp, ρ) and shared through
 // prune.Stats.Memo by the linears with the same inputs (q/k/v, gate/up).
 // The float64 iteration stays in the tests (refSystem) as the reference

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"time"
+
+	"gonum.org/v1/gonum/floats"
 
 	"github.com/prunebench/prunebench/linalg"
 	"github.com/prunebench/prunebench/model"
@@ -23,9 +26,9 @@ const choleskyRetries = 4
 
 // system is one layer's preconditioned problem, stored transposed from
 // PRUNING.md §6 (W layout, out×in) so that masks and output need no
-// transposes. The iterations run in float32, as the reference's do; the
-// factorisation and inverse of A = G+λI+ρI run in float64 and only the
-// finished A⁻¹ is rounded to float32 (see factor).
+// transposes. The iterations run in float32, as the reference's do, and so
+// does the inverse of A = G+λI+ρI unless its error is found too large,
+// when it is computed in float64 and rounded (see newFactor).
 //
 // The right-hand side is never formed: with RHS = B₀(A−ρI) (A symmetric,
 // W layout), the B-update Bᵀ = (RHS + ρ(Z−U))·A⁻¹ is
@@ -42,7 +45,7 @@ type system struct {
 }
 
 // factor is A⁻¹ = (G+λI+ρI)⁻¹ in float32, with the notes of the retries
-// that found it. It is computed once per (statistics, percdamp, ρ) and
+// (and of a fall-back to float64) that found it. It is computed once per (statistics, percdamp, ρ) and
 // shared read-only through prune.Stats.Memo by every linear reading the
 // same input (q/k/v, gate/up).
 type factor struct {
@@ -134,32 +137,65 @@ func newSystem(ctx context.Context, w *model.Linear, st *prune.Stats, o Options)
 	return s, nil
 }
 
-// newFactor computes A⁻¹ in float64 and rounds it to float32 once. λ enters
-// both A and the right-hand side B₀(A−ρI), so a retry with more damping
-// changes the ridge, not just the step: the result stays the solution of a
-// (more strongly) damped least-squares problem.
+// factorTol is the largest relative error a float32 A⁻¹ may have, as
+// probeError bounds it, before it is recomputed in float64: the golden
+// tolerance on weights (1e-4 of the largest). The golden cases land 2–6e-6
+// from the reference's weights with either factor (TestPrecisionOfFactor),
+// and synthetic 2048-wide Grams with one input direction carrying up to
+// 99% of every input's energy (condition number up to 1,640 at the
+// default damping, near the bound n/(λ+ρ)) give 1.2e-5.
+const factorTol = 1e-4
+
+// probeSeed fixes probeError's random vectors, so that the choice of
+// precision repeats from run to run.
+const probeSeed = 0x5eed
+
+// newFactor computes A⁻¹ = (D⁻¹GD⁻¹ + (λ+ρ)I)⁻¹, first in float32 (the
+// reference's precision, at half the float64 time) and then, when that
+// factorisation fails or probeError puts its error above factorTol, in
+// float64, rounded to float32 once. A float32 failure moves to float64 at
+// the same λ; only a float64 failure raises it. λ enters both A and the
+// right-hand side B₀(A−ρI), so a retry with more damping changes the
+// ridge, not just the step: the result stays the solution of a (more
+// strongly) damped least-squares problem.
 //
-// Why float64 here: the golden cases' errors and weights are the same with
-// an A⁻¹ inverted in float32 or float64 at their tolerances, but a float32
-// Cholesky of a 4096-wide Gram with near-collinear inputs loses digits in
-// proportion to its condition number (up to ~n/(λ+ρ)), while the O(n³)
-// factorisation is a small part of the time (one product's worth against
-// 20); the iterations themselves only ever multiply by A⁻¹.
+// A float32 Cholesky loses digits in proportion to A's condition number,
+// which is at most 1 + n/(λ+ρ) (D⁻¹GD⁻¹ has a unit diagonal), so small ρ
+// and wide layers are where the float64 route is needed; the iterations
+// themselves only ever multiply by A⁻¹, in float32.
 func newFactor(ctx context.Context, gram, d []float64, percdamp, rho float64) (*factor, error) {
 	start := time.Now()
 	n := len(d)
-	a := make([]float64, n*n)
 	meanDiag := 0.0
 	for j, dj := range d {
 		meanDiag += gram[j*n+j] / (dj * dj)
 	}
 	lambda := percdamp * meanDiag / float64(max(n, 1))
-	f := &factor{}
+	f := &factor{ainv: make([]float32, n*n)}
+	normalised(f.ainv, gram, d, lambda+rho)
+	err := linalg.InvertSPD(ctx, f.ainv, n)
+	float32Failed := false
+	switch {
+	case err == nil:
+		e := probeError(f.ainv, gram, d, lambda+rho)
+		if e <= factorTol {
+			f.secs = time.Since(start).Seconds()
+			return f, nil
+		}
+		f.notes = append(f.notes, fmt.Sprintf("float32 inverse of G+λI+ρI off by up to %.2g (more than %g): computed in float64", e, factorTol))
+	case errors.Is(err, linalg.ErrNotPositiveDefinite):
+		float32Failed = true // noted below if float64 succeeds at this λ
+	default:
+		return nil, err
+	}
+	a := make([]float64, n*n)
 	for try := 0; ; try++ {
 		normalised(a, gram, d, lambda+rho)
 		err := linalg.InvertSPD(ctx, a, n)
 		if err == nil {
-			f.ainv = make([]float32, n*n)
+			if float32Failed && try == 0 {
+				f.notes = append(f.notes, fmt.Sprintf("float32 cholesky of G+λI+ρI failed with λ = %g: computed in float64", lambda))
+			}
 			linalg.ParallelFor(n, func(lo, hi int) {
 				for i := lo * n; i < hi*n; i++ {
 					f.ainv[i] = float32(a[i])
@@ -181,17 +217,69 @@ func newFactor(ctx context.Context, gram, d []float64, percdamp, rho float64) (*
 }
 
 // normalised writes D⁻¹·XX·D⁻¹ + shift·I into a.
-func normalised(a, gram, d []float64, shift float64) {
+func normalised[F linalg.Float](a []F, gram, d []float64, shift float64) {
 	n := len(d)
 	linalg.ParallelFor(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			row, src := a[i*n:(i+1)*n], gram[i*n:(i+1)*n]
 			for j, v := range src {
-				row[j] = v / (d[i] * d[j])
+				row[j] = F(v / (d[i] * d[j]))
 			}
-			row[i] += shift
+			row[i] += F(shift)
 		}
 	})
+}
+
+// probeError bounds the relative error of x (n×n), a computed inverse of
+// A = D⁻¹GD⁻¹ + shift·I, on two fixed random vectors v: with y = x·v and
+// r = A·y − v (in float64), y's error A⁻¹r is at most ‖r‖/shift, as
+// A ⪰ shift·I (G is positive semidefinite); the larger of the two
+// ‖r‖/(shift·‖y‖) is returned. On the synthetic Grams of factorTol it came
+// out at 1.0–1.9× the whole inverse's relative (Frobenius) error.
+func probeError(x []float32, gram, d []float64, shift float64) float64 {
+	n := len(d)
+	const probes = 2
+	rng := rand.New(rand.NewPCG(probeSeed, uint64(n)))
+	v := make([][]float64, probes)
+	y := make([][]float64, probes)
+	r := make([][]float64, probes)
+	for p := range v {
+		v[p], y[p], r[p] = make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range v[p] {
+			v[p][i] = rng.NormFloat64()
+		}
+	}
+	// y = x·v: x (n,n) @ v (n,) -> y (n,), both probes per row of x.
+	linalg.ParallelFor(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := x[i*n : (i+1)*n]
+			for p := range probes {
+				s := 0.0
+				for j, xv := range row {
+					s += float64(xv) * v[p][j]
+				}
+				y[p][i] = s
+			}
+		}
+	})
+	// r = A·y − v, A's row i being G's row i scaled by 1/(d_i·d_j).
+	linalg.ParallelFor(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := gram[i*n : (i+1)*n]
+			for p := range probes {
+				s := 0.0
+				for j, g := range row {
+					s += g / d[j] * y[p][j]
+				}
+				r[p][i] = s/d[i] + shift*y[p][i] - v[p][i]
+			}
+		}
+	})
+	worst := 0.0
+	for p := range probes {
+		worst = max(worst, floats.Norm(r[p], 2)/(shift*floats.Norm(y[p], 2)))
+	}
+	return worst
 }
 
 // absB0 returns |B₀| in W layout in float64: the normmag (Wanda) score of

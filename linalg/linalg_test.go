@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
@@ -141,10 +142,11 @@ func TestParallelFor(t *testing.T) {
 	}
 }
 
-// TestDsyrk checks the backend's Dsyrk (which the OpenBLAS backend splits
-// into per-core triangles and rectangles above 2¹⁸ multiply-adds) against
-// the naive product, and that the other triangle is left alone.
-func TestDsyrk(t *testing.T) {
+// TestSyrk checks the backend's Dsyrk and Ssyrk (which the OpenBLAS
+// backend splits into per-core triangles and rectangles above 2¹⁸
+// multiply-adds) against the naive float64 product, and that the other
+// triangle is left alone.
+func TestSyrk(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, sz := range [][2]int{{5, 3}, {101, 61}, {300, 17}} {
 		for _, ul := range []blas.Uplo{blas.Lower, blas.Upper} {
@@ -164,22 +166,39 @@ func TestDsyrk(t *testing.T) {
 					}
 					want := append([]float64(nil), c...)
 					naiveGemm(tr, !tr, n, n, k, 0.7, a, lda, a, lda, 0.3, want, ldc)
-					orig := append([]float64(nil), c...)
-					blas64.Implementation().Dsyrk(ul, trans(tr), n, k, 0.7, a, lda, 0.3, c, ldc)
-					for i := range n {
-						for j := range n {
-							in := (ul == blas.Lower && j <= i) || (ul == blas.Upper && j >= i)
-							w := orig[i*ldc+j]
-							if in {
-								w = want[i*ldc+j]
-							}
-							if d := math.Abs(c[i*ldc+j] - w); !(d <= 1e-12*float64(k)) {
-								t.Fatalf("[%d,%d] (in triangle: %v) = %g, want %g", i, j, in, c[i*ldc+j], w)
-							}
-						}
-					}
+					c64 := slices.Clone(c)
+					blas64.Implementation().Dsyrk(ul, trans(tr), n, k, 0.7, a, lda, 0.3, c64, ldc)
+					checkSyrk(t, "Dsyrk", ul, n, ldc, c64, c, want, 1e-12*float64(k))
+					a32, c32 := narrow(a), narrow(c)
+					blas32.Implementation().Ssyrk(ul, trans(tr), n, k, 0.7, a32, lda, 0.3, c32, ldc)
+					checkSyrk(t, "Ssyrk", ul, n, ldc, c32, narrow(c), want, 1e-5*float64(k))
 				})
 			}
 		}
 	}
+}
+
+// checkSyrk compares got's triangle ul with want and the other with orig.
+func checkSyrk[F Float](t *testing.T, name string, ul blas.Uplo, n, ldc int, got, orig []F, want []float64, tol float64) {
+	t.Helper()
+	for i := range n {
+		for j := range n {
+			in := (ul == blas.Lower && j <= i) || (ul == blas.Upper && j >= i)
+			w := float64(orig[i*ldc+j])
+			if in {
+				w = want[i*ldc+j]
+			}
+			if d := math.Abs(float64(got[i*ldc+j]) - w); !(d <= tol) {
+				t.Fatalf("%s: [%d,%d] (in triangle: %v) = %g, want %g", name, i, j, in, got[i*ldc+j], w)
+			}
+		}
+	}
+}
+
+func narrow(x []float64) []float32 {
+	y := make([]float32, len(x))
+	for i, v := range x {
+		y[i] = float32(v)
+	}
+	return y
 }

@@ -73,11 +73,15 @@ func (o openblas) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []f
 		return
 	}
 	splitGemm(m, n, k, func(i0, i1, j0, j1 int) {
-		C.cblas_sgemm(C.CblasRowMajor, cTrans(tA), cTrans(tB), C.blasint(i1-i0), C.blasint(j1-j0), C.blasint(k),
-			C.float(alpha), (*C.float)(&a[opOffset(tA != blas.NoTrans, i0, lda)]), C.blasint(lda),
-			(*C.float)(&b[opOffset(tB == blas.NoTrans, j0, ldb)]), C.blasint(ldb),
-			C.float(beta), (*C.float)(&c[i0*ldc+j0]), C.blasint(ldc))
+		sgemm(tA, tB, i1-i0, j1-j0, k, alpha, a[opOffset(tA != blas.NoTrans, i0, lda):], lda,
+			b[opOffset(tB == blas.NoTrans, j0, ldb):], ldb, beta, c[i0*ldc+j0:], ldc)
 	})
+}
+
+func sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	C.cblas_sgemm(C.CblasRowMajor, cTrans(tA), cTrans(tB), C.blasint(m), C.blasint(n), C.blasint(k),
+		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb),
+		C.float(beta), (*C.float)(&c[0]), C.blasint(ldc))
 }
 
 func (o openblas) Dgemm(tA, tB blas.Transpose, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
@@ -115,21 +119,33 @@ func splitGemm(m, n, k int, part func(i0, i1, j0, j1 int)) {
 }
 
 func (o openblas) Dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64, a []float64, lda int, beta float64, c []float64, ldc int) {
+	splitSyrk(ul, t, n, k, alpha, a, lda, beta, c, ldc, o.Implementation.Dsyrk, dsyrk, dgemm)
+}
+
+func (o openblas) Ssyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float32, a []float32, lda int, beta float32, c []float32, ldc int) {
+	splitSyrk(ul, t, n, k, alpha, a, lda, beta, c, ldc, o.Implementation.Ssyrk, ssyrk, sgemm)
+}
+
+// splitSyrk is syrk on all cores (OpenBLAS's syrk, one call per core), or
+// gonum's routine (fallback) on arguments OpenBLAS must not see.
+func splitSyrk[F Float](ul blas.Uplo, t blas.Transpose, n, k int, alpha F, a []F, lda int, beta F, c []F, ldc int,
+	fallback, syrk func(ul blas.Uplo, t blas.Transpose, n, k int, alpha F, a []F, lda int, beta F, c []F, ldc int),
+	gemm func(tA, tB blas.Transpose, m, n, k int, alpha F, a []F, lda int, b []F, ldb int, beta F, c []F, ldc int)) {
 	rowsA, colsA := n, k
 	if t != blas.NoTrans {
 		rowsA, colsA = k, n
 	}
 	if n <= 0 || k <= 0 || lda < max(1, colsA) || ldc < max(1, n) || len(a) < (rowsA-1)*lda+colsA || len(c) < (n-1)*ldc+n {
-		o.Implementation.Dsyrk(ul, t, n, k, alpha, a, lda, beta, c, ldc)
+		fallback(ul, t, n, k, alpha, a, lda, beta, c, ldc)
 		return
 	}
 	workers := runtime.GOMAXPROCS(0)
 	if n*n*k/2 < splitMin || workers == 1 || n < 2*workers {
-		dsyrk(ul, t, n, k, alpha, a, lda, beta, c, ldc)
+		syrk(ul, t, n, k, alpha, a, lda, beta, c, ldc)
 		return
 	}
 	// Worker w owns rows [r_w, r_w+1) of C: a triangle on the diagonal
-	// (Dsyrk) and the rectangle beside it (Dgemm). The bounds equalise the
+	// (syrk) and the rectangle beside it (gemm). The bounds equalise the
 	// areas: n·sqrt(w/W) for the lower triangle, mirrored for the upper.
 	bounds := make([]int, workers+1)
 	for w := range bounds {
@@ -150,13 +166,13 @@ func (o openblas) Dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64,
 			if r0 == r1 {
 				continue
 			}
-			dsyrk(ul, t, r1-r0, k, alpha, a[opOffset(tr, r0, lda):], lda, beta, c[r0*ldc+r0:], ldc)
+			syrk(ul, t, r1-r0, k, alpha, a[opOffset(tr, r0, lda):], lda, beta, c[r0*ldc+r0:], ldc)
 			c0, c1 := 0, r0
 			if ul == blas.Upper {
 				c0, c1 = r1, n
 			}
 			if c1 > c0 {
-				dgemm(opA, opB, r1-r0, c1-c0, k, alpha, a[opOffset(tr, r0, lda):], lda,
+				gemm(opA, opB, r1-r0, c1-c0, k, alpha, a[opOffset(tr, r0, lda):], lda,
 					a[opOffset(tr, c0, lda):], lda, beta, c[r0*ldc+c0:], ldc)
 			}
 		}
@@ -168,7 +184,12 @@ func dsyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float64, a []float64,
 		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), C.double(beta), (*C.double)(&c[0]), C.blasint(ldc))
 }
 
-// Dtrsm and Dtrmm run on the calling goroutine, as one OpenBLAS thread:
+func ssyrk(ul blas.Uplo, t blas.Transpose, n, k int, alpha float32, a []float32, lda int, beta float32, c []float32, ldc int) {
+	C.cblas_ssyrk(C.CblasRowMajor, cUplo(ul), cTrans(t), C.blasint(n), C.blasint(k),
+		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), C.float(beta), (*C.float)(&c[0]), C.blasint(ldc))
+}
+
+// The triangular routines run on the calling goroutine, as one OpenBLAS thread:
 // callers share the independent rows (or columns) of B among the cores.
 func (o openblas) Dtrsm(s blas.Side, ul blas.Uplo, tA blas.Transpose, d blas.Diag, m, n int, alpha float64, a []float64, lda int, b []float64, ldb int) {
 	if !triangularFits(s, m, n, len(a), lda, len(b), ldb) {
@@ -186,6 +207,24 @@ func (o openblas) Dtrmm(s blas.Side, ul blas.Uplo, tA blas.Transpose, d blas.Dia
 	}
 	C.cblas_dtrmm(C.CblasRowMajor, cSide(s), cUplo(ul), cTrans(tA), cDiag(d), C.blasint(m), C.blasint(n),
 		C.double(alpha), (*C.double)(&a[0]), C.blasint(lda), (*C.double)(&b[0]), C.blasint(ldb))
+}
+
+func (o openblas) Strsm(s blas.Side, ul blas.Uplo, tA blas.Transpose, d blas.Diag, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int) {
+	if !triangularFits(s, m, n, len(a), lda, len(b), ldb) {
+		o.Implementation.Strsm(s, ul, tA, d, m, n, alpha, a, lda, b, ldb)
+		return
+	}
+	C.cblas_strsm(C.CblasRowMajor, cSide(s), cUplo(ul), cTrans(tA), cDiag(d), C.blasint(m), C.blasint(n),
+		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb))
+}
+
+func (o openblas) Strmm(s blas.Side, ul blas.Uplo, tA blas.Transpose, d blas.Diag, m, n int, alpha float32, a []float32, lda int, b []float32, ldb int) {
+	if !triangularFits(s, m, n, len(a), lda, len(b), ldb) {
+		o.Implementation.Strmm(s, ul, tA, d, m, n, alpha, a, lda, b, ldb)
+		return
+	}
+	C.cblas_strmm(C.CblasRowMajor, cSide(s), cUplo(ul), cTrans(tA), cDiag(d), C.blasint(m), C.blasint(n),
+		C.float(alpha), (*C.float)(&a[0]), C.blasint(lda), (*C.float)(&b[0]), C.blasint(ldb))
 }
 
 // triangularFits mirrors gonum's bounds checks of Dtrsm and Dtrmm (A is
