@@ -3,6 +3,16 @@
 DATA selc_neginf<>+0(SB)/4, $0xFF800000
 GLOBL selc_neginf<>(SB), RODATA|NOPTR, $4
 
+// SUM_LANES_Y12_AX adds Y12's 8 int32 lanes into AX (clobbers X1).
+#define SUM_LANES_Y12_AX \
+	VEXTRACTI128 $1, Y12, X1 \
+	VPADDD       X1, X12, X12 \
+	VPSHUFD      $0x4E, X12, X1 \
+	VPADDD       X1, X12, X12 \
+	VPSHUFD      $0xB1, X12, X1 \
+	VPADDD       X1, X12, X12 \
+	VMOVD        X12, AX
+
 // func scanBracketAVX2(x *float32, n int, lo, hi float32, buf *float32) (below, inside int)
 //
 // ScanBracket on x[0:n], n a positive multiple of 8: 8 ranks at a time
@@ -48,13 +58,7 @@ scannext:
 	DECQ         CX
 	JNZ          scanloop
 
-	VEXTRACTI128 $1, Y12, X1
-	VPADDD       X1, X12, X12
-	VPSHUFD      $0x4E, X12, X1
-	VPADDD       X1, X12, X12
-	VPSHUFD      $0xB1, X12, X1
-	VPADDD       X1, X12, X12
-	VMOVD        X12, AX
+	SUM_LANES_Y12_AX
 	VZEROUPPER
 	MOVQ         AX, below+32(FP)
 	MOVQ         R8, inside+40(FP)
@@ -91,13 +95,7 @@ maskloop:
 	DECQ         CX
 	JNZ          maskloop
 
-	VEXTRACTI128 $1, Y12, X1
-	VPADDD       X1, X12, X12
-	VPSHUFD      $0x4E, X12, X1
-	VPADDD       X1, X12, X12
-	VPSHUFD      $0xB1, X12, X1
-	VPADDD       X1, X12, X12
-	VMOVD        X12, AX
+	SUM_LANES_Y12_AX
 	VZEROUPPER
 	MOVQ         AX, equal+32(FP)
 	RET
