@@ -45,9 +45,9 @@ type system struct {
 }
 
 // factor is A⁻¹ = (G+λI+ρI)⁻¹ in float32, with the notes of the retries
-// (and of a fall-back to float64) that found it. It is computed once per (statistics, percdamp, ρ) and
-// shared read-only through prune.Stats.Memo by every linear reading the
-// same input (q/k/v, gate/up).
+// (and of a fall-back to float64) that found it. It is computed once per
+// (statistics, percdamp, ρ) and shared read-only through prune.Stats.Memo
+// by every linear reading the same input (q/k/v, gate/up).
 type factor struct {
 	ainv  []float32
 	notes []string
@@ -225,7 +225,7 @@ func normalised[F linalg.Float](a []F, gram, d []float64, shift float64) {
 			for j, v := range src {
 				row[j] = F(v / (d[i] * d[j]))
 			}
-			row[i] += F(shift)
+			row[i] = F(src[i]/(d[i]*d[i]) + shift) // one rounding in float32
 		}
 	})
 }
