@@ -3,6 +3,13 @@
 DATA selc_neginf<>+0(SB)/4, $0xFF800000
 GLOBL selc_neginf<>(SB), RODATA|NOPTR, $4
 
+// LOAD_RANK_Y0 loads 8 scores from (SI) into Y0 as ranks: NaN becomes
+// −Inf (Y13 holds −Inf; clobbers Y1).
+#define LOAD_RANK_Y0 \
+	VMOVUPS      (SI), Y0 \
+	VCMPPS       $0x03, Y0, Y0, Y1 \
+	VBLENDVPS    Y1, Y13, Y0, Y0
+
 // SUM_LANES_Y12_AX adds Y12's 8 int32 lanes into AX (clobbers X1).
 #define SUM_LANES_Y12_AX \
 	VEXTRACTI128 $1, Y12, X1 \
@@ -32,9 +39,7 @@ TEXT ·scanBracketAVX2(SB), NOSPLIT, $32-48
 	SHRQ         $3, CX
 
 scanloop:
-	VMOVUPS      (SI), Y0
-	VCMPPS       $0x03, Y0, Y0, Y1          // NaN
-	VBLENDVPS    Y1, Y13, Y0, Y0            // r = NaN ? −Inf : x
+	LOAD_RANK_Y0
 	VCMPPS       $0x11, Y15, Y0, Y2         // r < lo
 	VCMPPS       $0x1E, Y14, Y0, Y3         // r > hi
 	VPSUBD       Y2, Y12, Y12
@@ -79,9 +84,7 @@ TEXT ·maskBelowAVX2(SB), NOSPLIT, $0-40
 	SHRQ         $3, CX
 
 maskloop:
-	VMOVUPS      (SI), Y0
-	VCMPPS       $0x03, Y0, Y0, Y1          // NaN
-	VBLENDVPS    Y1, Y13, Y0, Y0            // r = NaN ? −Inf : x
+	LOAD_RANK_Y0
 	VCMPPS       $0x11, Y15, Y0, Y2         // r < t
 	VCMPPS       $0x00, Y15, Y0, Y3         // r == t
 	VPSUBD       Y3, Y12, Y12
