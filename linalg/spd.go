@@ -3,6 +3,7 @@ package linalg
 import (
 	"context"
 	"errors"
+	"math"
 	"slices"
 
 	"gonum.org/v1/gonum/blas"
@@ -103,14 +104,44 @@ func InvertSPD[F Float](ctx context.Context, a []F, n int) error {
 	if err := lauum(ctx, k, a, n, n); err != nil {
 		return err
 	}
-	ParallelFor(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			for j := 0; j < i; j++ {
-				a[j*n+i] = a[i*n+j]
+	mirrorLower(a, n)
+	return nil
+}
+
+// mirrorTile is the side of mirrorLower's tiles: a 64×64 float32 tile and
+// its mirror are 32 KiB, within L1 and L2.
+const mirrorTile = 64
+
+// mirrorLower copies the strict lower triangle of the n×n matrix a onto its
+// upper triangle, tile by tile: row by row, every write of the mirror went
+// to another cache line (BenchmarkMirrorLower, n = 4096: 88 ms row by row,
+// 27 ms tiled).
+// The lower-triangle tiles are numbered k = bi(bi+1)/2 + bj (bj ≤ bi) and
+// shared among the cores in equal counts.
+func mirrorLower[F Float](a []F, n int) {
+	nb := (n + mirrorTile - 1) / mirrorTile
+	ParallelFor(nb*(nb+1)/2, func(lo, hi int) {
+		bi := int((math.Sqrt(float64(8*lo+1)) - 1) / 2)
+		for bi*(bi+1)/2 > lo {
+			bi--
+		}
+		for (bi+1)*(bi+2)/2 <= lo {
+			bi++
+		}
+		bj := lo - bi*(bi+1)/2
+		for k := lo; k < hi; k++ {
+			i0, j0 := bi*mirrorTile, bj*mirrorTile
+			i1, j1 := min(i0+mirrorTile, n), min(j0+mirrorTile, n)
+			for i := i0; i < i1; i++ {
+				for j := j0; j < min(j1, i); j++ {
+					a[j*n+i] = a[i*n+j]
+				}
+			}
+			if bj++; bj > bi {
+				bi, bj = bi+1, 0
 			}
 		}
 	})
-	return nil
 }
 
 // InvCholeskyUpper replaces the symmetric positive definite n×n matrix h by
