@@ -73,25 +73,18 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 	for c := 0; c < nc; c++ {
 		nBelow += below[c]
 	}
-	var cand []F
-	if len(parts) == 1 {
-		cand = parts[0]
-	} else {
-		cand = slices.Concat(parts...)
+	inside := 0
+	for _, p := range parts {
+		inside += len(p)
 	}
-	if nBelow > k-1 || nBelow+len(cand) <= k-1 {
+	if nBelow > k-1 || nBelow+inside <= k-1 {
 		selectFallbacks.Add(1)
 		clear(mask[:n])
 		pruneSmallest(scores, k, mask, make([]F, n))
 		return
 	}
-	t := kthSmallest(cand, k-1-nBelow)
-	nLess := nBelow
-	for _, r := range cand {
-		if r < t {
-			nLess++
-		}
-	}
+	t, less := kthOfParts(parts, k-1-nBelow, lo, hi)
+	nLess := nBelow + less
 
 	// Pass 2: prune below t, count the ties per chunk.
 	var equal [selectChunks]int
@@ -120,6 +113,74 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 			}
 		}
 	})
+}
+
+// histogramBuckets is how many linear buckets kthOfParts spreads the
+// bracketed scores over: a few hundred scores a bucket at 4096².
+const histogramBuckets = 1 << 12
+
+// kthOfParts returns the r-th smallest (0-based) of the scores in parts,
+// all inside [lo, hi], and how many of them are smaller, on all cores: a
+// histogram over linear buckets between lo and hi (a score's bucket is
+// monotone in the score) finds the bucket holding rank r, and only that
+// bucket's scores are then selected among. The sequential quickselect of
+// all of them was a third of a 4096² selection (BenchmarkSelectPerMatrix).
+// With an infinite bound the buckets are undefined, and the quickselect
+// runs.
+func kthOfParts[F Float](parts [][]F, r int, lo, hi F) (t F, less int) {
+	flo, fhi := float64(lo), float64(hi)
+	if math.IsInf(flo, 0) || math.IsInf(fhi, 0) || !(fhi > flo) {
+		cand := slices.Concat(parts...)
+		t = kthSmallest(cand, r)
+		for _, v := range cand {
+			less += b2i(v < t)
+		}
+		return t, less
+	}
+	scale := histogramBuckets / (fhi - flo)
+	bucket := func(v F) int {
+		return min(max(int((float64(v)-flo)*scale), 0), histogramBuckets-1)
+	}
+	counts := make([][histogramBuckets]int, len(parts))
+	linalg.ParallelFor(len(parts), func(p0, p1 int) {
+		for p := p0; p < p1; p++ {
+			for _, v := range parts[p] {
+				counts[p][bucket(v)]++
+			}
+		}
+	})
+	b, before := 0, 0
+	for ; b < histogramBuckets; b++ {
+		c := 0
+		for p := range parts {
+			c += counts[p][b]
+		}
+		if before+c > r {
+			break
+		}
+		before += c
+	}
+	var in []F
+	for _, part := range parts {
+		for _, v := range part {
+			if bucket(v) == b {
+				in = append(in, v)
+			}
+		}
+	}
+	t = kthSmallest(in, r-before)
+	less = before
+	for _, v := range in {
+		less += b2i(v < t)
+	}
+	return t, less
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // selectFallbacks counts the parallel selections whose bracket missed and

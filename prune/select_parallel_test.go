@@ -3,6 +3,7 @@ package prune
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -158,4 +159,38 @@ func BenchmarkSelectPerMatrix(b *testing.B) {
 			pruneSmallestParallel(scores, k, mask)
 		}
 	})
+}
+
+// TestKthOfParts compares the bucketed selection with the quickselect of
+// the concatenation, for every rank, on parts with ties, a bracket that
+// is exactly the parts' range, one wider, and one with an infinite end.
+func TestKthOfParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, tc := range []struct {
+		name   string
+		lo, hi float32
+	}{{"exact", 0, 1}, {"wider", -0.5, 3}, {"infinite", float32(math.Inf(-1)), 1}, {"point", 0.5, 0.5}} {
+		parts := [][]float32{make([]float32, 300), make([]float32, 257)}
+		for _, p := range parts {
+			for i := range p {
+				switch {
+				case tc.name == "point":
+					p[i] = 0.5
+				case rng.IntN(5) == 0:
+					p[i] = float32(rng.IntN(4)) / 3 // ties, and both ends exactly
+				default:
+					p[i] = rng.Float32()
+				}
+			}
+		}
+		all := slices.Concat(parts...)
+		slices.Sort(all)
+		for r := range all {
+			got, less := kthOfParts(parts, r, tc.lo, tc.hi)
+			wantLess, _ := slices.BinarySearch(all, all[r])
+			if got != all[r] || less != wantLess {
+				t.Fatalf("%s rank %d: %g with %d smaller, want %g with %d", tc.name, r, got, less, all[r], wantLess)
+			}
+		}
+	}
 }
