@@ -249,37 +249,44 @@ func probeError(x []float32, gram, d []float64, shift float64) float64 {
 			v[p][i] = rng.NormFloat64()
 		}
 	}
-	// y = x·v: x (n,n) @ v (n,) -> y (n,), both probes per row of x.
-	linalg.ParallelFor(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := x[i*n : (i+1)*n]
-			for p := range probes {
-				s := 0.0
-				for j, xv := range row {
-					s += float64(xv) * v[p][j]
-				}
-				y[p][i] = s
-			}
+	// y = x·v, then r = A·y − v with A·y = D⁻¹·G·(D⁻¹y).
+	mulRows(x, n, v, y)
+	yd := make([][]float64, probes)
+	for p := range yd {
+		yd[p] = make([]float64, n)
+		for j, yj := range y[p] {
+			yd[p][j] = yj / d[j]
 		}
-	})
-	// r = A·y − v, A's row i being G's row i scaled by 1/(d_i·d_j).
-	linalg.ParallelFor(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			row := gram[i*n : (i+1)*n]
-			for p := range probes {
-				s := 0.0
-				for j, g := range row {
-					s += g / d[j] * y[p][j]
-				}
-				r[p][i] = s/d[i] + shift*y[p][i] - v[p][i]
-			}
+	}
+	mulRows(gram, n, yd, r)
+	for p := range r {
+		for i, gy := range r[p] {
+			r[p][i] = gy/d[i] + shift*y[p][i] - v[p][i]
 		}
-	})
+	}
 	worst := 0.0
 	for p := range probes {
 		worst = max(worst, floats.Norm(r[p], 2)/(shift*floats.Norm(y[p], 2)))
 	}
 	return worst
+}
+
+// mulRows writes out[p] = m·vs[p] for the n×n matrix m and every vector
+// in vs, all vectors per row of m so that m is read once:
+// m (n,n) @ vs[p] (n,) -> out[p] (n,).
+func mulRows[F linalg.Float](m []F, n int, vs, out [][]float64) {
+	linalg.ParallelFor(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			row := m[i*n : (i+1)*n]
+			for p, v := range vs {
+				s := 0.0
+				for j, mij := range row {
+					s += float64(mij) * v[j]
+				}
+				out[p][i] = s
+			}
+		}
+	})
 }
 
 // absB0 returns |B₀| in W layout in float64: the normmag (Wanda) score of

@@ -108,8 +108,8 @@ func InvertSPD[F Float](ctx context.Context, a []F, n int) error {
 	return nil
 }
 
-// mirrorTile is the side of mirrorLower's tiles: a 64×64 float32 tile and
-// its mirror are 32 KiB, within L1 and L2.
+// mirrorTile is the side of mirrorLower's tiles: a 64×64 tile and its
+// mirror are 32 KiB in float32 (64 KiB in float64), within L2.
 const mirrorTile = 64
 
 // mirrorLower copies the strict lower triangle of the n×n matrix a onto its
