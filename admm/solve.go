@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -305,9 +306,9 @@ func absB0(w *model.Linear, d []float64) []float64 {
 // workspace is the iteration's state, allocated once per solve: nothing
 // in the loop allocates beyond the goroutines of the parallel loops.
 type workspace struct {
-	db, u, c []float32 // ΔB = B−B₀, U, and the product's left side (also the scores)
-	zprev    []float32 // the previous Z, for over-relaxation only
-	mask     prune.Mask
+	v, c  []float32 // the state V (see solve) and the product's left side (also the scores)
+	zprev []float32 // the previous Z, for over-relaxation only
+	mask  prune.Mask
 }
 
 // stepFunc re-selects the mask at gradual step t from scores = |B+U|,
@@ -324,13 +325,21 @@ type stepFunc func(t int, scores []float32, mask prune.Mask) error
 // 2011, §3.4.3): the Z- and U-updates see B̂ = αB + (1−α)Z_prev instead
 // of B (plain B at t = 0, where there is no previous Z); the mask steps
 // score |B̂+U| and the output is the projection of B̂+U.
+//
+// The state is one buffer, V = αB + U after each product (α = 1 when not
+// over-relaxed, so V = B+U, what the Z-update projects and the steps
+// score): the elementwise pass leaves αB₀ + U in it and the product
+// accumulates αρ·C·A⁻¹ onto it (β = 1), which is αB + U for the next
+// iteration. U is never stored on its own, and a plain iteration's pass
+// streams V, B₀ and the mask in and V and C out (linalg.ProjectSplit),
+// two buffers fewer than B, U and C kept apart.
 func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o Options, step stepFunc) (prune.Mask, error) {
 	m, n := s.out, s.in
 	if o.Iters == 0 {
 		mask.Apply(w.W)
 		return mask, nil
 	}
-	ws := &workspace{db: make([]float32, m*n), u: make([]float32, m*n), c: make([]float32, m*n)}
+	ws := &workspace{v: slices.Clone(s.b0), c: make([]float32, m*n)} // V = B₀+U₀ = B₀ at t = 0
 	if step != nil {
 		ws.mask = make(prune.Mask, m*n)
 	}
@@ -340,27 +349,25 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		ws.zprev = make([]float32, m*n)
 	}
 	rho := float32(o.Rho)
-	b0, db, u, c, zp := s.b0, ws.db, ws.u, ws.c, ws.zprev
+	b0, v, c, zp := s.b0, ws.v, ws.c, ws.zprev
 	ainv := s.f.ainv
-	// hat is B̂ at index i: B, or the over-relaxed αB + (1−α)Z_prev.
 	for t := 0; t < o.Iters; t++ {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
 		}
+		// B̂+U is V, or V + (1−α)Z_prev once over-relaxed.
 		relaxNow := relax && t > 0
 		if t < o.Steps {
 			t0 := time.Now()
 			linalg.ParallelFor(m, func(lo, hi int) {
-				b0, db, u, c := b0[lo*n:hi*n], db[lo*n:hi*n], u[lo*n:hi*n], c[lo*n:hi*n]
+				v, c := v[lo*n:hi*n], c[lo*n:hi*n]
 				if !relaxNow {
-					for i, b := range b0 {
-						c[i] = abs32(b + db[i] + u[i])
-					}
+					linalg.AbsTo(c, v)
 					return
 				}
 				zp := zp[lo*n : hi*n]
-				for i, b := range b0 {
-					c[i] = abs32(alpha*(b+db[i]) + (1-alpha)*zp[i] + u[i])
+				for i, x := range v {
+					c[i] = linalg.Abs32(x + (1-alpha)*zp[i])
 				}
 			})
 			if err := step(t, c, ws.mask); err != nil {
@@ -369,38 +376,31 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 			mask = ws.mask
 			s.phases.sel += time.Since(t0).Seconds()
 		}
-		// Z = (B̂+U)⊙M, U += B̂−Z = (B̂+U)−Z, C = Z−U−B₀, fused; the
-		// plain iteration has its own loop, free of the relaxation's
-		// branches and its Z_prev stream. Row ranges are resliced so
-		// that the loops run without bounds checks.
+		// Z = (B̂+U)⊙M, U = (B̂+U)−Z, C = Z−U−B₀ and V = αB₀+U, fused.
+		// Row ranges are resliced so that the loops run without bounds
+		// checks.
 		linalg.ParallelFor(m, func(lo, hi int) {
-			b0, db, u, c, mask := b0[lo*n:hi*n], db[lo*n:hi*n], u[lo*n:hi*n], c[lo*n:hi*n], mask[lo*n:hi*n]
+			b0, v, c, mask := b0[lo*n:hi*n], v[lo*n:hi*n], c[lo*n:hi*n], mask[lo*n:hi*n]
 			if !relax {
-				for i, pruned := range mask {
-					v := b0[i] + db[i] + u[i]
-					z := projected(v, pruned)
-					ui := v - z
-					u[i] = ui
-					c[i] = z - ui - b0[i]
-				}
+				linalg.ProjectSplit(v, b0, c, mask)
 				return
 			}
 			zp := zp[lo*n : hi*n]
 			for i, pruned := range mask {
-				h := b0[i] + db[i]
+				h := v[i]
 				if relaxNow {
-					h = alpha*h + (1-alpha)*zp[i]
+					h += (1 - alpha) * zp[i]
 				}
-				v := h + u[i]
-				z := projected(v, pruned)
-				u[i] = v - z
-				c[i] = z - u[i] - b0[i]
+				z := linalg.Projected(h, pruned)
+				u := h - z
+				c[i] = z - u - b0[i]
+				v[i] = alpha*b0[i] + u
 				zp[i] = z
 			}
 		})
-		// ΔB = ρ·C·A⁻¹.
+		// V += αρ·C·A⁻¹.
 		t0 := time.Now()
-		if err := linalg.SgemmContext(ctx, false, false, m, n, n, rho, c, n, ainv, n, 0, db, n); err != nil {
+		if err := linalg.SgemmContext(ctx, false, false, m, n, n, alpha*rho, c, n, ainv, n, 1, v, n); err != nil {
 			return nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
 		}
 		s.phases.gemm += time.Since(t0).Seconds()
@@ -417,13 +417,13 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		for r := lo; r < hi; r++ {
 			for j := 0; j < n; j++ {
 				i := r*n + j
-				h := b0[i] + db[i]
+				h := v[i] // B̂+U
 				if relaxNow {
-					h = alpha*h + (1-alpha)*zp[i]
+					h += (1 - alpha) * zp[i]
 				}
 				var z float32
 				if !mask[i] {
-					z = float32(float64(h+u[i]) / s.d[j])
+					z = float32(float64(h) / s.d[j])
 				}
 				if math.IsInf(float64(z), 0) || z != z {
 					first = min(first, i)
@@ -438,28 +438,8 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		}
 	})
 	if bad < len(w.W) {
-		h := b0[bad] + db[bad]
-		if relaxNow {
-			h = alpha*h + (1-alpha)*zp[bad]
-		}
-		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n, float64(h+u[bad])/s.d[bad%n])
+		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n, c[bad])
 	}
 	copy(w.W, c)
 	return mask, nil
-}
-
-// projected is v, or +0 where the mask prunes: v⊙M without a branch. The
-// mask is random at the bit level (60% pruned), and a branch on it
-// mispredicted so often that the iteration's fused pass took 3× as long
-// (BenchmarkUpdatePass).
-func projected(v float32, pruned bool) float32 {
-	var drop uint32
-	if pruned {
-		drop = 1
-	}
-	return math.Float32frombits(math.Float32bits(v) & (drop - 1))
-}
-
-func abs32(x float32) float32 {
-	return math.Float32frombits(math.Float32bits(x) &^ (1 << 31))
 }

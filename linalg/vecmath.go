@@ -17,3 +17,18 @@ func ScanBracket[F vecmath.Float](scores []F, lo, hi F, buf []F) (below, inside 
 func MaskBelow[F vecmath.Float](scores []F, t F, mask []bool) (equal int) {
 	return vecmath.MaskBelow(scores, t, mask)
 }
+
+// ProjectSplit is the fused elementwise pass of a scaled-ADMM iteration on
+// the state v = B + U: with z = v⊙M (+0 where pruned) and u = v − z, it
+// writes c = z − u − b and v = b + u, 8 entries at a time with AVX2 on
+// amd64 (vecmath.ProjectSplit).
+func ProjectSplit(v, b, c []float32, pruned []bool) { vecmath.ProjectSplit(v, b, c, pruned) }
+
+// Projected is v, or +0 where pruned, without a branch.
+func Projected(v float32, pruned bool) float32 { return vecmath.Projected(v, pruned) }
+
+// AbsTo writes dst[i] = |src[i]|.
+func AbsTo(dst, src []float32) { vecmath.AbsTo(dst, src) }
+
+// Abs32 is |x| by its sign bit.
+func Abs32(x float32) float32 { return vecmath.Abs32(x) }
