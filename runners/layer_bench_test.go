@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,18 +25,41 @@ import (
 // run, so every figure includes one factorisation. The down_proj case
 // needs about 4 GB. PRUNEBENCH_BENCH_METHODS narrows the methods
 // (comma-separated; options as +key=value, e.g. admm-grad+relax=1.9; see
-// benchMethod).
+// benchMethod), PRUNEBENCH_BENCH_SHAPES the shapes (comma-separated
+// OUTxIN, e.g. 4096x4096).
+//
+// The machine may be shared, and hypervisor steal moves a single timing
+// by ±15%, so each shape is measured in PRUNEBENCH_BENCH_ROUNDS rounds
+// (default 3) that each run every method once in turn: a slow spell then
+// slows the methods of one round alike instead of every run of one
+// method. A method's s/layer and phase seconds are medians over rounds,
+// and x-sparsegpt is the median over rounds of its seconds over
+// SparseGPT's in the same round, since two runs close in time share most
+// of the machine's drift, which a ratio of medians would not cancel;
+// x-sparsegpt-min and -max show how far the rounds disagree.
 //
 // Per shape, a same-shape sgemm (out×in by in×in, the product of an ADMM
-// iteration) is timed in the same run, 3 times first and once before and
-// after every method: ADMM's gemm-vs-sgemm metric is its iterations'
-// product throughput over the median of those, and x-sparsegpt is a
-// method's seconds over SparseGPT's. PRUNEBENCH_BENCH_SHAPES narrows the
-// shapes (comma-separated OUTxIN, e.g. 4096x4096).
+// iteration) is timed 3 times first, then before every method run and
+// after the last, so that its timings span the same spells as the
+// methods': gemm-vs-sgemm is a method's median per-round gemm throughput
+// over the sgemm's at the median of those timings. All timing is done
+// before the sub-benchmarks, which only report (hence their ns/op is
+// suppressed); a line per run on stderr shows that a full run, about 40
+// minutes, is progressing.
 func BenchmarkLayer7B(b *testing.B) {
-	methods := []string{"sparsegpt", "admm-grad", "admm1", "wanda"}
+	names := []string{"sparsegpt", "admm-grad", "admm1", "wanda"}
 	if env := os.Getenv("PRUNEBENCH_BENCH_METHODS"); env != "" {
-		methods = splitList(env)
+		names = splitList(env)
+	}
+	// Built before any shape, so that a misspelt method fails at once
+	// rather than after the first shape's runs.
+	methods := make([]prune.Method, len(names))
+	for i, name := range names {
+		m, err := benchMethod(name)
+		if err != nil {
+			b.Fatalf("%s: %v", name, err)
+		}
+		methods[i] = m
 	}
 	shapes := [][2]int{{4096, 4096}, {4096, 11008}}
 	if env := os.Getenv("PRUNEBENCH_BENCH_SHAPES"); env != "" {
@@ -48,6 +72,15 @@ func BenchmarkLayer7B(b *testing.B) {
 			shapes = append(shapes, [2]int{out, in})
 		}
 	}
+	rounds := 3
+	if env := os.Getenv("PRUNEBENCH_BENCH_ROUNDS"); env != "" {
+		n, err := strconv.Atoi(env)
+		if err != nil || n <= 0 {
+			b.Fatalf("PRUNEBENCH_BENCH_ROUNDS: %q is not a positive integer", env)
+		}
+		rounds = n
+	}
+	sparsegpt := slices.Index(names, "sparsegpt")
 	for _, sh := range shapes {
 		out, in := sh[0], sh[1]
 		const tokens = 2048
@@ -66,70 +99,92 @@ func BenchmarkLayer7B(b *testing.B) {
 			dense[i] = float32(rng.NormFloat64())
 		}
 		w := &model.Linear{Out: out, In: in, W: make([]float32, out*in)}
-		var sparsegptSecs float64
-		var sgemmTimes []float64
 		g := newSgemmCase(out, in)
-		b.Run(fmt.Sprintf("%dx%d/sgemm", out, in), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				sgemmTimes = append(sgemmTimes, g.time(), g.time(), g.time())
-			}
-			med := median(sgemmTimes)
-			b.ReportMetric(med, "s/gemm")
-			b.ReportMetric(g.flops/med/1e9, "GFLOP/s")
-		})
-		for _, name := range methods {
-			m, err := benchMethod(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Run(fmt.Sprintf("%dx%d/%s", out, in, name), func(b *testing.B) {
+		sgemmTimes := []float64{g.time(), g.time(), g.time()}
+		runs := make([][]layerRun, len(methods)) // [method][round]
+		for r := range rounds {
+			for i, m := range methods {
+				sgemmTimes = append(sgemmTimes, g.time())
+				copy(w.W, dense)
+				st.ReleaseCache()
+				t0 := time.Now()
+				_, rep, err := m.Prune(context.Background(), w, st, prune.Pattern{Ratio: 0.6})
+				secs := time.Since(t0).Seconds()
+				if err != nil {
+					b.Fatalf("%dx%d %s: %v", out, in, names[i], err)
+				}
+				run := layerRun{secs: secs, phases: map[string]float64{}}
 				var gemmSecs, gemmFlops float64
-				phases := map[string]float64{}
-				// The machine is shared: the sgemm reference is also
-				// timed just before and after each method, and the
-				// median of all its timings in this shape is the one a
-				// method is compared with.
-				b.StopTimer()
-				sgemmTimes = append(sgemmTimes, g.time())
-				b.StartTimer()
-				for i := 0; i < b.N; i++ {
-					b.StopTimer()
-					copy(w.W, dense)
-					st.ReleaseCache()
-					b.StartTimer()
-					_, rep, err := m.Prune(context.Background(), w, st, prune.Pattern{Ratio: 0.6})
-					if err != nil {
-						b.Fatal(err)
+				for _, p := range rep.Phases {
+					run.phases[p.Name] += p.Seconds
+					if p.Name == "gemm" {
+						gemmSecs += p.Seconds
+						gemmFlops += p.Flops
 					}
-					for _, p := range rep.Phases {
-						phases[p.Name] += p.Seconds
-						if p.Name == "gemm" {
-							gemmSecs += p.Seconds
-							gemmFlops += p.Flops
+				}
+				if gemmSecs > 0 {
+					run.gemmRate = gemmFlops / gemmSecs
+				}
+				runs[i] = append(runs[i], run)
+				fmt.Fprintf(os.Stderr, "layer7b %dx%d round %d/%d %s: %.3g s\n", out, in, r+1, rounds, names[i], secs)
+			}
+		}
+		sgemmTimes = append(sgemmTimes, g.time())
+		st.ReleaseCache()
+
+		sgemmSecs := median(sgemmTimes)
+		b.Run(fmt.Sprintf("%dx%d/sgemm", out, in), func(b *testing.B) {
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(sgemmSecs, "s/gemm")
+			b.ReportMetric(g.flops/sgemmSecs/1e9, "GFLOP/s")
+		})
+		for i, name := range names {
+			b.Run(fmt.Sprintf("%dx%d/%s", out, in, name), func(b *testing.B) {
+				b.ReportMetric(0, "ns/op")
+				var secs, rates []float64
+				phases := map[string][]float64{}
+				for r, run := range runs[i] {
+					secs = append(secs, run.secs)
+					if run.gemmRate > 0 {
+						rates = append(rates, run.gemmRate)
+					}
+					for p, s := range run.phases {
+						if phases[p] == nil {
+							// A phase a round did not report took no time then.
+							phases[p] = make([]float64, len(runs[i]))
 						}
+						phases[p][r] = s
 					}
 				}
-				b.StopTimer()
-				sgemmTimes = append(sgemmTimes, g.time())
-				secs := b.Elapsed().Seconds() / float64(b.N)
-				sgemmFlops := g.flops / median(sgemmTimes)
-				b.ReportMetric(secs, "s/layer")
-				for name, s := range phases {
-					b.ReportMetric(s/float64(b.N), name+"-s/layer")
+				b.ReportMetric(median(secs), "s/layer")
+				for p, s := range phases {
+					b.ReportMetric(median(s), p+"-s/layer")
 				}
-				if gemmSecs > 0 && sgemmFlops > 0 {
-					b.ReportMetric(gemmFlops/gemmSecs/1e9, "gemm-GFLOP/s")
-					b.ReportMetric(gemmFlops/gemmSecs/sgemmFlops, "gemm-vs-sgemm")
+				if len(rates) > 0 {
+					rate := median(rates)
+					b.ReportMetric(rate/1e9, "gemm-GFLOP/s")
+					b.ReportMetric(rate/(g.flops/sgemmSecs), "gemm-vs-sgemm")
 				}
-				if name == "sparsegpt" && sparsegptSecs == 0 {
-					sparsegptSecs = secs
-				} else if sparsegptSecs > 0 {
-					b.ReportMetric(secs/sparsegptSecs, "x-sparsegpt")
+				if sparsegpt >= 0 && i != sparsegpt {
+					ratios := make([]float64, len(runs[i]))
+					for r, run := range runs[i] {
+						ratios[r] = run.secs / runs[sparsegpt][r].secs
+					}
+					b.ReportMetric(median(ratios), "x-sparsegpt")
+					b.ReportMetric(slices.Min(ratios), "x-sparsegpt-min")
+					b.ReportMetric(slices.Max(ratios), "x-sparsegpt-max")
 				}
 			})
 		}
-		st.ReleaseCache()
 	}
+}
+
+// layerRun is one method run of BenchmarkLayer7B: its seconds, its
+// phases' seconds by name, and its gemm phase's flop/s (0 without one).
+type layerRun struct {
+	secs     float64
+	phases   map[string]float64
+	gemmRate float64
 }
 
 // sgemmCase is the reference product C (out×in) = A (out×in) · B (in×in)
