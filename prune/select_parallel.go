@@ -32,6 +32,12 @@ const sampleSize = 1 << 14
 // counts those equal to t per chunk, and the first k−below of the equal
 // ones, in index order, are pruned last. When the sample misses (the k-th
 // smallest is outside the bracket), the sequential selection runs.
+//
+// A bracket of one value (lo = hi) means the k-th smallest very probably
+// ties with a large share of the scores (a matrix already pruned, scored
+// again: 60% exact zeros), and gathering them all cost 5× a selection
+// without ties; then t = lo and the second pass also counts the scores
+// below it, which is how the bracket is checked there.
 func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 	n := len(scores)
 	k = min(k, n)
@@ -49,11 +55,73 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 		return
 	}
 	lo, hi := bracket(scores, k)
-
-	// Pass 1: per chunk, the scores below lo, and those inside [lo, hi]
-	// gathered in any order (only their k-th smallest matters).
 	chunk := (n + selectChunks - 1) / selectChunks
 	nc := (n + chunk - 1) / chunk
+	t, nLess := lo, 0
+	if lo != hi {
+		var ok bool
+		if t, nLess, ok = thresholdInBracket(scores, k, lo, hi, chunk, nc); !ok {
+			selectFallback(scores, k, mask)
+			return
+		}
+	}
+
+	// Pass 2: prune below t, count the ties per chunk (and, at a one-value
+	// bracket, the scores below t).
+	var equal, below [selectChunks]int
+	linalg.ParallelFor(nc, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			end := min((c+1)*chunk, n)
+			equal[c] = linalg.MaskBelow(scores[c*chunk:end], t, mask[c*chunk:end])
+			if lo == hi {
+				for _, m := range mask[c*chunk : end] {
+					below[c] += b2i(m)
+				}
+			}
+		}
+	})
+	if lo == hi {
+		nEqual := 0
+		for c := 0; c < nc; c++ {
+			nLess += below[c]
+			nEqual += equal[c]
+		}
+		if nLess > k-1 || nLess+nEqual <= k-1 {
+			selectFallback(scores, k, mask)
+			return
+		}
+	}
+	// The ties in index order: chunk c takes quota[c] of them.
+	// They fill a prefix of the chunks, which is all this pass walks:
+	// with many ties, a pass over every chunk left one core all the work.
+	var quota [selectChunks]int
+	ties := k - nLess
+	withQuota := 0
+	for ; withQuota < nc && ties > 0; withQuota++ {
+		quota[withQuota] = min(equal[withQuota], ties)
+		ties -= quota[withQuota]
+	}
+	linalg.ParallelFor(withQuota, func(c0, c1 int) {
+		for c := c0; c < c1; c++ {
+			q := quota[c]
+			base := c * chunk
+			for i := base; q > 0 && i < min(base+chunk, n); i++ {
+				if rank(scores[i]) == t {
+					mask[i] = true
+					q--
+				}
+			}
+		}
+	})
+}
+
+// thresholdInBracket is the first pass: per chunk, the scores below lo,
+// and those inside [lo, hi] gathered in any order (only their k-th
+// smallest matters), whose rank gives the threshold t and the count of
+// scores below it. ok is false when the k-th smallest is outside the
+// bracket.
+func thresholdInBracket[F Float](scores []F, k int, lo, hi F, chunk, nc int) (t F, nLess int, ok bool) {
+	n := len(scores)
 	var below [selectChunks]int
 	var mu sync.Mutex
 	var parts [][]F
@@ -78,41 +146,17 @@ func pruneSmallestParallel[F Float](scores []F, k int, mask Mask) {
 		inside += len(p)
 	}
 	if nBelow > k-1 || nBelow+inside <= k-1 {
-		selectFallbacks.Add(1)
-		clear(mask[:n])
-		pruneSmallest(scores, k, mask, make([]F, n))
-		return
+		return t, 0, false
 	}
 	t, less := kthOfParts(parts, k-1-nBelow, lo, hi)
-	nLess := nBelow + less
+	return t, nBelow + less, true
+}
 
-	// Pass 2: prune below t, count the ties per chunk.
-	var equal [selectChunks]int
-	linalg.ParallelFor(nc, func(c0, c1 int) {
-		for c := c0; c < c1; c++ {
-			end := min((c+1)*chunk, n)
-			equal[c] = linalg.MaskBelow(scores[c*chunk:end], t, mask[c*chunk:end])
-		}
-	})
-	// The ties in index order: chunk c takes quota[c] of them.
-	var quota [selectChunks]int
-	ties := k - nLess
-	for c := 0; c < nc && ties > 0; c++ {
-		quota[c] = min(equal[c], ties)
-		ties -= quota[c]
-	}
-	linalg.ParallelFor(nc, func(c0, c1 int) {
-		for c := c0; c < c1; c++ {
-			q := quota[c]
-			base := c * chunk
-			for i := base; q > 0 && i < min(base+chunk, n); i++ {
-				if rank(scores[i]) == t {
-					mask[i] = true
-					q--
-				}
-			}
-		}
-	})
+// selectFallback is the sequential selection, run when a bracket missed.
+func selectFallback[F Float](scores []F, k int, mask Mask) {
+	selectFallbacks.Add(1)
+	clear(mask[:len(scores)])
+	pruneSmallest(scores, k, mask, make([]F, len(scores)))
 }
 
 // histogramBuckets is how many linear buckets kthOfParts spreads the

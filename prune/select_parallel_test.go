@@ -9,9 +9,9 @@ import (
 
 // TestParallelSelectionMatches compares the parallel per-matrix selection
 // with its sequential twin, pruneSmallest, on random scores in float32 and
-// float64: continuous, heavily tied (a few levels), with NaN and ±Inf,
-// sorted and reversed (where a strided sample brackets badly), and k at
-// the extremes.
+// float64: continuous, heavily tied (a few levels; 60% exact zeros, where
+// the bracket is one value), with NaN and ±Inf, sorted and reversed
+// (where a strided sample brackets badly), and k at the extremes.
 func TestParallelSelectionMatches(t *testing.T) {
 	defer func(v int) { parallelMin = v }(parallelMin)
 	parallelMin = 1
@@ -22,7 +22,7 @@ func TestParallelSelectionMatches(t *testing.T) {
 			n = 100_000 + rng.IntN(100_000) // several samples per chunk
 		}
 		scores := make([]float64, n)
-		kind := trial % 6
+		kind := trial % 7
 		for i := range scores {
 			switch kind {
 			case 0, 1:
@@ -35,6 +35,10 @@ func TestParallelSelectionMatches(t *testing.T) {
 				scores[i] = float64(i) // sorted
 			case 5:
 				scores[i] = -float64(i / 3) // reversed, tied in threes
+			case 6:
+				if rng.IntN(10) < 4 { // a matrix already pruned at 60%
+					scores[i] = math.Abs(rng.NormFloat64())
+				}
 			}
 		}
 		if trial%4 == 1 {
@@ -42,7 +46,7 @@ func TestParallelSelectionMatches(t *testing.T) {
 				scores[rng.IntN(n)] = []float64{math.NaN(), math.Inf(1), math.Inf(-1), 0}[rng.IntN(4)]
 			}
 		}
-		ks := []int{0, 1, n - 1, n, rng.IntN(n + 1), int(float64(n) * 0.6)}
+		ks := []int{0, 1, n - 1, n, rng.IntN(n + 1), int(float64(n) * 0.6), int(float64(n) * 0.3)}
 		for _, k := range ks {
 			want := make(Mask, n)
 			pruneSmallest(scores, k, want, make([]float64, n))
@@ -192,5 +196,36 @@ func TestKthOfParts(t *testing.T) {
 				t.Fatalf("%s rank %d: %g with %d smaller, want %g with %d", tc.name, r, got, less, all[r], wantLess)
 			}
 		}
+	}
+}
+
+// TestParallelSelectionTiedBracket: scores of a matrix already pruned at
+// 60% (exact zeros) scored again put the k-th smallest inside the tie
+// for k < 60%; the sample's bracket is then the one value 0, the
+// selection takes its counting path without falling back, and the result
+// equals the sequential selection.
+func TestParallelSelectionTiedBracket(t *testing.T) {
+	const n = 1 << 20
+	rng := rand.New(rand.NewPCG(9, 9))
+	scores := make([]float32, n)
+	for i := range scores {
+		if rng.IntN(10) < 4 {
+			scores[i] = float32(math.Abs(rng.NormFloat64()))
+		}
+	}
+	for _, frac := range []float64{0.1, 0.3, 0.5} {
+		k := int(frac * n)
+		if lo, hi := bracket(scores, k); lo != 0 || hi != 0 {
+			t.Fatalf("k=%d: bracket [%g, %g], want the one value 0 (test set-up)", k, lo, hi)
+		}
+		before := selectFallbacks.Load()
+		got := make(Mask, n)
+		pruneSmallestParallel(scores, k, got)
+		if d := selectFallbacks.Load() - before; d != 0 {
+			t.Errorf("k=%d: %d fallbacks to the sequential selection, want 0", k, d)
+		}
+		want := make(Mask, n)
+		pruneSmallest(scores, k, want, make([]float32, n))
+		same(t, "float32", n, k, 6, got, want)
 	}
 }
