@@ -33,9 +33,9 @@ const choleskyRetries = 4
 //
 // The right-hand side is never formed: with RHS = B₀(A−ρI) (A symmetric,
 // W layout), the B-update Bᵀ = (RHS + ρ(Z−U))·A⁻¹ is
-// B₀ + ρ(Z−U−B₀)·A⁻¹, so the state is the change ΔB = B − B₀ and an
-// iteration is one product with no float64 RHS (it would cost one more
-// float64 product of the iteration's size and an out×in buffer).
+// B₀ + ρ(Z−U−B₀)·A⁻¹, so an iteration is one product added onto B₀
+// (solve keeps B₀+U there) with no RHS (it would cost one more product
+// of the iteration's size and an out×in buffer).
 type system struct {
 	out, in int
 	d       []float64 // input norms sqrt(XX_jj) + 1e-8
