@@ -34,7 +34,7 @@ func projectSplitGo(v, b, c []float32, pruned []bool) {
 // Projected is v, or +0 where pruned: v⊙M without a branch. Masks are
 // random at the bit level (60% pruned, say), and a branch on them
 // mispredicts so often that an ADMM iteration's pass took 3× as long
-// (admm's BenchmarkUpdatePass).
+// (BenchmarkProjectSplit's naive loop).
 func Projected(v float32, pruned bool) float32 {
 	var drop uint32
 	if pruned {
