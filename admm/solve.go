@@ -355,7 +355,6 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("iteration %d of %d: %w", t, o.Iters, err)
 		}
-		// B̂+U is V, or V + (1−α)Z_prev once over-relaxed.
 		relaxNow := relax && t > 0
 		if t < o.Steps {
 			t0 := time.Now()
@@ -366,8 +365,8 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 					return
 				}
 				zp := zp[lo*n : hi*n]
-				for i, x := range v {
-					c[i] = linalg.Abs32(x + (1-alpha)*zp[i])
+				for i := range v {
+					c[i] = linalg.Abs32(hatPlusU(v, zp, alpha, true, i))
 				}
 			})
 			if err := step(t, c, ws.mask); err != nil {
@@ -387,10 +386,7 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 			}
 			zp := zp[lo*n : hi*n]
 			for i, pruned := range mask {
-				h := v[i]
-				if relaxNow {
-					h += (1 - alpha) * zp[i]
-				}
+				h := hatPlusU(v, zp, alpha, relaxNow, i)
 				z := linalg.Projected(h, pruned)
 				u := h - z
 				c[i] = z - u - b0[i]
@@ -417,13 +413,9 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		for r := lo; r < hi; r++ {
 			for j := 0; j < n; j++ {
 				i := r*n + j
-				h := v[i] // B̂+U
-				if relaxNow {
-					h += (1 - alpha) * zp[i]
-				}
 				var z float32
 				if !mask[i] {
-					z = float32(float64(h) / s.d[j])
+					z = float32(float64(hatPlusU(v, zp, alpha, relaxNow, i)) / s.d[j])
 				}
 				if math.IsInf(float64(z), 0) || z != z {
 					first = min(first, i)
@@ -438,8 +430,18 @@ func (s *system) solve(ctx context.Context, w *model.Linear, mask prune.Mask, o 
 		}
 	})
 	if bad < len(w.W) {
-		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n, c[bad])
+		return nil, fmt.Errorf("updated weight [%d,%d] is %g, not a finite float32", bad/n, bad%n,
+			float64(hatPlusU(v, zp, alpha, relaxNow, bad))/s.d[bad%n])
 	}
 	copy(w.W, c)
 	return mask, nil
+}
+
+// hatPlusU is B̂+U at index i from the state V: V itself, or
+// V + (1−α)Z_prev once over-relaxed.
+func hatPlusU(v, zp []float32, alpha float32, relaxNow bool, i int) float32 {
+	if relaxNow {
+		return v[i] + (1-alpha)*zp[i]
+	}
+	return v[i]
 }

@@ -33,8 +33,8 @@ func projectSplitGo(v, b, c []float32, pruned []bool) {
 
 // Projected is v, or +0 where pruned: v⊙M without a branch. Masks are
 // random at the bit level (60% pruned, say), and a branch on them
-// mispredicts so often that an ADMM iteration's pass took 3× as long
-// (BenchmarkProjectSplit's naive loop).
+// mispredicts so often that the pass written with one took 3.7× as long
+// as projectSplitGo (BenchmarkProjectSplit: 82–84 against 22–23 ms).
 func Projected(v float32, pruned bool) float32 {
 	var drop uint32
 	if pruned {
