@@ -6,11 +6,18 @@ import (
 	"gonum.org/v1/gonum/blas/blas64"
 )
 
-// backendName is set by the build-tagged backend files.
-var backendName = "gonum"
+// backendName and backendCore (the kernels OpenBLAS runs) are set by the
+// build-tagged backend files.
+var backendName, backendCore = "gonum", ""
 
-// Backend names the BLAS implementation in use ("gonum" or "openblas").
-func Backend() string { return backendName }
+// Backend names the BLAS implementation in use, "gonum" or "openblas"
+// followed by its kernels in parentheses, for records and reports.
+func Backend() string {
+	if backendCore == "" {
+		return backendName
+	}
+	return backendName + " (" + backendCore + ")"
+}
 
 func trans(t bool) blas.Transpose {
 	if t {

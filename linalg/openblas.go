@@ -4,13 +4,33 @@ package linalg
 
 /*
 #cgo LDFLAGS: -lopenblas
+#include <stdlib.h>
 #include <cblas.h>
+
+// Only DYNAMIC_ARCH builds of OpenBLAS have these: weak, so that a build
+// for one processor links too (they are then null).
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+// force_core reselects the kernels as OpenBLAS does at load time, under
+// OPENBLAS_CORETYPE = name, and restores the environment. It returns 0
+// when the library cannot switch.
+static int force_core(const char *name) {
+	if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return 0;
+	setenv("OPENBLAS_CORETYPE", name, 1);
+	gotoblas_dynamic_quit();
+	gotoblas_dynamic_init();
+	unsetenv("OPENBLAS_CORETYPE");
+	return 1;
+}
 */
 import "C"
 
 import (
 	"math"
+	"os"
 	"runtime"
+	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -32,10 +52,35 @@ type openblas struct{ gonum.Implementation }
 
 func init() {
 	C.openblas_set_num_threads(1)
+	backendCore = chooseCore()
 	blas32.Use(openblas{})
 	blas64.Use(openblas{})
 	backendName = "openblas"
 }
+
+// chooseCore moves OpenBLAS to kernels the processor supports when it
+// detected weaker ones (see betterCore), unless the user chose a core
+// with OPENBLAS_CORETYPE, and describes the kernels in use. It runs
+// before any BLAS call: kernels are only switched between calls.
+func chooseCore() string {
+	detected := coreName()
+	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set || runtime.GOARCH != "amd64" {
+		return detected
+	}
+	want := betterCore(detected, cpuTier())
+	if want == "" {
+		return detected
+	}
+	name := C.CString(want)
+	defer C.free(unsafe.Pointer(name))
+	if C.force_core(name) == 0 {
+		return detected + "; this OpenBLAS cannot switch to " + want
+	}
+	return coreName() + "; OpenBLAS detected " + detected
+}
+
+// coreName is the kernels OpenBLAS runs, as it names them.
+func coreName() string { return C.GoString(C.openblas_get_corename()) }
 
 func cTrans(t blas.Transpose) C.enum_CBLAS_TRANSPOSE {
 	if t == blas.NoTrans {
