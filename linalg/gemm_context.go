@@ -4,12 +4,15 @@ import "context"
 
 // slabFlops is about how much work DgemmContext and SgemmContext do between
 // two looks at their context: with pure Go some 0.2 s of gemm on two cores;
-// with OpenBLAS (2–4×10¹¹ float32 and half that in float64 flop/s on two
-// cores) under a second, and slabs of at least a few hundred rows or
-// columns, since each slab's call packs the operand on the other side once
-// more. Variables so that tests can cross slab boundaries on small products.
+// with OpenBLAS (3×10¹¹ float32 and half that in float64 flop/s on two
+// cores with AVX-512 kernels) about two seconds, and slabs of thousands of
+// rows or columns, since each slab's call packs the operand on the other
+// side once more. ADMM's down_proj product (4096×11008 by 11008×11008, one
+// Sgemm 3.6–6.0 s here) took a median 4.4 s in slabs of 2³⁷ flop (8
+// slabs) and 3.8–4.1 s in slabs of 2³⁹ (2 slabs), as one Sgemm did.
+// Variables so that tests can cross slab boundaries on small products.
 var (
-	slabFlopsBLAS = 1 << 37
+	slabFlopsBLAS = 1 << 39
 	slabFlopsGo   = 1 << 30
 )
 
