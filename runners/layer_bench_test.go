@@ -44,8 +44,8 @@ import (
 // methods': gemm-vs-sgemm is a method's median per-round gemm throughput
 // over the sgemm's at the median of those timings. All timing is done
 // before the sub-benchmarks, which only report (hence their ns/op is
-// suppressed); a line per run on stderr shows that a full run (27
-// minutes here with six methods, 11 with two) is progressing.
+// suppressed); a line per run on stderr shows that a full run (17
+// minutes here with six methods, 7 with two) is progressing.
 func BenchmarkLayer7B(b *testing.B) {
 	names := []string{"sparsegpt", "admm-grad", "admm1", "wanda"}
 	if env := os.Getenv("PRUNEBENCH_BENCH_METHODS"); env != "" {
