@@ -36,7 +36,8 @@ var coreTiers = map[string]vectorTier{
 var tierCores = map[vectorTier]string{tierAVX: "SandyBridge", tierAVX2: "Haswell", tierAVX512: "SkylakeX"}
 
 // cpuTier is the highest tier this processor and its operating system
-// support (x/sys/cpu checks that the OS saves the wider registers).
+// support (x/sys/cpu checks that the OS saves the wider registers);
+// tierSSE off x86, so that no core is ever forced there.
 func cpuTier() vectorTier {
 	x := cpu.X86
 	switch {

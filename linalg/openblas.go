@@ -64,7 +64,7 @@ func init() {
 // before any BLAS call: kernels are only switched between calls.
 func chooseCore() string {
 	detected := coreName()
-	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set || runtime.GOARCH != "amd64" {
+	if _, set := os.LookupEnv("OPENBLAS_CORETYPE"); set {
 		return detected
 	}
 	want := betterCore(detected, cpuTier())
